@@ -1,0 +1,212 @@
+//! Configuration of the collector: where data lives, the WAL, indexing, ingest limits and
+//! retention. Every struct has embedded defaults so `pharos serve` runs with no config file.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Root of everything Pharos writes: `wal/` and `index/` live below it.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalSettings {
+    /// Roll to a new segment file after this many bytes.
+    pub segment_bytes: u64,
+    /// fsync before acknowledging. Turning this off gives up the durability contract; it
+    /// exists only for benchmarks that want to measure everything but the disk.
+    pub fsync: bool,
+}
+
+impl Default for WalSettings {
+    fn default() -> Self {
+        WalSettings {
+            segment_bytes: 64 * 1024 * 1024,
+            fsync: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSettings {
+    /// How often new records are committed (made searchable), in milliseconds.
+    pub commit_interval_ms: u64,
+    /// Memory budget of the writer of the newest partition, in MiB (split across threads).
+    pub writer_memory_mb: usize,
+    /// Indexing threads of the writer of the newest partition.
+    pub writer_threads: usize,
+    /// Writers of partitions that received no record for this long are closed.
+    pub idle_writer_close_secs: u64,
+    /// zstd level of the stored original records.
+    pub docstore_zstd_level: i32,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        IndexSettings {
+            commit_interval_ms: 1000,
+            writer_memory_mb: 128,
+            writer_threads: 2,
+            idle_writer_close_secs: 60,
+            docstore_zstd_level: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Largest accepted request body, after decompression, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Largest accepted single JSON line, in bytes (that line is rejected above it).
+    pub max_line_bytes: usize,
+    /// When this many acknowledged records wait to be indexed, ingest answers 429.
+    pub backlog_high_water_records: u64,
+    /// When the data dir's file system has less free space than this, ingest answers 429.
+    pub min_free_disk_bytes: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_line_bytes: 1024 * 1024,
+            backlog_high_water_records: 1_000_000,
+            min_free_disk_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Records older than this many days are deleted (whole partitions).
+    pub days: u32,
+    /// Records at ERROR and above are kept this many days (≥ `days`); 0 means the same as `days`.
+    pub keep_errors_days: u32,
+    /// Upper bound on bytes used by the indexes; 0 means no bound. At the bound, the oldest
+    /// partitions lose their below-ERROR records first, then whole oldest partitions go.
+    pub max_disk_bytes: u64,
+    /// How often retention runs, in seconds.
+    pub check_interval_secs: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            days: 30,
+            keep_errors_days: 90,
+            max_disk_bytes: 0,
+            check_interval_secs: 60,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn effective_keep_errors_days(&self) -> u32 {
+        self.keep_errors_days.max(self.days)
+    }
+}
+
+/// Everything the collector needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CollectorConfig {
+    pub storage: StorageConfig,
+    pub wal: WalSettings,
+    pub index: IndexSettings,
+    pub ingest: IngestSettings,
+    pub retention: RetentionSettings,
+}
+
+/// A config value that is out of range, with the dotted key that names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl CollectorConfig {
+    /// Checks ranges that serde cannot; the first problem found is returned with its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn fail(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+            Err(ConfigError {
+                key,
+                reason: reason.into(),
+            })
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return fail("storage.data_dir", "must not be empty");
+        }
+        if self.wal.segment_bytes < 1024 * 1024 {
+            return fail("wal.segment_bytes", "must be at least 1048576 (1 MiB)");
+        }
+        if !(10..=600_000).contains(&self.index.commit_interval_ms) {
+            return fail("index.commit_interval_ms", "must be between 10 and 600000");
+        }
+        if !(1..=16).contains(&self.index.writer_threads) {
+            return fail("index.writer_threads", "must be between 1 and 16");
+        }
+        if self.index.writer_memory_mb < 15 * self.index.writer_threads {
+            return fail(
+                "index.writer_memory_mb",
+                format!(
+                    "must be at least 15 MiB per writer thread ({} threads)",
+                    self.index.writer_threads
+                ),
+            );
+        }
+        if !(-7..=22).contains(&self.index.docstore_zstd_level) {
+            return fail("index.docstore_zstd_level", "must be between -7 and 22");
+        }
+        if self.ingest.max_body_bytes < 1024 {
+            return fail("ingest.max_body_bytes", "must be at least 1024");
+        }
+        if self.ingest.max_line_bytes == 0
+            || self.ingest.max_line_bytes > self.ingest.max_body_bytes
+        {
+            return fail(
+                "ingest.max_line_bytes",
+                "must be between 1 and ingest.max_body_bytes",
+            );
+        }
+        if self.ingest.backlog_high_water_records == 0 {
+            return fail("ingest.backlog_high_water_records", "must be at least 1");
+        }
+        if self.retention.days == 0 {
+            return fail("retention.days", "must be at least 1");
+        }
+        if self.retention.keep_errors_days != 0
+            && self.retention.keep_errors_days < self.retention.days
+        {
+            return fail(
+                "retention.keep_errors_days",
+                "must be 0 or at least retention.days",
+            );
+        }
+        if self.retention.check_interval_secs == 0 {
+            return fail("retention.check_interval_secs", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("wal")
+    }
+    pub fn index_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("index")
+    }
+}

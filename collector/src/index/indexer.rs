@@ -1,0 +1,471 @@
+//! The indexer: one thread that tails the WAL into per-day partitions, commits them on an
+//! interval, checkpoints what is committed, lets the WAL drop covered segments, and runs
+//! retention between batches (it owns every index writer, so nothing else may write).
+//!
+//! Exactly-once replay: each partition's commit payload records the highest LSN committed into
+//! it, and a record is skipped when its LSN is not above that of its own partition. A record
+//! always routes to the same partition (its timestamp's UTC day), so this is exact even when a
+//! crash interrupted a commit round half way. The checkpoint (`index/checkpoint`) only says
+//! from where replay must start reading the WAL.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tantivy::query::RangeQuery;
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use super::doc::to_document;
+use super::retention::{plan_retention, PartitionStat, RetentionAction};
+use super::store::{commit_payload, day_of, LogStore, PartitionHandle};
+use super::IndexError;
+use crate::clock::SharedClock;
+use crate::config::{IndexSettings, RetentionSettings};
+use crate::metrics::CollectorMetrics;
+use crate::record::{LogRecord, SEVERITY_ERROR};
+use crate::wal::{Lsn, Wal, WalReader};
+
+const CHECKPOINT_FILE: &str = "checkpoint";
+const READ_BATCH: usize = 4096;
+/// Writers of partitions other than the newest get the smallest budget tantivy allows and
+/// one thread: late records are rare and must not cost the memory of a full writer.
+const SIDE_WRITER_BUDGET: usize = 20 * 1024 * 1024;
+
+/// Progress the indexer shares with the ingest path (for backpressure) and `/ready`.
+#[derive(Debug, Default)]
+pub struct IndexerProgress {
+    /// Highest LSN handed to an index writer (or skipped as already indexed / expired).
+    pub consumed_lsn: AtomicU64,
+    /// Highest LSN below which everything is committed and searchable.
+    pub committed_lsn: AtomicU64,
+    /// Set when the indexer stopped on an error; `/ready` reports it.
+    pub failed: AtomicBool,
+}
+
+pub struct Indexer {
+    pub store: Arc<LogStore>,
+    pub wal: Wal,
+    pub index: IndexSettings,
+    pub retention: RetentionSettings,
+    pub metrics: Arc<CollectorMetrics>,
+    pub clock: SharedClock,
+}
+
+pub struct IndexerHandle {
+    stop: Arc<AtomicBool>,
+    run_retention: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<(), IndexError>>>,
+    pub progress: Arc<IndexerProgress>,
+}
+
+impl IndexerHandle {
+    /// Asks the indexer to index everything durable, commit, checkpoint and stop; waits for it.
+    pub fn shutdown(&mut self) -> Result<(), IndexError> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| IndexError::Other("indexer thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs retention at the next opportunity instead of waiting for its interval.
+    pub fn trigger_retention(&self) {
+        self.run_retention.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for IndexerHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}
+
+struct OpenWriter {
+    partition: Arc<PartitionHandle>,
+    writer: IndexWriter<TantivyDocument>,
+    /// Highest LSN committed into this partition.
+    committed_lsn: Lsn,
+    /// Highest LSN added but not yet committed.
+    pending_lsn: Option<Lsn>,
+    last_used: Instant,
+}
+
+fn read_checkpoint(path: &Path) -> Result<Lsn, IndexError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.trim().parse().map_err(|_| {
+            IndexError::Other(format!("{}: not a number: {:?}", path.display(), s.trim()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(IndexError::io(path, e)),
+    }
+}
+
+/// Atomically replaces the checkpoint: write a temp file, fsync it, rename, fsync the dir.
+fn write_checkpoint(path: &Path, lsn: Lsn) -> Result<(), IndexError> {
+    let tmp = path.with_extension("tmp");
+    let io = |e| IndexError::io(path, e);
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        writeln!(f, "{lsn}").map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+impl Indexer {
+    /// Starts the indexer thread. Replays the WAL from the checkpoint first (exactly once).
+    pub fn start(self, runtime: tokio::runtime::Handle) -> Result<IndexerHandle, IndexError> {
+        let checkpoint_path = self.store.dir().join(CHECKPOINT_FILE);
+        let checkpoint = read_checkpoint(&checkpoint_path)?;
+        let reader = self
+            .wal
+            .reader(checkpoint + 1)
+            .map_err(|e| IndexError::Other(format!("opening the WAL for indexing: {e}")))?;
+        let progress = Arc::new(IndexerProgress::default());
+        progress.consumed_lsn.store(checkpoint, Ordering::SeqCst);
+        progress.committed_lsn.store(checkpoint, Ordering::SeqCst);
+        let stop = Arc::new(AtomicBool::new(false));
+        let run_retention = Arc::new(AtomicBool::new(true));
+        let mut state = IndexerState {
+            cfg: self,
+            reader,
+            writers: HashMap::new(),
+            checkpoint_path,
+            consumed: checkpoint,
+            checkpoint,
+            progress: progress.clone(),
+            last_commit: Instant::now(),
+            last_retention: Instant::now(),
+        };
+        let (stop2, retention2) = (stop.clone(), run_retention.clone());
+        let thread = std::thread::Builder::new()
+            .name("pharos-indexer".into())
+            .spawn(move || {
+                let result = state.run(&stop2, &retention2, &runtime);
+                if let Err(e) = &result {
+                    state.progress.failed.store(true, Ordering::SeqCst);
+                    tracing::error!(error = %e, "indexer stopped");
+                }
+                result
+            })
+            .map_err(|e| IndexError::io(PathBuf::from("pharos-indexer thread"), e))?;
+        Ok(IndexerHandle {
+            stop,
+            run_retention,
+            thread: Some(thread),
+            progress,
+        })
+    }
+}
+
+struct IndexerState {
+    cfg: Indexer,
+    reader: WalReader,
+    writers: HashMap<i64, OpenWriter>,
+    checkpoint_path: PathBuf,
+    consumed: Lsn,
+    checkpoint: Lsn,
+    progress: Arc<IndexerProgress>,
+    last_commit: Instant,
+    last_retention: Instant,
+}
+
+impl IndexerState {
+    fn run(
+        &mut self,
+        stop: &AtomicBool,
+        retention_now: &AtomicBool,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), IndexError> {
+        let commit_interval = Duration::from_millis(self.cfg.index.commit_interval_ms);
+        let retention_interval = Duration::from_secs(self.cfg.retention.check_interval_secs);
+        let mut durable = self.cfg.wal.subscribe();
+        loop {
+            let stopping = stop.load(Ordering::SeqCst);
+            let batch = self
+                .reader
+                .next_batch(READ_BATCH)
+                .map_err(|e| IndexError::Other(format!("reading the WAL: {e}")))?;
+            let caught_up = batch.is_empty();
+            for (lsn, bytes) in batch {
+                self.index_one(lsn, &bytes)?;
+            }
+            self.publish_backlog();
+            if caught_up && stopping {
+                self.commit_all()?;
+                self.close_writers(|_| true)?;
+                return Ok(());
+            }
+            if self.last_commit.elapsed() >= commit_interval {
+                self.commit_all()?;
+                self.close_idle_writers()?;
+            }
+            if retention_now.swap(false, Ordering::SeqCst)
+                || self.last_retention.elapsed() >= retention_interval
+            {
+                self.last_retention = Instant::now();
+                self.commit_all()?;
+                self.apply_retention()?;
+            }
+            if caught_up {
+                let wait = commit_interval
+                    .saturating_sub(self.last_commit.elapsed())
+                    .max(Duration::from_millis(1));
+                let wait = wait.min(Duration::from_millis(100));
+                let _ =
+                    runtime.block_on(async { tokio::time::timeout(wait, durable.changed()).await });
+            }
+        }
+    }
+
+    fn index_one(&mut self, lsn: Lsn, bytes: &[u8]) -> Result<(), IndexError> {
+        self.consumed = lsn;
+        let record: LogRecord = match postcard::from_bytes(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                // Only Pharos writes the WAL, so this means a bug or disk corruption that the
+                // frame checksum missed. Skipping keeps every other record available.
+                tracing::error!(lsn, error = %e, "undecodable WAL record skipped");
+                return Ok(());
+            }
+        };
+        let now = self.cfg.clock.now_ns();
+        if super::retention::is_expired(
+            record.timestamp_ns,
+            record.severity_number,
+            now,
+            &self.cfg.retention,
+        ) {
+            return Ok(());
+        }
+        let day = day_of(record.timestamp_ns);
+        let schema = self.cfg.store.schema().clone();
+        let w = self.writer_for(day)?;
+        if lsn <= w.committed_lsn {
+            return Ok(()); // already committed before a crash: replay must not duplicate it
+        }
+        w.writer
+            .add_document(to_document(&schema, lsn, &record))
+            .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+        w.pending_lsn = Some(lsn);
+        w.last_used = Instant::now();
+        Ok(())
+    }
+
+    fn writer_for(&mut self, day: i64) -> Result<&mut OpenWriter, IndexError> {
+        if !self.writers.contains_key(&day) {
+            let partition = self.cfg.store.get_or_create(day)?;
+            let newest = day >= day_of(self.cfg.clock.now_ns());
+            let (threads, budget) = if newest {
+                (
+                    self.cfg.index.writer_threads,
+                    self.cfg.index.writer_memory_mb * 1024 * 1024,
+                )
+            } else {
+                (1, SIDE_WRITER_BUDGET)
+            };
+            let writer = partition
+                .index
+                .writer_with_num_threads(threads, budget)
+                .map_err(|e| IndexError::tantivy(&partition.path, e))?;
+            let committed_lsn = partition.committed_lsn()?;
+            self.writers.insert(
+                day,
+                OpenWriter {
+                    partition,
+                    writer,
+                    committed_lsn,
+                    pending_lsn: None,
+                    last_used: Instant::now(),
+                },
+            );
+            self.cfg
+                .metrics
+                .partitions
+                .set(self.cfg.store.all().len() as i64);
+        }
+        self.writers
+            .get_mut(&day)
+            .ok_or_else(|| IndexError::Other("writer vanished".into()))
+    }
+
+    /// Commits every partition with pending records, then checkpoints and trims the WAL.
+    fn commit_all(&mut self) -> Result<(), IndexError> {
+        self.last_commit = Instant::now();
+        let started = Instant::now();
+        let mut committed_any = false;
+        for w in self.writers.values_mut() {
+            let Some(lsn) = w.pending_lsn.take() else {
+                continue;
+            };
+            let mut prepared = w
+                .writer
+                .prepare_commit()
+                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+            prepared.set_payload(&commit_payload(lsn));
+            prepared
+                .commit()
+                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+            w.committed_lsn = lsn;
+            w.partition
+                .reader
+                .reload()
+                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+            committed_any = true;
+        }
+        if committed_any {
+            self.cfg
+                .metrics
+                .index_commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        self.progress
+            .committed_lsn
+            .store(self.consumed, Ordering::SeqCst);
+        if self.consumed > self.checkpoint {
+            write_checkpoint(&self.checkpoint_path, self.consumed)?;
+            self.checkpoint = self.consumed;
+            self.cfg
+                .wal
+                .remove_segments_before(self.checkpoint + 1)
+                .map_err(|e| IndexError::Other(format!("trimming the WAL: {e}")))?;
+            self.cfg
+                .metrics
+                .wal_bytes
+                .set(self.cfg.wal.disk_bytes() as i64);
+        }
+        Ok(())
+    }
+
+    fn publish_backlog(&self) {
+        self.progress
+            .consumed_lsn
+            .store(self.consumed, Ordering::SeqCst);
+        let backlog = self.cfg.wal.durable_lsn().saturating_sub(self.consumed);
+        self.cfg.metrics.index_backlog_records.set(backlog as i64);
+        let indexed = self.cfg.metrics.records_indexed.get();
+        if self.consumed > indexed {
+            self.cfg
+                .metrics
+                .records_indexed
+                .inc_by(self.consumed - indexed);
+        }
+    }
+
+    fn close_idle_writers(&mut self) -> Result<(), IndexError> {
+        let idle = Duration::from_secs(self.cfg.index.idle_writer_close_secs);
+        let today = day_of(self.cfg.clock.now_ns());
+        self.close_writers(|w| w.partition.day < today && w.last_used.elapsed() >= idle)
+    }
+
+    /// Drops the writers selected (they must have nothing pending: call after commit_all).
+    fn close_writers(&mut self, select: impl Fn(&OpenWriter) -> bool) -> Result<(), IndexError> {
+        let days: Vec<i64> = self
+            .writers
+            .iter()
+            .filter(|(_, w)| select(w))
+            .map(|(d, _)| *d)
+            .collect();
+        for day in days {
+            if let Some(w) = self.writers.remove(&day) {
+                w.writer
+                    .wait_merging_threads()
+                    .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_retention(&mut self) -> Result<(), IndexError> {
+        // Each action changes sizes, so plan again after each; bounded so a partition that
+        // cannot shrink never loops forever.
+        for _ in 0..1000 {
+            let stats: Vec<PartitionStat> = self
+                .cfg
+                .store
+                .all()
+                .iter()
+                .map(|p| PartitionStat {
+                    day: p.day,
+                    bytes: p.disk_bytes(),
+                    errors_only: p.errors_only(),
+                })
+                .collect();
+            let now = self.cfg.clock.now_ns();
+            let Some(action) = plan_retention(&stats, now, &self.cfg.retention)
+                .into_iter()
+                .next()
+            else {
+                break;
+            };
+            match action {
+                RetentionAction::Drop(day) => {
+                    self.close_writers(|w| w.partition.day == day)?;
+                    self.cfg.store.remove(day)?;
+                    tracing::info!(partition = %super::day_name(day), "retention dropped partition");
+                }
+                RetentionAction::StripBelowError(day) => {
+                    self.strip_below_error(day)?;
+                    tracing::info!(partition = %super::day_name(day), "retention removed records below ERROR");
+                }
+            }
+            self.cfg.metrics.retention_partitions_deleted.inc();
+        }
+        self.cfg
+            .metrics
+            .partitions
+            .set(self.cfg.store.all().len() as i64);
+        self.cfg
+            .metrics
+            .disk_used_bytes
+            .set((self.cfg.store.disk_bytes() + self.cfg.wal.disk_bytes()) as i64);
+        Ok(())
+    }
+
+    fn strip_below_error(&mut self, day: i64) -> Result<(), IndexError> {
+        let Some(partition) = self.cfg.store.get(day) else {
+            return Ok(());
+        };
+        // Use the open writer if there is one: tantivy allows one writer per index.
+        self.close_writers(|w| w.partition.day == day)?;
+        let path = partition.path.clone();
+        let t = |e| IndexError::tantivy(&path, e);
+        let mut writer: IndexWriter<TantivyDocument> = partition
+            .index
+            .writer_with_num_threads(1, SIDE_WRITER_BUDGET)
+            .map_err(t)?;
+        let field = self.cfg.store.schema().severity;
+        let below_error = RangeQuery::new(
+            std::ops::Bound::Included(Term::from_field_u64(field, 0)),
+            std::ops::Bound::Excluded(Term::from_field_u64(field, u64::from(SEVERITY_ERROR))),
+        );
+        writer.delete_query(Box::new(below_error)).map_err(t)?;
+        // Keep the payload: the partition's committed LSN must survive for exact replay.
+        let payload = commit_payload(partition.committed_lsn()?);
+        let mut prepared = writer.prepare_commit().map_err(t)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(t)?;
+        // Merging rewrites the segments without the deleted records: that is what frees disk.
+        let segments = partition.index.searchable_segment_ids().map_err(t)?;
+        if !segments.is_empty() {
+            writer.merge(&segments).wait().map_err(t)?;
+        }
+        writer.wait_merging_threads().map_err(t)?;
+        partition.mark_errors_only()?;
+        partition.reader.reload().map_err(t)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! The set of partitions on disk, shared by the indexer (which creates and drops them) and the
+//! query layer (which searches them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tantivy::directory::MmapDirectory;
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
+
+use super::schema::{LogSchema, INDEX_FORMAT_VERSION};
+use super::IndexError;
+use crate::clock::NANOS_PER_DAY;
+
+const FORMAT_FILE: &str = "FORMAT";
+const ERRORS_ONLY_MARKER: &str = "errors_only";
+
+/// The UTC day (days since the Unix epoch) that a timestamp falls in.
+pub fn day_of(ts_ns: i64) -> i64 {
+    ts_ns.div_euclid(NANOS_PER_DAY)
+}
+
+/// `YYYY-MM-DD` of a UTC day number, used as the partition's directory name.
+pub fn day_name(day: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)) {
+        Ok(t) => {
+            let d = t.date();
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        }
+        Err(_) => format!("day{day}"),
+    }
+}
+
+fn parse_day_name(name: &str) -> Option<i64> {
+    if let Some(n) = name.strip_prefix("day") {
+        return n.parse().ok();
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(name, &fmt).ok()?;
+    Some(
+        date.midnight()
+            .assume_utc()
+            .unix_timestamp()
+            .div_euclid(86_400),
+    )
+}
+
+/// One open partition: its index and a reader that the indexer reloads after each commit.
+pub struct PartitionHandle {
+    pub day: i64,
+    pub path: PathBuf,
+    pub index: Index,
+    pub reader: IndexReader,
+    errors_only: AtomicBool,
+}
+
+impl PartitionHandle {
+    /// True once retention removed this partition's below-ERROR records.
+    pub fn errors_only(&self) -> bool {
+        self.errors_only.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn mark_errors_only(&self) -> Result<(), IndexError> {
+        let marker = self.path.join(ERRORS_ONLY_MARKER);
+        std::fs::write(&marker, b"below-ERROR records removed by retention\n")
+            .map_err(|e| IndexError::io(&marker, e))?;
+        self.errors_only.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Start and end (exclusive) of the partition's time range, Unix ns.
+    pub fn range_ns(&self) -> (i64, i64) {
+        let start = self.day.saturating_mul(NANOS_PER_DAY);
+        (start, start.saturating_add(NANOS_PER_DAY))
+    }
+
+    /// The highest WAL LSN committed into this partition (from the last commit's payload).
+    pub fn committed_lsn(&self) -> Result<u64, IndexError> {
+        let metas = self
+            .index
+            .load_metas()
+            .map_err(|e| IndexError::tantivy(&self.path, e))?;
+        Ok(metas
+            .payload
+            .as_deref()
+            .and_then(parse_commit_payload)
+            .unwrap_or(0))
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        dir_bytes(&self.path)
+    }
+}
+
+/// Commit payload format: `{"lsn":N}`.
+pub(crate) fn commit_payload(lsn: u64) -> String {
+    format!("{{\"lsn\":{lsn}}}")
+}
+
+fn parse_commit_payload(payload: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    v.get("lsn")?.as_u64()
+}
+
+/// Bytes of all files below `path` (0 for what cannot be read).
+pub fn dir_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// All partitions under `<data_dir>/index`.
+pub struct LogStore {
+    dir: PathBuf,
+    schema: LogSchema,
+    settings: IndexSettings,
+    partitions: RwLock<BTreeMap<i64, Arc<PartitionHandle>>>,
+}
+
+impl LogStore {
+    /// Opens the index directory, creating it (and its format file) when new, refusing a
+    /// format this build does not understand, and opening every partition found.
+    pub fn open(dir: &Path, docstore_zstd_level: i32) -> Result<LogStore, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+        let format_path = dir.join(FORMAT_FILE);
+        match std::fs::read_to_string(&format_path) {
+            Ok(s) => {
+                let found = s.trim().to_string();
+                if found != INDEX_FORMAT_VERSION.to_string() {
+                    return Err(IndexError::Format {
+                        path: format_path,
+                        found,
+                        supported: INDEX_FORMAT_VERSION,
+                        hint: "use the Pharos version that wrote it, or move the data dir away",
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(&format_path, format!("{INDEX_FORMAT_VERSION}\n"))
+                    .map_err(|e| IndexError::io(&format_path, e))?;
+            }
+            Err(e) => return Err(IndexError::io(&format_path, e)),
+        }
+        let settings = IndexSettings {
+            docstore_compression: Compressor::Zstd(ZstdCompressor {
+                compression_level: Some(docstore_zstd_level),
+            }),
+            // Log lines are small; bigger blocks compress much better and hits are few.
+            docstore_blocksize: 64 * 1024,
+            ..IndexSettings::default()
+        };
+        let store = LogStore {
+            dir: dir.to_path_buf(),
+            schema: LogSchema::new(),
+            settings,
+            partitions: RwLock::new(BTreeMap::new()),
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| IndexError::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let Some(day) = parse_day_name(&name) else {
+                tracing::warn!(dir = %entry.path().display(), "ignoring a directory that is not a partition");
+                continue;
+            };
+            let handle = store.open_partition(day, false)?;
+            store.partitions.write().insert(day, Arc::new(handle));
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn schema(&self) -> &LogSchema {
+        &self.schema
+    }
+
+    fn open_partition(&self, day: i64, create: bool) -> Result<PartitionHandle, IndexError> {
+        let path = self.dir.join(day_name(day));
+        let index = if create {
+            std::fs::create_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
+            let mmap = MmapDirectory::open(&path)
+                .map_err(|e| IndexError::Other(format!("{}: {e}", path.display())))?;
+            Index::builder()
+                .schema(self.schema.schema.clone())
+                .settings(self.settings.clone())
+                .open_or_create(mmap)
+                .map_err(|e| IndexError::tantivy(&path, e))?
+        } else {
+            Index::open_in_dir(&path).map_err(|e| IndexError::tantivy(&path, e))?
+        };
+        LogSchema::register_tokenizers(index.tokenizers());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| IndexError::tantivy(&path, e))?;
+        let errors_only = path.join(ERRORS_ONLY_MARKER).exists();
+        Ok(PartitionHandle {
+            day,
+            path,
+            index,
+            reader,
+            errors_only: AtomicBool::new(errors_only),
+        })
+    }
+
+    /// The partition for `day`, created on first use.
+    pub fn get_or_create(&self, day: i64) -> Result<Arc<PartitionHandle>, IndexError> {
+        if let Some(p) = self.partitions.read().get(&day) {
+            return Ok(p.clone());
+        }
+        let mut map = self.partitions.write();
+        if let Some(p) = map.get(&day) {
+            return Ok(p.clone());
+        }
+        let handle = Arc::new(self.open_partition(day, true)?);
+        map.insert(day, handle.clone());
+        Ok(handle)
+    }
+
+    pub fn get(&self, day: i64) -> Option<Arc<PartitionHandle>> {
+        self.partitions.read().get(&day).cloned()
+    }
+
+    /// Partitions whose day overlaps `[start_ns, end_ns)`, newest first.
+    pub fn overlapping(&self, start_ns: i64, end_ns: i64) -> Vec<Arc<PartitionHandle>> {
+        if end_ns <= start_ns {
+            return Vec::new();
+        }
+        let first = day_of(start_ns);
+        let last = day_of(end_ns.saturating_sub(1));
+        self.partitions
+            .read()
+            .range(first..=last)
+            .rev()
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// Every partition, oldest first.
+    pub fn all(&self) -> Vec<Arc<PartitionHandle>> {
+        self.partitions.read().values().cloned().collect()
+    }
+
+    /// Forgets a partition and deletes its files. Searches holding its reader finish on the
+    /// memory-mapped files, which Linux keeps alive until they are unmapped.
+    pub fn remove(&self, day: i64) -> Result<(), IndexError> {
+        let removed = self.partitions.write().remove(&day);
+        if let Some(p) = removed {
+            std::fs::remove_dir_all(&p.path).map_err(|e| IndexError::io(&p.path, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        dir_bytes(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_names_round_trip() {
+        for day in [-1, 0, 1, 20_419, 20_784] {
+            assert_eq!(parse_day_name(&day_name(day)), Some(day), "day {day}");
+        }
+        assert_eq!(day_name(20_419), "2025-11-27");
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(day_of(NANOS_PER_DAY), 1);
+    }
+
+    #[test]
+    fn refuses_unknown_format() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FORMAT_FILE), "999\n").unwrap();
+        let err = LogStore::open(dir.path(), 3).err().expect("must refuse");
+        let msg = err.to_string();
+        assert!(msg.contains("format 999"), "{msg}");
+    }
+}

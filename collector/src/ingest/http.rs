@@ -1,0 +1,363 @@
+//! HTTP ingest: `POST /api/v1/logs` (NDJSON or a JSON array) and OTLP/HTTP `POST /v1/logs`
+//! (protobuf or JSON), answered per the OTLP spec.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message;
+use serde::Serialize;
+
+use super::body::{decode_body, BodyError};
+use super::{IngestError, Ingestor, ENDPOINT_NDJSON, ENDPOINT_OTLP_HTTP};
+use crate::clock::SharedClock;
+use crate::normalize::{otlp_to_records, parse_json_body, JsonLimits, Rejection};
+
+/// What the ingest handlers share.
+#[derive(Clone)]
+pub struct IngestState {
+    pub ingestor: Arc<Ingestor>,
+    /// When set, ingest requests must carry `Authorization: Bearer <token>`.
+    pub ingest_token: Option<Arc<str>>,
+    pub clock: SharedClock,
+}
+
+/// `POST /api/v1/logs` and `POST /v1/logs`, for the main API port.
+pub fn router(state: IngestState) -> Router {
+    let limit = state.ingestor.settings().max_body_bytes;
+    Router::new()
+        .route("/api/v1/logs", post(ingest_json))
+        .route("/v1/logs", post(ingest_otlp))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Only the OTLP/HTTP paths, for the dedicated OTLP/HTTP port.
+pub fn otlp_router(state: IngestState) -> Router {
+    let limit = state.ingestor.settings().max_body_bytes;
+    Router::new()
+        .route("/v1/logs", post(ingest_otlp))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Checks a bearer token in constant time. `None` configured = open.
+pub fn authorized(headers: &HeaderMap, token: Option<&str>) -> bool {
+    let Some(expected) = token else { return true };
+    let Some(got) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    constant_time_eq(got.trim().as_bytes(), expected.as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(ErrorBody { error: msg.into() })).into_response()
+}
+
+fn with_retry_after(mut resp: Response, secs: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn body_error_status(e: &BodyError) -> StatusCode {
+    match e {
+        BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        BodyError::Corrupt { .. } => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn content_encoding(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+}
+
+#[derive(Serialize)]
+struct IngestReply {
+    accepted: usize,
+    rejected: Vec<Rejection>,
+}
+
+const JSON_TYPES: &[&str] = &[
+    "",
+    "application/json",
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "text/plain",
+    // curl's default for -d; accepted so the quickstart's `curl --data-binary` works as is.
+    "application/x-www-form-urlencoded",
+];
+
+async fn ingest_json(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    if !authorized(&headers, state.ingest_token.as_deref()) {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong ingest token (Authorization: Bearer …)",
+        );
+    }
+    let ctype = content_type(&headers);
+    if !JSON_TYPES.contains(&ctype.as_str()) {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Type {ctype:?}: send application/x-ndjson or application/json (OTLP goes to /v1/logs)"),
+        );
+    }
+    let ingestor = &state.ingestor;
+    let limit = ingestor.settings().max_body_bytes;
+    let body = match decode_body(content_encoding(&headers), body, limit) {
+        Ok(b) => b,
+        Err(e) => return json_error(body_error_status(&e), e.to_string()),
+    };
+    let limits = JsonLimits {
+        max_line_bytes: ingestor.settings().max_line_bytes,
+    };
+    let parsed = match parse_json_body(&body, state.clock.now_ns(), &limits) {
+        Ok(p) => p,
+        Err(e) => {
+            ingestor.count_rejected(ENDPOINT_NDJSON, 1);
+            return json_error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    if parsed.records.is_empty() && parsed.rejected.is_empty() {
+        return json_error(StatusCode::BAD_REQUEST, "empty body: no log records");
+    }
+    ingestor.count_rejected(ENDPOINT_NDJSON, parsed.rejected.len());
+    if let Err(e) = ingestor
+        .append(&parsed.records, ENDPOINT_NDJSON, body.len())
+        .await
+    {
+        return ingest_error_response(e);
+    }
+    // Loki's convention: the valid records are stored, and any rejection makes the answer a
+    // 400 that lists them, so a client never mistakes a partly bad batch for a clean one.
+    let status = if parsed.rejected.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (
+        status,
+        Json(IngestReply {
+            accepted: parsed.records.len(),
+            rejected: parsed.rejected,
+        }),
+    )
+        .into_response()
+}
+
+fn ingest_error_response(e: IngestError) -> Response {
+    match e {
+        IngestError::Backpressure {
+            retry_after_secs, ..
+        } => with_retry_after(
+            json_error(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+            retry_after_secs,
+        ),
+        other => {
+            tracing::error!(error = %other, "ingest failed");
+            with_retry_after(
+                json_error(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+                5,
+            )
+        }
+    }
+}
+
+/// `google.rpc.Status`, which OTLP/HTTP error responses carry.
+#[derive(Clone, PartialEq, Message, Serialize)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum OtlpEncoding {
+    Protobuf,
+    Json,
+}
+
+fn otlp_reply<T: Message + Serialize>(status: StatusCode, enc: OtlpEncoding, msg: &T) -> Response {
+    match enc {
+        OtlpEncoding::Protobuf => (
+            status,
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            msg.encode_to_vec(),
+        )
+            .into_response(),
+        OtlpEncoding::Json => (status, Json(msg)).into_response(),
+    }
+}
+
+fn otlp_error(
+    status: StatusCode,
+    enc: OtlpEncoding,
+    grpc_code: tonic::Code,
+    message: String,
+) -> Response {
+    otlp_reply(
+        status,
+        enc,
+        &RpcStatus {
+            code: grpc_code as i32,
+            message,
+        },
+    )
+}
+
+async fn ingest_otlp(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let enc = match content_type(&headers).as_str() {
+        "application/x-protobuf" | "application/protobuf" => OtlpEncoding::Protobuf,
+        "application/json" => OtlpEncoding::Json,
+        other => {
+            return json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Type {other:?}: OTLP/HTTP takes application/x-protobuf or application/json"),
+            )
+        }
+    };
+    if !authorized(&headers, state.ingest_token.as_deref()) {
+        return otlp_error(
+            StatusCode::UNAUTHORIZED,
+            enc,
+            tonic::Code::Unauthenticated,
+            "missing or wrong ingest token".into(),
+        );
+    }
+    let ingestor = &state.ingestor;
+    let body = match decode_body(
+        content_encoding(&headers),
+        body,
+        ingestor.settings().max_body_bytes,
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            return otlp_error(
+                body_error_status(&e),
+                enc,
+                tonic::Code::InvalidArgument,
+                e.to_string(),
+            )
+        }
+    };
+    let request = match enc {
+        OtlpEncoding::Protobuf => ExportLogsServiceRequest::decode(&body[..])
+            .map_err(|e| format!("invalid OTLP protobuf: {e}")),
+        OtlpEncoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(&body)
+            .map_err(|e| format!("invalid OTLP JSON: {e}")),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(msg) => {
+            ingestor.count_rejected(ENDPOINT_OTLP_HTTP, 1);
+            return otlp_error(
+                StatusCode::BAD_REQUEST,
+                enc,
+                tonic::Code::InvalidArgument,
+                msg,
+            );
+        }
+    };
+    let parsed = otlp_to_records(&request, state.clock.now_ns());
+    ingestor.count_rejected(ENDPOINT_OTLP_HTTP, parsed.rejected.len());
+    if let Err(e) = ingestor
+        .append(&parsed.records, ENDPOINT_OTLP_HTTP, body.len())
+        .await
+    {
+        return match e {
+            IngestError::Backpressure {
+                retry_after_secs, ..
+            } => with_retry_after(
+                otlp_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    enc,
+                    tonic::Code::ResourceExhausted,
+                    e.to_string(),
+                ),
+                retry_after_secs,
+            ),
+            other => {
+                tracing::error!(error = %other, "OTLP ingest failed");
+                with_retry_after(
+                    otlp_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        enc,
+                        tonic::Code::Unavailable,
+                        other.to_string(),
+                    ),
+                    5,
+                )
+            }
+        };
+    }
+    otlp_reply(StatusCode::OK, enc, &export_response(&parsed.rejected))
+}
+
+/// The OTLP answer: `partial_success` only when something was rejected.
+pub fn export_response(rejected: &[Rejection]) -> ExportLogsServiceResponse {
+    if rejected.is_empty() {
+        return ExportLogsServiceResponse {
+            partial_success: None,
+        };
+    }
+    let mut message: String = rejected
+        .iter()
+        .take(10)
+        .map(|r| r.reason.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if rejected.len() > 10 {
+        message.push_str(&format!("; and {} more", rejected.len() - 10));
+    }
+    ExportLogsServiceResponse {
+        partial_success: Some(ExportLogsPartialSuccess {
+            rejected_log_records: rejected.len() as i64,
+            error_message: message,
+        }),
+    }
+}

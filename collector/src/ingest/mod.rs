@@ -1,0 +1,156 @@
+//! Ingest: every endpoint (native JSON, OTLP/HTTP, OTLP/gRPC) normalises its request and hands
+//! the records to the [`Ingestor`], which applies backpressure and appends them to the WAL.
+//! Only after the WAL has fsynced them is the request acknowledged.
+
+pub mod body;
+pub mod grpc;
+pub mod http;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::config::IngestSettings;
+use crate::index::indexer::IndexerProgress;
+use crate::metrics::{CollectorMetrics, EndpointLabel};
+use crate::record::LogRecord;
+use crate::wal::{Wal, WalError};
+
+/// Names of the ingest endpoints, as used in metrics labels.
+pub const ENDPOINT_NDJSON: &str = "ndjson";
+pub const ENDPOINT_OTLP_HTTP: &str = "otlp_http";
+pub const ENDPOINT_OTLP_GRPC: &str = "otlp_grpc";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The caller should retry after `retry_after_secs`; nothing of the request was stored.
+    #[error("{reason}; retry after {retry_after_secs} s")]
+    Backpressure {
+        retry_after_secs: u64,
+        reason: String,
+    },
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] WalError),
+    #[error("encoding a record for the WAL: {0}")]
+    Encode(#[from] postcard::Error),
+}
+
+/// The shared ingest path.
+pub struct Ingestor {
+    wal: Wal,
+    progress: Arc<IndexerProgress>,
+    settings: IngestSettings,
+    data_dir: PathBuf,
+    metrics: Arc<CollectorMetrics>,
+}
+
+impl Ingestor {
+    pub fn new(
+        wal: Wal,
+        progress: Arc<IndexerProgress>,
+        settings: IngestSettings,
+        data_dir: PathBuf,
+        metrics: Arc<CollectorMetrics>,
+    ) -> Ingestor {
+        Ingestor {
+            wal,
+            progress,
+            settings,
+            data_dir,
+            metrics,
+        }
+    }
+
+    pub fn settings(&self) -> &IngestSettings {
+        &self.settings
+    }
+
+    pub fn metrics(&self) -> &CollectorMetrics {
+        &self.metrics
+    }
+
+    /// Records written to the WAL that the indexer has not taken yet.
+    pub fn backlog(&self) -> u64 {
+        self.wal
+            .durable_lsn()
+            .saturating_sub(self.progress.consumed_lsn.load(Ordering::SeqCst))
+    }
+
+    /// Free bytes on the data dir's file system (None when it cannot be read).
+    pub fn disk_free(&self) -> Option<u64> {
+        fs4::available_space(&self.data_dir).ok()
+    }
+
+    /// Refuses work the server cannot take now, before anything is written.
+    pub fn check_capacity(&self, endpoint: &'static str) -> Result<(), IngestError> {
+        let backlog = self.backlog();
+        let throttle = |retry_after_secs, reason| {
+            self.metrics
+                .requests_throttled
+                .get_or_create(&EndpointLabel { endpoint })
+                .inc();
+            Err(IngestError::Backpressure {
+                retry_after_secs,
+                reason,
+            })
+        };
+        if backlog >= self.settings.backlog_high_water_records {
+            return throttle(
+                1,
+                format!(
+                    "indexing backlog is {backlog} records, at its high-water mark of {}",
+                    self.settings.backlog_high_water_records
+                ),
+            );
+        }
+        if let Some(free) = self.disk_free() {
+            if free < self.settings.min_free_disk_bytes {
+                return throttle(
+                    30,
+                    format!(
+                        "the data dir has {free} bytes free, below ingest.min_free_disk_bytes ({})",
+                        self.settings.min_free_disk_bytes
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the records to the WAL; returns once they are fsynced.
+    pub async fn append(
+        &self,
+        records: &[LogRecord],
+        endpoint: &'static str,
+        body_bytes: usize,
+    ) -> Result<(), IngestError> {
+        let label = EndpointLabel { endpoint };
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.check_capacity(endpoint)?;
+        let payloads = records
+            .iter()
+            .map(postcard::to_allocvec)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.wal.append(payloads).await?;
+        self.metrics
+            .records_ingested
+            .get_or_create(&label)
+            .inc_by(records.len() as u64);
+        self.metrics
+            .bytes_ingested
+            .get_or_create(&label)
+            .inc_by(body_bytes as u64);
+        Ok(())
+    }
+
+    pub fn count_rejected(&self, endpoint: &'static str, n: usize) {
+        if n > 0 {
+            self.metrics
+                .records_rejected
+                .get_or_create(&EndpointLabel { endpoint })
+                .inc_by(n as u64);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The Pharos collector: ingest endpoints, write-ahead log, tantivy indexing, retention.
+//!
+//! Data flow: an ingest endpoint normalises a request into [`record::LogRecord`]s and the
+//! [`ingest::Ingestor`] appends them to the [`wal`], acknowledging only after fsync. The
+//! [`index::Indexer`] tails the WAL into per-day tantivy partitions, which retention drops.
+
+pub mod clock;
+pub mod config;
+pub mod index;
+pub mod ingest;
+pub mod metrics;
+pub mod normalize;
+pub mod record;
+pub mod wal;
+
+use std::sync::Arc;
+
+use clock::SharedClock;
+use config::CollectorConfig;
+use index::{IndexError, Indexer, IndexerHandle, LogStore};
+use ingest::Ingestor;
+use metrics::CollectorMetrics;
+use wal::{Wal, WalConfig, WalError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] WalError),
+    #[error("index: {0}")]
+    Index(#[from] IndexError),
+}
+
+/// The running collector: WAL, partitions, indexer and the ingest path.
+pub struct Collector {
+    pub config: CollectorConfig,
+    pub wal: Wal,
+    pub store: Arc<LogStore>,
+    pub ingestor: Arc<Ingestor>,
+    pub metrics: Arc<CollectorMetrics>,
+    pub clock: SharedClock,
+    indexer: parking_lot::Mutex<IndexerHandle>,
+    progress: Arc<index::indexer::IndexerProgress>,
+}
+
+impl Collector {
+    /// Opens (or creates) the data dir, recovers the WAL, and starts indexing — the WAL tail
+    /// that was not yet committed is replayed into the index before anything else.
+    pub fn open(
+        config: CollectorConfig,
+        clock: SharedClock,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Collector, CollectorError> {
+        let metrics = Arc::new(CollectorMetrics::default());
+        let wal_config = WalConfig {
+            dir: config.wal_dir(),
+            segment_bytes: config.wal.segment_bytes,
+            fsync: config.wal.fsync,
+        };
+        let (wal, report) = Wal::open(wal_config, metrics.clone())?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(
+                truncated_bytes = report.truncated_bytes,
+                "the WAL ended in a torn record (a crash mid-write); it was cut off — it had not been acknowledged"
+            );
+        }
+        tracing::info!(
+            segments = report.segments,
+            last_lsn = report.last_lsn,
+            "WAL recovered"
+        );
+        let store = Arc::new(LogStore::open(
+            &config.index_dir(),
+            config.index.docstore_zstd_level,
+        )?);
+        metrics.partitions.set(store.all().len() as i64);
+        let indexer = Indexer {
+            store: store.clone(),
+            wal: wal.clone(),
+            index: config.index.clone(),
+            retention: config.retention.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+        }
+        .start(runtime)?;
+        let progress = indexer.progress.clone();
+        let ingestor = Arc::new(Ingestor::new(
+            wal.clone(),
+            progress.clone(),
+            config.ingest.clone(),
+            config.storage.data_dir.clone(),
+            metrics.clone(),
+        ));
+        Ok(Collector {
+            config,
+            wal,
+            store,
+            ingestor,
+            metrics,
+            clock,
+            indexer: parking_lot::Mutex::new(indexer),
+            progress,
+        })
+    }
+
+    /// Indexing progress (for `/ready` and tests).
+    pub fn progress(&self) -> &index::indexer::IndexerProgress {
+        &self.progress
+    }
+
+    /// Runs retention now instead of at its next interval.
+    pub fn trigger_retention(&self) {
+        self.indexer.lock().trigger_retention();
+    }
+
+    /// Flushes the WAL, indexes and commits everything durable, and stops the indexer.
+    /// Blocking: call from `spawn_blocking` in async code.
+    pub fn shutdown(&self) -> Result<(), CollectorError> {
+        self.wal.close();
+        self.indexer.lock().shutdown()?;
+        Ok(())
+    }
+}

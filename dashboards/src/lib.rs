@@ -1,0 +1,112 @@
+//! Pharos dashboards: composes the HTTP API of every crate into one router, adds the service
+//! endpoints (`/health`, `/ready`, `/metrics`) and serves the embedded web UI.
+
+pub mod api;
+pub mod service;
+pub mod ui;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use pharos_collector::ingest::http::{authorized, IngestState};
+use pharos_collector::Collector;
+use prometheus_client::registry::Registry;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub collector: Arc<Collector>,
+    /// When set, the query API needs `Authorization: Bearer <token>`.
+    pub api_token: Option<Arc<str>>,
+    pub registry: Arc<Registry>,
+}
+
+/// Tokens, read from env or files by the binary; never logged.
+#[derive(Clone, Default)]
+pub struct Tokens {
+    pub ingest: Option<Arc<str>>,
+    pub api: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("ingest", &self.ingest.as_ref().map(|_| "<set>"))
+            .field("api", &self.api.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+fn registry_for(collector: &Collector) -> Arc<Registry> {
+    let mut registry = Registry::default();
+    collector.metrics.register(&mut registry);
+    Arc::new(registry)
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Adds a request id to every request (kept if the client sent one), echoes it in the
+/// response, and logs each request in a span that carries it.
+fn observed(router: Router) -> Router {
+    let header_name = header::HeaderName::from_static(REQUEST_ID);
+    router
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(header_name.clone()))
+        .layer(SetRequestIdLayer::new(header_name, MakeRequestUuid))
+}
+
+async fn require_api_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if authorized(req.headers(), state.api_token.as_deref()) {
+        next.run(req).await
+    } else {
+        (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "missing or wrong API token (Authorization: Bearer …)"})))
+            .into_response()
+    }
+}
+
+/// The main port: UI, query API, ingest, service endpoints.
+pub fn app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
+    let state = AppState {
+        registry: registry_for(&collector),
+        collector: collector.clone(),
+        api_token: tokens.api.clone(),
+    };
+    let ingest = pharos_collector::ingest::http::router(IngestState {
+        ingestor: collector.ingestor.clone(),
+        ingest_token: tokens.ingest.clone(),
+        clock: collector.clock.clone(),
+    });
+    let api = api::router()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_token,
+        ))
+        .with_state(state.clone());
+    observed(
+        Router::new()
+            .merge(ingest)
+            .merge(api)
+            .merge(service::router(state))
+            .merge(ui::router()),
+    )
+}
+
+/// The dedicated OTLP/HTTP port: only `/v1/logs`.
+pub fn otlp_http_app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
+    observed(pharos_collector::ingest::http::otlp_router(IngestState {
+        ingestor: collector.ingestor.clone(),
+        ingest_token: tokens.ingest.clone(),
+        clock: collector.clock.clone(),
+    }))
+}

@@ -1,0 +1,25 @@
+//! The Pharos query layer: search over the collector's partitions.
+//!
+//! For now searches use tantivy's query parser over the log schema's fields; Pharos's own
+//! query language replaces it in the query issue.
+
+pub mod hit;
+pub mod search;
+
+pub use hit::hit_json;
+pub use search::{search, SearchRequest, SearchResponse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query text is invalid; the message says where and why.
+    #[error("invalid query: {0}")]
+    Parse(String),
+    /// A parameter other than the query is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("searching {partition}: {source}")]
+    Index {
+        partition: String,
+        source: tantivy::TantivyError,
+    },
+}

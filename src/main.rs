@@ -1,0 +1,64 @@
+//! The `pharos` binary: the command line and the wiring of the crates. No logic lives here.
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "pharos",
+    version,
+    about = "Logs, metrics, alerts and uptime in one binary"
+)]
+struct Cli {
+    /// The TOML config file (optional: every key has a default and a PHAROS_… variable).
+    #[arg(long, short, global = true, env = "PHAROS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the whole stack: ingest, indexing, query API and UI.
+    Serve,
+    /// Validates the configuration (file and environment) and exits; non-zero names the bad key.
+    CheckConfig {
+        /// Also print the effective configuration (secrets are never printed).
+        #[arg(long)]
+        print: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => serve::run(cli.config.as_deref()),
+        Command::CheckConfig { print } => check_config(cli.config.as_deref(), print),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pharos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: Option<&std::path::Path>, print: bool) -> anyhow::Result<()> {
+    let config = config::PharosConfig::load(path)?;
+    if print {
+        println!("{}", toml_string(&config)?);
+    }
+    println!("config OK");
+    Ok(())
+}
+
+fn toml_string(config: &config::PharosConfig) -> anyhow::Result<String> {
+    let value = serde_json::to_value(config)?;
+    Ok(serde_json::to_string_pretty(&value)?)
+}

@@ -1,0 +1,180 @@
+//! `pharos serve`: binds the listeners, opens the collector, serves until SIGTERM/SIGINT,
+//! then shuts down gracefully (stop accepting, finish requests, flush the WAL, commit).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pharos_collector::clock::SystemClock;
+use pharos_collector::ingest::grpc::OtlpLogsService;
+use pharos_collector::Collector;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::PharosConfig;
+
+pub fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
+    let config = PharosConfig::load(config_path)?;
+    init_tracing(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pharos-worker")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn init_tracing(config: &PharosConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "text" {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    }
+    .map_err(|e| anyhow::anyhow!("initialising logging: {e}"))
+}
+
+async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({key}): {e}"))
+}
+
+fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| anyhow::anyhow!("data dir {} is not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+    }
+}
+
+async fn serve(config: PharosConfig) -> anyhow::Result<()> {
+    let listeners = config.listeners()?;
+    let tokens = config.tokens()?;
+    let collector_config = config.collector();
+    check_data_dir(&collector_config.storage.data_dir)?;
+    let http = bind("server.http_addr", listeners.http).await?;
+    let otlp_http = match listeners.otlp_http {
+        Some(a) => Some(bind("server.otlp_http_addr", a).await?),
+        None => None,
+    };
+    let otlp_grpc = match listeners.otlp_grpc {
+        Some(a) => Some(bind("server.otlp_grpc_addr", a).await?),
+        None => None,
+    };
+    let handle = tokio::runtime::Handle::current();
+    let collector = tokio::task::spawn_blocking(move || {
+        Collector::open(collector_config, Arc::new(SystemClock), handle)
+    })
+    .await
+    .context("opening the collector")?
+    .context("opening the data dir")?;
+    let collector = Arc::new(collector);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let app = pharos_dashboards::app(collector.clone(), &tokens);
+    tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
+    tasks.spawn({
+        let stop = stopped(stop_rx.clone());
+        async move {
+            axum::serve(http, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .context("HTTP server")
+        }
+    });
+    if let Some(listener) = otlp_http {
+        let app = pharos_dashboards::otlp_http_app(collector.clone(), &tokens);
+        tracing::info!(addr = ?listeners.otlp_http, "OTLP/HTTP listening");
+        let stop = stopped(stop_rx.clone());
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .context("OTLP/HTTP server")
+        });
+    }
+    if let Some(listener) = otlp_grpc {
+        let service = OtlpLogsService::server(
+            collector.ingestor.clone(),
+            tokens.ingest.clone(),
+            collector.clock.clone(),
+        );
+        tracing::info!(addr = ?listeners.otlp_grpc, "OTLP/gRPC listening");
+        let stop = stopped(stop_rx.clone());
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    stop,
+                )
+                .await
+                .context("OTLP/gRPC server")
+        });
+    }
+
+    // Serve until a signal, or until a server fails.
+    let mut failure = None;
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        Some(res) = tasks.join_next() => {
+            failure = Some(match res { Ok(Err(e)) => e, Ok(Ok(())) => anyhow::anyhow!("a server stopped"), Err(e) => e.into() });
+        }
+    }
+    let _ = stop_tx.send(true);
+    let budget = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let deadline = tokio::time::Instant::now() + budget;
+    // Finish in-flight requests (their records are then in the WAL), then flush and commit.
+    let drained = tokio::time::timeout_at(deadline, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight at the shutdown deadline were cut off");
+    }
+    let c = collector.clone();
+    let flushed =
+        tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || c.shutdown())).await;
+    match flushed {
+        Ok(Ok(Ok(()))) => tracing::info!("WAL flushed and index committed; bye"),
+        Ok(Ok(Err(e))) => return Err(e).context("shutting down the collector"),
+        Ok(Err(e)) => return Err(e).context("shutting down the collector"),
+        Err(_) => tracing::warn!("index commit did not finish within the shutdown budget; the WAL replays it at next start"),
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

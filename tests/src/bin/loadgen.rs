@@ -1,0 +1,216 @@
+//! `pharos-loadgen`: generate logs, run the raw-tantivy baseline, drive ingest
+//! against a running server, or orchestrate a full benchmark.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pharos_tests::gen::Generator;
+use pharos_tests::loadgen::baseline::{self, BaselineOpts};
+use pharos_tests::loadgen::bench::{self, BenchOpts};
+use pharos_tests::loadgen::ingest::{self, IngestOpts, Mode};
+
+#[derive(Parser)]
+#[command(
+    name = "pharos-loadgen",
+    about = "Load generator and baseline for Pharos"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print generated NDJSON log lines to stdout.
+    Generate {
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Index the generated lines with raw tantivy in-process.
+    Baseline {
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        idx: IndexArgs,
+    },
+    /// Send generated records to a running server.
+    Ingest {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, value_enum, default_value_t = Mode::Ndjson)]
+        mode: Mode,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Send latency markers every ~200 ms while loading.
+        #[arg(long)]
+        markers: bool,
+        /// Give up waiting for searchability after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        searchable_timeout_s: u64,
+    },
+    /// Baseline + a fresh server per mode; prints a markdown table.
+    Bench {
+        #[arg(long, default_value = "target/release/pharos")]
+        pharos: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Modes to run, in order.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Mode::Ndjson, Mode::Otlp])]
+        modes: Vec<Mode>,
+        /// Extra KEY=VALUE environment for the server (repeatable).
+        #[arg(long = "server-env", value_parser = parse_kv)]
+        server_env: Vec<(String, String)>,
+        #[arg(long, default_value_t = 300)]
+        searchable_timeout_s: u64,
+        #[command(flatten)]
+        idx: IndexArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct IndexArgs {
+    /// Indexing threads for the baseline writer.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Overall indexing memory budget for the baseline writer.
+    #[arg(long, default_value_t = 256)]
+    budget_mb: usize,
+    /// Baseline doc store compression: zstd | lz4 | none.
+    #[arg(long, default_value = "zstd")]
+    compression: String,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn baseline_opts(count: usize, seed: u64, idx: IndexArgs) -> BaselineOpts {
+    BaselineOpts {
+        count,
+        seed,
+        threads: idx.threads,
+        budget_mb: idx.budget_mb,
+        compression: idx.compression,
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Generate { count, seed } => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            for rec in Generator::new(seed).take(count) {
+                let res = writeln!(out, "{}", rec.to_ndjson());
+                if let Err(e) = res {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(e).context("writing to stdout");
+                }
+            }
+            match out.flush() {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("flushing stdout")
+                }
+                _ => Ok(()),
+            }
+        }
+        Cmd::Baseline { count, seed, idx } => {
+            let r = baseline::run(&baseline_opts(count, seed, idx))?;
+            println!(
+                "{}",
+                serde_json::to_string(&r).context("serializing result")?
+            );
+            println!("{}", r.human());
+            Ok(())
+        }
+        Cmd::Ingest {
+            server,
+            mode,
+            count,
+            batch,
+            connections,
+            seed,
+            markers,
+            searchable_timeout_s,
+        } => {
+            let opts = IngestOpts {
+                server,
+                mode,
+                count,
+                batch,
+                connections,
+                seed,
+                markers,
+                marker_interval: Duration::from_millis(200),
+                searchable_timeout: Duration::from_secs(searchable_timeout_s),
+            };
+            let r = runtime()?.block_on(ingest::run(&opts))?;
+            println!(
+                "{}",
+                serde_json::to_string(&r).context("serializing result")?
+            );
+            println!("{}", r.human());
+            Ok(())
+        }
+        Cmd::Bench {
+            pharos,
+            count,
+            seed,
+            runs,
+            batch,
+            connections,
+            modes,
+            server_env,
+            searchable_timeout_s,
+            idx,
+        } => {
+            let opts = BenchOpts {
+                pharos,
+                count,
+                seed,
+                runs,
+                batch,
+                connections,
+                baseline: baseline_opts(count, seed, idx),
+                modes,
+                server_env,
+                searchable_timeout: Duration::from_secs(searchable_timeout_s),
+            };
+            runtime()?.block_on(bench::run(&opts))?;
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("building tokio runtime")
+}

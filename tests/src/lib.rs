@@ -1,0 +1,4 @@
+//! Shared helpers for the end-to-end tests and the load generator.
+
+pub mod gen;
+pub mod loadgen;

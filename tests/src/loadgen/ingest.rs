@@ -1,0 +1,423 @@
+//! HTTP ingest driver: sends generated records to a running server in batches
+//! over several concurrent connections, then waits until they are searchable.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::gen::{otlp_request, Generator, Record, MEAN_GAP_NS};
+use crate::loadgen::markers::{self, MarkerStats};
+use crate::loadgen::stats::{per_sec, MIB};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Ndjson,
+    Otlp,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Ndjson => "ndjson",
+            Mode::Otlp => "otlp",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct IngestOpts {
+    pub server: String,
+    pub mode: Mode,
+    pub count: usize,
+    pub batch: usize,
+    pub connections: usize,
+    pub seed: u64,
+    pub markers: bool,
+    pub marker_interval: Duration,
+    pub searchable_timeout: Duration,
+}
+
+/// Figures of one ingest run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IngestResult {
+    pub kind: String,
+    pub mode: String,
+    pub count: usize,
+    pub batch: usize,
+    pub connections: usize,
+    /// NDJSON-equivalent bytes of the main records (line + newline).
+    pub raw_bytes: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub retries: u64,
+    pub send_secs: f64,
+    pub acked_per_sec: f64,
+    pub acked_mb_per_sec: f64,
+    /// Seconds from the first send until `total` covered every acked record.
+    pub searchable_secs: Option<f64>,
+    pub searchable_per_sec: Option<f64>,
+    pub last_total: u64,
+    pub markers: MarkerStats,
+}
+
+impl IngestResult {
+    pub fn human(&self) -> String {
+        let searchable = match (self.searchable_secs, self.searchable_per_sec) {
+            (Some(s), Some(r)) => format!("all searchable after {s:.2}s = {r:.0} rec/s"),
+            _ => format!("NOT all searchable (last total {})", self.last_total),
+        };
+        let lat = if self.markers.found > 0 {
+            format!(
+                "ack→searchable p50 {:.0} ms p99 {:.0} ms max {:.0} ms ({} markers, {} timed out)",
+                self.markers.p50_ms,
+                self.markers.p99_ms,
+                self.markers.max_ms,
+                self.markers.found,
+                self.markers.timed_out
+            )
+        } else {
+            "no marker latency samples".to_string()
+        };
+        format!(
+            "ingest[{}]: {} acked ({} rejected, {} retries) in {:.2}s = {:.0} rec/s, {:.1} MB/s; {}; {}",
+            self.mode,
+            self.acked,
+            self.rejected,
+            self.retries,
+            self.send_secs,
+            self.acked_per_sec,
+            self.acked_mb_per_sec,
+            searchable,
+            lat
+        )
+    }
+}
+
+/// One pre-encoded request body.
+pub struct Batch {
+    pub body: Vec<u8>,
+    pub records: usize,
+}
+
+/// Outcome of one (possibly retried) send.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sent {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub retries: u64,
+}
+
+/// Shared HTTP context: client, base URL and mode.
+#[derive(Clone)]
+pub struct Target {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub mode: Mode,
+}
+
+impl Target {
+    pub fn new(base: &str, mode: Mode, connections: usize) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections.max(1) + 4)
+            .timeout(Duration::from_secs(120))
+            .build()
+            .context("building HTTP client")?;
+        Ok(Target {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            mode,
+        })
+    }
+
+    /// Encodes `records` as one request body for this mode.
+    pub fn encode(&self, records: &[Record]) -> Vec<u8> {
+        match self.mode {
+            Mode::Ndjson => {
+                let mut body = Vec::with_capacity(records.len() * 320);
+                for r in records {
+                    body.extend_from_slice(r.to_ndjson().as_bytes());
+                    body.push(b'\n');
+                }
+                body
+            }
+            Mode::Otlp => otlp_request(records).encode_to_vec(),
+        }
+    }
+
+    /// POSTs one batch, resending it after 429/503 (honouring Retry-After) and
+    /// after transient connection errors.
+    pub async fn send(&self, body: &[u8], records: usize) -> Result<Sent> {
+        let (path, ctype) = match self.mode {
+            Mode::Ndjson => ("/api/v1/logs", "application/x-ndjson"),
+            Mode::Otlp => ("/v1/logs", "application/x-protobuf"),
+        };
+        let url = format!("{}{}", self.base, path);
+        let mut sent = Sent::default();
+        let mut conn_errors = 0u32;
+        loop {
+            let resp = self
+                .client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, ctype)
+                .body(body.to_vec())
+                .send()
+                .await;
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) if conn_errors < 5 && (e.is_connect() || e.is_request()) => {
+                    conn_errors += 1;
+                    sent.retries += 1;
+                    tokio::time::sleep(Duration::from_millis(200 << conn_errors)).await;
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("POST {url}")),
+            };
+            let status = resp.status();
+            if status.as_u16() == 429 || status.as_u16() == 503 {
+                let wait = retry_after(resp.headers()).unwrap_or(Duration::from_millis(500));
+                sent.retries += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .with_context(|| format!("reading response of POST {url}"))?;
+            if !status.is_success() {
+                bail!(
+                    "POST {url} → {status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
+                );
+            }
+            let (accepted, rejected) = parse_ack(self.mode, &bytes, records);
+            sent.accepted = accepted;
+            sent.rejected = rejected;
+            return Ok(sent);
+        }
+    }
+
+    /// `total` of `GET /api/v1/search?q=<q>&limit=1`.
+    pub async fn search_total(&self, q: &str) -> Result<u64> {
+        let url = format!("{}/api/v1/search", self.base);
+        let resp = self
+            .client
+            .get(&url)
+            .query(&[("q", q), ("limit", "1")])
+            .send()
+            .await
+            .with_context(|| format!("GET {url}?q={q}"))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.context("reading search response")?;
+        if !status.is_success() {
+            bail!(
+                "search q={q} → {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
+            );
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).context("search response is not JSON")?;
+        v.get("total")
+            .and_then(serde_json::Value::as_u64)
+            .with_context(|| format!("search response without numeric total: {v}"))
+    }
+}
+
+/// Parses `Retry-After: <seconds>` (integer or fractional).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = v.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
+}
+
+/// (accepted, rejected) from a success response body.
+fn parse_ack(mode: Mode, body: &[u8], records: usize) -> (u64, u64) {
+    let n = records as u64;
+    match mode {
+        Mode::Ndjson => {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return (n, 0);
+            };
+            let rejected = v
+                .get("rejected")
+                .and_then(|r| r.as_array())
+                .map_or(0, |a| a.len() as u64);
+            let accepted = v
+                .get("accepted")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(n.saturating_sub(rejected));
+            (accepted, rejected)
+        }
+        Mode::Otlp => {
+            let rejected = ExportLogsServiceResponse::decode(body)
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map_or(0, |p| u64::try_from(p.rejected_log_records).unwrap_or(0));
+            (n.saturating_sub(rejected), rejected)
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Generates and pre-encodes all batches (not timed). Records are stamped so
+/// that the last one lands at about "now".
+pub fn prepare(target: &Target, count: usize, batch: usize, seed: u64) -> (Vec<Batch>, u64) {
+    let start = now_ns() - (count as f64 * MEAN_GAP_NS) as i64;
+    let records = Generator::with_start(seed, start).records(count);
+    let raw_bytes = records.iter().map(|r| r.to_ndjson().len() as u64 + 1).sum();
+    let batches = records
+        .chunks(batch.max(1))
+        .map(|c| Batch {
+            body: target.encode(c),
+            records: c.len(),
+        })
+        .collect();
+    (batches, raw_bytes)
+}
+
+/// Runs one ingest: send everything, then wait until it is all searchable.
+pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
+    let target = Target::new(&opts.server, opts.mode, opts.connections)?;
+    let (batches, raw_bytes) = prepare(&target, opts.count, opts.batch, opts.seed);
+    let batches = Arc::new(batches);
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let rejected = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
+
+    let t0 = Instant::now();
+    let marker_run = opts
+        .markers
+        .then(|| markers::start(target.clone(), opts.seed, opts.marker_interval));
+
+    let mut tasks = Vec::new();
+    for _ in 0..opts.connections.max(1) {
+        let (target, batches, next) = (target.clone(), batches.clone(), next.clone());
+        let (acked, rejected, retries) = (acked.clone(), rejected.clone(), retries.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(b) = batches.get(i) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let s = target.send(&b.body, b.records).await?;
+                acked.fetch_add(s.accepted, Ordering::Relaxed);
+                rejected.fetch_add(s.rejected, Ordering::Relaxed);
+                retries.fetch_add(s.retries, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut first_err = None;
+    for t in tasks {
+        if let Err(e) = t.await.context("sender task panicked")? {
+            first_err.get_or_insert(e);
+        }
+    }
+    let send_elapsed = t0.elapsed();
+    let marker_run = match marker_run {
+        Some(m) => Some(m.stop_sending().await?),
+        None => None,
+    };
+    if let Some(e) = first_err {
+        return Err(e.context("sending batches"));
+    }
+
+    let acked = acked.load(Ordering::Relaxed);
+    let marker_acked = marker_run.as_ref().map_or(0, |m| m.acked);
+    let expected = acked + marker_acked;
+
+    // Poll `q=*` until every acked record (markers included) is visible.
+    let deadline = Instant::now() + opts.searchable_timeout;
+    let mut last_total = 0;
+    let mut searchable_elapsed = None;
+    let mut last_report = Instant::now();
+    loop {
+        match target.search_total("*").await {
+            Ok(total) => {
+                last_total = total;
+                if total >= expected {
+                    searchable_elapsed = Some(t0.elapsed());
+                    break;
+                }
+            }
+            Err(e) => eprintln!("search poll failed: {e:#}"),
+        }
+        if Instant::now() > deadline {
+            eprintln!(
+                "timeout: only {last_total} of {expected} records searchable after {:?}",
+                opts.searchable_timeout
+            );
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("waiting for searchability: {last_total}/{expected}");
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let marker_stats = match marker_run {
+        Some(m) => m.finish().await?,
+        None => MarkerStats::default(),
+    };
+
+    Ok(IngestResult {
+        kind: "ingest".to_string(),
+        mode: opts.mode.name().to_string(),
+        count: opts.count,
+        batch: opts.batch,
+        connections: opts.connections,
+        raw_bytes,
+        acked,
+        rejected: rejected.load(Ordering::Relaxed),
+        retries: retries.load(Ordering::Relaxed),
+        send_secs: send_elapsed.as_secs_f64(),
+        acked_per_sec: per_sec(acked as f64, send_elapsed),
+        acked_mb_per_sec: per_sec(raw_bytes as f64 / MIB, send_elapsed)
+            * (acked as f64 / opts.count.max(1) as f64),
+        searchable_secs: searchable_elapsed.map(|d| d.as_secs_f64()),
+        searchable_per_sec: searchable_elapsed.map(|d| per_sec(acked as f64, d)),
+        last_total,
+        markers: marker_stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_acks() {
+        let body = br#"{"accepted":3,"rejected":[{"line":2,"reason":"bad"}]}"#;
+        assert_eq!(parse_ack(Mode::Ndjson, body, 4), (3, 1));
+        assert_eq!(parse_ack(Mode::Ndjson, b"", 4), (4, 0));
+        assert_eq!(parse_ack(Mode::Otlp, b"", 4), (4, 0));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "2".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn prepares_batches() {
+        let t = Target::new("http://127.0.0.1:1", Mode::Ndjson, 1).expect("target");
+        let (batches, raw) = prepare(&t, 25, 10, 1);
+        assert_eq!(
+            batches.iter().map(|b| b.records).collect::<Vec<_>>(),
+            [10, 10, 5]
+        );
+        let total: usize = batches.iter().map(|b| b.body.len()).sum();
+        assert_eq!(total as u64, raw);
+    }
+}

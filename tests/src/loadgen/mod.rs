@@ -1,0 +1,9 @@
+//! Building blocks of `pharos-loadgen`: the raw-tantivy baseline, the HTTP
+//! ingest driver, and the orchestration of full benchmark runs.
+
+pub mod baseline;
+pub mod bench;
+pub mod ingest;
+pub mod markers;
+pub mod proc;
+pub mod stats;

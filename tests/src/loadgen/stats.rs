@@ -1,0 +1,48 @@
+//! Small numeric helpers shared by the load generator modules.
+
+use std::time::Duration;
+
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// Items per second over `elapsed` (0 when nothing elapsed).
+pub fn per_sec(items: f64, elapsed: Duration) -> f64 {
+    let s = elapsed.as_secs_f64();
+    if s > 0.0 {
+        items / s
+    } else {
+        0.0
+    }
+}
+
+/// Median of the values (mean of the middle two for even lengths); NaN when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Median of an optional field over several runs.
+pub fn median_of<T>(items: &[T], f: impl Fn(&T) -> Option<f64>) -> f64 {
+    let v: Vec<f64> = items.iter().filter_map(f).collect();
+    median(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_works() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}
