@@ -265,7 +265,20 @@ impl Generator {
         let mut msg = String::with_capacity(160);
         let mut words = 0;
         while words < max_words {
-            let w = self.word();
+            let mut w = self.word();
+            // The first 10 words must fit under MAX_LINE: redraw long ones.
+            let fits = |w: &str, msg: &str| {
+                words >= 10 || base + msg.len() + w.len() + 1 + (9 - words) * 3 <= MAX_LINE
+            };
+            for _ in 0..8 {
+                if fits(w, &msg) {
+                    break;
+                }
+                w = self.word();
+            }
+            if !fits(w, &msg) {
+                w = "ok";
+            }
             let add = w.len() + usize::from(words > 0);
             if words >= 10 && base + msg.len() + add > target {
                 break;

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use tantivy::directory::MmapDirectory;
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
 
@@ -17,6 +16,7 @@ use crate::clock::NANOS_PER_DAY;
 
 const FORMAT_FILE: &str = "FORMAT";
 const ERRORS_ONLY_MARKER: &str = "errors_only";
+const TMP_SUFFIX: &str = ".creating";
 
 /// The UTC day (days since the Unix epoch) that a timestamp falls in.
 pub fn day_of(ts_ns: i64) -> i64 {
@@ -173,11 +173,18 @@ impl LogStore {
             if !entry.path().is_dir() {
                 continue;
             }
+            if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+                // A partition whose creation a crash interrupted: it never held data.
+                let _ = std::fs::remove_dir_all(entry.path());
+                continue;
+            }
             let Some(day) = parse_day_name(&name) else {
                 tracing::warn!(dir = %entry.path().display(), "ignoring a directory that is not a partition");
                 continue;
             };
-            let handle = store.open_partition(day, false)?;
+            // A directory without meta.json never had a commit: recreate it empty.
+            let create = !entry.path().join("meta.json").exists();
+            let handle = store.open_partition(day, create)?;
             store.partitions.write().insert(day, Arc::new(handle));
         }
         Ok(store)
@@ -193,18 +200,10 @@ impl LogStore {
 
     fn open_partition(&self, day: i64, create: bool) -> Result<PartitionHandle, IndexError> {
         let path = self.dir.join(day_name(day));
-        let index = if create {
-            std::fs::create_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
-            let mmap = MmapDirectory::open(&path)
-                .map_err(|e| IndexError::Other(format!("{}: {e}", path.display())))?;
-            Index::builder()
-                .schema(self.schema.schema.clone())
-                .settings(self.settings.clone())
-                .open_or_create(mmap)
-                .map_err(|e| IndexError::tantivy(&path, e))?
-        } else {
-            Index::open_in_dir(&path).map_err(|e| IndexError::tantivy(&path, e))?
-        };
+        if create {
+            self.create_partition_dir(&path)?;
+        }
+        let index = Index::open_in_dir(&path).map_err(|e| IndexError::tantivy(&path, e))?;
         LogSchema::register_tokenizers(index.tokenizers());
         let reader = index
             .reader_builder()
@@ -219,6 +218,37 @@ impl LogStore {
             reader,
             errors_only: AtomicBool::new(errors_only),
         })
+    }
+
+    /// Creates an empty index under a temporary name and renames it into place, so a crash
+    /// can never leave a partition directory without its `meta.json`.
+    fn create_partition_dir(&self, path: &Path) -> Result<(), IndexError> {
+        if path.join("meta.json").exists() {
+            return Ok(());
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = self.dir.join(format!(".{name}{TMP_SUFFIX}"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        Index::builder()
+            .schema(self.schema.schema.clone())
+            .settings(self.settings.clone())
+            .create_in_dir(&tmp)
+            .map_err(|e| IndexError::tantivy(&tmp, e))?;
+        if path.exists() {
+            // Left by an older build or by hand, without meta.json: nothing committed is in it.
+            std::fs::remove_dir_all(path).map_err(|e| IndexError::io(path, e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| IndexError::io(&self.dir, e))?;
+        Ok(())
     }
 
     /// The partition for `day`, created on first use.

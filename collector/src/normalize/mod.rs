@@ -201,7 +201,7 @@ fn strip_position(e: &serde_json::Error) -> String {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     match full.strip_suffix(&suffix) {
-        Some(base) if base == "recursion limit exceeded" => {
+        Some("recursion limit exceeded") => {
             format!("nested deeper than {} levels", attrs::JSON_MAX_DEPTH)
         }
         Some(base) => base.to_owned(),

@@ -14,7 +14,7 @@ use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument};
 
 use crate::gen::{parse_rfc3339_ns, Generator};
 use crate::loadgen::proc;
-use crate::loadgen::stats::{per_sec, MIB};
+use crate::loadgen::stats::{per_sec, MB, MIB};
 
 #[derive(Clone, Debug)]
 pub struct BaselineOpts {
@@ -187,7 +187,7 @@ pub fn run(opts: &BaselineOpts) -> Result<BaselineResult> {
         raw_bytes,
         secs: elapsed.as_secs_f64(),
         docs_per_sec: per_sec(opts.count as f64, elapsed),
-        mb_per_sec: per_sec(raw_bytes as f64 / MIB, elapsed),
+        mb_per_sec: per_sec(raw_bytes as f64 / MB, elapsed),
         index_bytes,
         index_to_raw: index_bytes as f64 / raw_bytes.max(1) as f64,
         rss_before_mib: rss_before as f64 / MIB,

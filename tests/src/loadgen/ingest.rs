@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gen::{otlp_request, Generator, Record, MEAN_GAP_NS};
 use crate::loadgen::markers::{self, MarkerStats};
-use crate::loadgen::stats::{per_sec, MIB};
+use crate::loadgen::stats::{per_sec, MB};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +62,8 @@ pub struct IngestResult {
     /// Seconds from the first send until `total` covered every acked record.
     pub searchable_secs: Option<f64>,
     pub searchable_per_sec: Option<f64>,
+    /// `total` for `q=*` before sending, and at the end of the wait.
+    pub initial_total: u64,
     pub last_total: u64,
     pub markers: MarkerStats,
 }
@@ -297,6 +299,12 @@ pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
     let rejected = Arc::new(AtomicU64::new(0));
     let retries = Arc::new(AtomicU64::new(0));
 
+    // Records already present (e.g. from an earlier run) count toward `total`.
+    let initial = target
+        .search_total("*")
+        .await
+        .context("initial search (is the server up?)")?;
+
     let t0 = Instant::now();
     let marker_run = opts
         .markers
@@ -336,7 +344,7 @@ pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
 
     let acked = acked.load(Ordering::Relaxed);
     let marker_acked = marker_run.as_ref().map_or(0, |m| m.acked);
-    let expected = acked + marker_acked;
+    let expected = initial + acked + marker_acked;
 
     // Poll `q=*` until every acked record (markers included) is visible.
     let deadline = Instant::now() + opts.searchable_timeout;
@@ -385,10 +393,11 @@ pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
         retries: retries.load(Ordering::Relaxed),
         send_secs: send_elapsed.as_secs_f64(),
         acked_per_sec: per_sec(acked as f64, send_elapsed),
-        acked_mb_per_sec: per_sec(raw_bytes as f64 / MIB, send_elapsed)
+        acked_mb_per_sec: per_sec(raw_bytes as f64 / MB, send_elapsed)
             * (acked as f64 / opts.count.max(1) as f64),
         searchable_secs: searchable_elapsed.map(|d| d.as_secs_f64()),
         searchable_per_sec: searchable_elapsed.map(|d| per_sec(acked as f64, d)),
+        initial_total: initial,
         last_total,
         markers: marker_stats,
     })

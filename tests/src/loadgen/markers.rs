@@ -49,7 +49,12 @@ pub fn start(target: Target, seed: u64, interval: Duration) -> MarkerRun {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let sender = tokio::spawn(async move {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x6d61_726b_6572);
+        // Marker words must be unique per run (not per seed), so that a rerun
+        // against the same server cannot find an earlier run's marker.
+        let nonce = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut rng = StdRng::seed_from_u64(seed ^ nonce);
         let mut gen = Generator::with_start(seed.wrapping_add(1), 0);
         let mut out = Sent {
             sent: 0,

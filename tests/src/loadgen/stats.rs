@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 pub const MIB: f64 = 1024.0 * 1024.0;
+/// Decimal megabyte, used for MB/s rates.
+pub const MB: f64 = 1e6;
 
 /// Items per second over `elapsed` (0 when nothing elapsed).
 pub fn per_sec(items: f64, elapsed: Duration) -> f64 {

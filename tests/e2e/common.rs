@@ -1,0 +1,79 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub use pharos_tests::harness::Server;
+use serde_json::Value;
+
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pharos"))
+}
+
+/// A server on a fresh temp dir; commits every 100 ms so tests wait little.
+pub fn start(extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![
+        ("PHAROS_INDEX__COMMIT_INTERVAL_MS", "100"),
+        ("PHAROS_INDEX__WRITER_MEMORY_MB", "32"),
+        ("PHAROS_INDEX__WRITER_THREADS", "1"),
+    ];
+    env.extend_from_slice(extra);
+    Server::start(bin(), &env).expect("start pharos")
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// `GET /api/v1/search`, returning the JSON body (panics on a non-200).
+pub async fn search(server: &Server, q: &str, limit: usize) -> Value {
+    let resp = client()
+        .get(format!("{}/api/v1/search", server.http))
+        .query(&[("q", q), ("limit", &limit.to_string())])
+        .send()
+        .await
+        .expect("search request");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("search JSON");
+    assert_eq!(status, 200, "search {q:?}: {body}");
+    body
+}
+
+/// Polls a search until its total reaches `want` (or fails after `timeout`).
+pub async fn wait_total(server: &Server, q: &str, want: u64, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let body = search(server, q, 0).await;
+        let total = body["total"].as_u64().unwrap_or(0);
+        if total >= want {
+            return body;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "search {q:?}: total {total} after {timeout:?}, wanted {want}\nserver log:\n{}",
+                server.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// POSTs NDJSON to `/api/v1/logs`; returns status and JSON body.
+pub async fn post_ndjson(server: &Server, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{}/api/v1/logs", server.http))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("ingest request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}

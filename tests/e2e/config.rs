@@ -1,0 +1,147 @@
+//! `pharos check-config` and start-up failures: one clear line naming the problem.
+
+use std::process::Command;
+
+use super::common::bin;
+
+fn check_config(file: Option<&str>, env: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin());
+    cmd.arg("check-config");
+    if let Some(content) = file {
+        let path = dir.path().join("pharos.toml");
+        std::fs::write(&path, content).expect("write config");
+        cmd.arg("--config").arg(path);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run check-config");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn defaults_are_valid() {
+    let (ok, out) = check_config(None, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("config OK"), "{out}");
+}
+
+#[test]
+fn a_valid_file_and_env_override_are_accepted() {
+    let (ok, out) = check_config(
+        Some("[retention]\ndays = 7\n[server]\nhttp_addr = \"127.0.0.1:9999\"\n"),
+        &[("PHAROS_RETENTION__DAYS", "3")],
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let (ok, out) = check_config(Some("[retention]\ndays = \"lots\"\n"), &[]);
+    assert!(!ok);
+    assert!(out.contains("retention.days"), "{out}");
+}
+
+#[test]
+fn unknown_key_names_the_key() {
+    let (ok, out) = check_config(Some("[index]\ncommit_intervall_ms = 5\n"), &[]);
+    assert!(!ok);
+    assert!(out.contains("commit_intervall_ms"), "{out}");
+}
+
+#[test]
+fn out_of_range_value_names_the_key_and_why() {
+    let (ok, out) = check_config(None, &[("PHAROS_INDEX__COMMIT_INTERVAL_MS", "1")]);
+    assert!(!ok);
+    assert!(
+        out.contains("index.commit_interval_ms") && out.contains("between"),
+        "{out}"
+    );
+    let (ok, out) = check_config(None, &[("PHAROS_SERVER__HTTP_ADDR", "nowhere")]);
+    assert!(!ok);
+    assert!(out.contains("server.http_addr"), "{out}");
+}
+
+#[test]
+fn secrets_are_refused_in_the_file() {
+    let (ok, out) = check_config(Some("[auth]\ningest_token = \"abc\"\n"), &[]);
+    assert!(!ok);
+    assert!(
+        out.contains("auth.ingest_token") && out.contains("PHAROS_AUTH__INGEST_TOKEN"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("abc\""),
+        "the secret must not be echoed: {out}"
+    );
+}
+
+#[test]
+fn missing_token_file_is_named() {
+    let (ok, out) = check_config(
+        None,
+        &[("PHAROS_AUTH__API_TOKEN_FILE", "/nonexistent/token")],
+    );
+    assert!(!ok);
+    assert!(out.contains("auth.api_token_file"), "{out}");
+}
+
+fn serve_failure(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin());
+    cmd.arg("serve")
+        .env("PHAROS_STORAGE__DATA_DIR", dir.path().join("data"));
+    for port_key in [
+        "PHAROS_SERVER__OTLP_GRPC_ADDR",
+        "PHAROS_SERVER__OTLP_HTTP_ADDR",
+    ] {
+        cmd.env(port_key, "");
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run serve");
+    assert!(!out.status.success(), "serve should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn port_in_use_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let err = serve_failure(&[("PHAROS_SERVER__HTTP_ADDR", &addr)]);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("pharos: cannot listen on") && last.contains("server.http_addr"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unwritable_data_dir_is_one_clear_line() {
+    // Root can write anywhere, so make the data dir a path below a regular file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let data = file.join("data");
+    let err = serve_failure(&[
+        ("PHAROS_SERVER__HTTP_ADDR", "127.0.0.1:0"),
+        ("PHAROS_STORAGE__DATA_DIR", data.to_str().expect("utf8")),
+    ]);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("data dir") && last.contains(data.to_str().unwrap_or_default()),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: each starts the real `pharos` binary on free loopback ports with a temp
+//! data dir and talks to it only through its public interfaces.
+
+mod common;
+mod config;
+mod durability;
