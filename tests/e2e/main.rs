@@ -1,6 +1,9 @@
 //! End-to-end tests: each starts the real `pharos` binary on free loopback ports with a temp
 //! data dir and talks to it only through its public interfaces.
 
+mod backpressure;
 mod common;
 mod config;
 mod durability;
+mod ingest;
+mod otlp;
