@@ -145,3 +145,37 @@ fn unwritable_data_dir_is_one_clear_line() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_example_config_is_valid_and_every_key_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example =
+        std::fs::read_to_string(root.join("deploy/pharos.example.toml")).expect("example config");
+    let (ok, out) = check_config(Some(&example), &[]);
+    assert!(ok, "{out}");
+    let docs = std::fs::read_to_string(root.join("docs/configuration.md")).expect("docs");
+    let out = Command::new(bin())
+        .args(["check-config", "--print"])
+        .output()
+        .expect("run");
+    let printed: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .trim_end_matches("config OK"),
+    )
+    .expect("json");
+    let sections = printed.as_object().expect("object");
+    assert!(sections.len() >= 8, "{printed}");
+    for (section, keys) in sections {
+        assert!(
+            docs.contains(&format!("## `[{section}]`")),
+            "docs/configuration.md lacks section [{section}]"
+        );
+        for key in keys.as_object().expect("section object").keys() {
+            assert!(
+                docs.contains(&format!("| `{key}` |")),
+                "docs/configuration.md lacks {section}.{key}"
+            );
+        }
+    }
+}
