@@ -115,7 +115,7 @@ pub fn search(store: &LogStore, req: &SearchRequest) -> Result<SearchResponse, Q
         }
         searchers.push(searcher);
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     candidates.truncate(req.limit);
     let mut hits = Vec::with_capacity(candidates.len());
     for (_, i, addr) in candidates {
