@@ -15,7 +15,12 @@ const HOUR: i64 = NANOS_PER_DAY / 24;
 /// timestamps look like real ones (epoch-number units are told apart by magnitude).
 const BASE: i64 = 20_000;
 
-fn config(dir: &std::path::Path, days: u32, keep_errors_days: u32, max_disk_bytes: u64) -> CollectorConfig {
+fn config(
+    dir: &std::path::Path,
+    days: u32,
+    keep_errors_days: u32,
+    max_disk_bytes: u64,
+) -> CollectorConfig {
     let mut c = CollectorConfig::default();
     c.storage.data_dir = dir.to_path_buf();
     c.index.commit_interval_ms = 20;
@@ -40,7 +45,9 @@ fn records(day: i64, level: &str, n: usize) -> Vec<LogRecord> {
 }
 
 fn docs(c: &Collector, day: i64) -> Option<u64> {
-    c.store.get(BASE + day).map(|p| p.reader.searcher().num_docs())
+    c.store
+        .get(BASE + day)
+        .map(|p| p.reader.searcher().num_docs())
 }
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
@@ -58,7 +65,10 @@ async fn ingest(c: &Collector, recs: Vec<LogRecord>) {
 fn wait_indexed(c: &Collector) {
     let want = c.wal.durable_lsn();
     wait_until("everything committed", || {
-        c.progress().committed_lsn.load(std::sync::atomic::Ordering::SeqCst) >= want
+        c.progress()
+            .committed_lsn
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= want
     });
 }
 
@@ -66,15 +76,22 @@ fn wait_indexed(c: &Collector) {
 async fn by_days_strips_below_error_then_drops_after_keep_errors_days() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = ManualClock::new((BASE + 95) * NANOS_PER_DAY + 12 * HOUR);
-    let c = Collector::open(config(dir.path(), 2, 5, 0), Arc::new(clock.clone()), tokio::runtime::Handle::current())
-        .expect("open");
+    let c = Collector::open(
+        config(dir.path(), 2, 5, 0),
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("open");
     for day in 95..=97 {
         ingest(&c, records(day, "info", 3)).await;
         ingest(&c, records(day, "debug", 1)).await;
         ingest(&c, records(day, "error", 2)).await;
     }
     wait_indexed(&c);
-    assert_eq!((docs(&c, 95), docs(&c, 96), docs(&c, 97)), (Some(6), Some(6), Some(6)));
+    assert_eq!(
+        (docs(&c, 95), docs(&c, 96), docs(&c, 97)),
+        (Some(6), Some(6), Some(6))
+    );
 
     // One nanosecond before day 96 is 2 full days old, nothing changes.
     clock.set((BASE + 99) * NANOS_PER_DAY - 1);
@@ -85,16 +102,28 @@ async fn by_days_strips_below_error_then_drops_after_keep_errors_days() {
     // At day 99 00:00, day 96 has just become 2 days old: days 95 and 96 keep only errors.
     clock.set((BASE + 99) * NANOS_PER_DAY);
     c.trigger_retention();
-    wait_until("days 95 and 96 stripped", || docs(&c, 95) == Some(2) && docs(&c, 96) == Some(2));
+    wait_until("days 95 and 96 stripped", || {
+        docs(&c, 95) == Some(2) && docs(&c, 96) == Some(2)
+    });
     assert_eq!(docs(&c, 97), Some(6));
 
     // Day 95 ends at day 96; 5 days later it goes entirely; day 97 loses its non-errors.
     clock.set((BASE + 101) * NANOS_PER_DAY);
     c.trigger_retention();
-    wait_until("day 95 dropped", || docs(&c, 95).is_none() && docs(&c, 97) == Some(2));
+    wait_until("day 95 dropped", || {
+        docs(&c, 95).is_none() && docs(&c, 97) == Some(2)
+    });
     assert_eq!(docs(&c, 96), Some(2));
     assert!(!dir.path().join("index/2024-10-04").exists());
-    assert!(!dir.path().join(format!("index/{}", pharos_collector::index::day_name(BASE + 95))).exists(), "day 95's files are gone");
+    assert!(
+        !dir.path()
+            .join(format!(
+                "index/{}",
+                pharos_collector::index::day_name(BASE + 95)
+            ))
+            .exists(),
+        "day 95's files are gone"
+    );
 
     // Records that arrive already past retention are not indexed (WAL replay after an outage).
     ingest(&c, records(90, "info", 1)).await;
@@ -104,7 +133,10 @@ async fn by_days_strips_below_error_then_drops_after_keep_errors_days() {
     wait_indexed(&c);
     assert_eq!(docs(&c, 90), None);
     assert_eq!(docs(&c, 97), Some(3));
-    tokio::task::spawn_blocking(move || c.shutdown()).await.expect("join").expect("shutdown");
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +144,12 @@ async fn size_cap_strips_oldest_first_and_a_debug_flood_keeps_older_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = ManualClock::new((BASE + 198) * NANOS_PER_DAY + 12 * HOUR);
     let mut cfg = config(dir.path(), 30, 90, 0);
-    let c = Collector::open(cfg.clone(), Arc::new(clock.clone()), tokio::runtime::Handle::current()).expect("open");
+    let c = Collector::open(
+        cfg.clone(),
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("open");
     for day in [198, 199, 200] {
         ingest(&c, records(day, "debug", 3000)).await;
         if day < 200 {
@@ -122,23 +159,50 @@ async fn size_cap_strips_oldest_first_and_a_debug_flood_keeps_older_errors() {
     wait_indexed(&c);
     let bytes = |day| c.store.get(BASE + day).map(|p| p.disk_bytes()).unwrap_or(0);
     let (b198, b199, b200) = (bytes(198), bytes(199), bytes(200));
-    tokio::task::spawn_blocking(move || c.shutdown()).await.expect("join").expect("shutdown");
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
 
     // Cap between "today alone" and "everything": the older days lose their DEBUG records
     // (oldest first), and that is enough.
     clock.set((BASE + 200) * NANOS_PER_DAY + 12 * HOUR);
     cfg.retention.max_disk_bytes = b200 + (b198 + b199) / 4;
-    let c = Collector::open(cfg.clone(), Arc::new(clock.clone()), tokio::runtime::Handle::current()).expect("reopen");
+    let c = Collector::open(
+        cfg.clone(),
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("reopen");
     c.trigger_retention();
-    wait_until("older days stripped", || docs(&c, 198) == Some(5) && docs(&c, 199) == Some(5));
-    assert_eq!(docs(&c, 200), Some(3000), "today's partition is never cut by size");
-    tokio::task::spawn_blocking(move || c.shutdown()).await.expect("join").expect("shutdown");
+    wait_until("older days stripped", || {
+        docs(&c, 198) == Some(5) && docs(&c, 199) == Some(5)
+    });
+    assert_eq!(
+        docs(&c, 200),
+        Some(3000),
+        "today's partition is never cut by size"
+    );
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
 
     // A cap below today's size alone: whole older partitions go, oldest first, and today stays.
     cfg.retention.max_disk_bytes = b200 / 2;
-    let c = Collector::open(cfg, Arc::new(clock.clone()), tokio::runtime::Handle::current()).expect("reopen");
+    let c = Collector::open(
+        cfg,
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("reopen");
     c.trigger_retention();
-    wait_until("older days dropped", || docs(&c, 198).is_none() && docs(&c, 199).is_none());
+    wait_until("older days dropped", || {
+        docs(&c, 198).is_none() && docs(&c, 199).is_none()
+    });
     assert_eq!(docs(&c, 200), Some(3000));
-    tokio::task::spawn_blocking(move || c.shutdown()).await.expect("join").expect("shutdown");
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
 }
