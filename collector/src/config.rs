@@ -33,7 +33,7 @@ pub struct WalSettings {
 impl Default for WalSettings {
     fn default() -> Self {
         WalSettings {
-            segment_bytes: 64 * 1024 * 1024,
+            segment_bytes: 16 * 1024 * 1024,
             fsync: true,
         }
     }

@@ -2,8 +2,10 @@
 //! data dir and talks to it only through its public interfaces.
 
 mod backpressure;
+mod bad_input;
 mod common;
 mod config;
 mod durability;
 mod ingest;
 mod otlp;
+mod service;

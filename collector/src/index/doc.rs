@@ -41,7 +41,6 @@ pub(crate) fn to_document(schema: &LogSchema, lsn: u64, r: &LogRecord) -> Tantiv
     doc.add_text(schema.service, &r.service);
     doc.add_text(schema.host, &r.host);
     doc.add_text(schema.trace_id, &r.trace_id);
-    doc.add_text(schema.span_id, &r.span_id);
     doc.add_text(schema.correlation_id, &r.correlation_id);
     doc.add_text(schema.message, &r.body);
     if !r.attributes.is_empty() {

@@ -32,7 +32,9 @@ pub struct LogSchema {
     pub service: Field,
     pub host: Field,
     pub trace_id: Field,
-    pub span_id: Field,
+    // No span_id field: span ids are unique per record and their term dictionary would cost as
+    // much as the message's whole index; a span is found through its trace, and its id is in
+    // `raw` (and so in every hit).
     pub correlation_id: Field,
     /// Full-text message.
     pub message: Field,
@@ -53,14 +55,16 @@ impl LogSchema {
             .set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer("raw")
-                    .set_index_option(IndexRecordOption::Basic),
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false), // keywords are matched, never scored
             )
             .set_fast("raw");
         let keyword_lower = TextOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer(KEYWORD_LOWER)
-                    .set_index_option(IndexRecordOption::Basic),
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
             )
             .set_fast("raw"); // values are already the canonical lowercase names
         let full_text = TextOptions::default().set_indexing_options(
@@ -68,23 +72,26 @@ impl LogSchema {
                 .set_tokenizer("default")
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
+        // Attributes: words and values are searchable by path; phrases are for the message,
+        // so no positions (they would double the postings of every attribute).
         let json = JsonObjectOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer("default")
-                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                    .set_index_option(IndexRecordOption::Basic),
             )
             .set_expand_dots_enabled();
 
-        let lsn = b.add_u64_field("lsn", fast_indexed.clone());
-        let ts = b.add_i64_field("ts", fast_indexed.clone());
+        // Range queries on fast fields use the columnar data, so the time and the record id
+        // need no term dictionary (each value is unique: it would be the largest one).
+        let lsn = b.add_u64_field("lsn", fast_only.clone());
+        let ts = b.add_i64_field("ts", fast_only.clone());
         let observed = b.add_i64_field("observed", fast_only.clone());
         let severity = b.add_u64_field("severity", fast_indexed);
         let level = b.add_text_field("level", keyword_lower);
         let service = b.add_text_field("service", keyword.clone());
         let host = b.add_text_field("host", keyword.clone());
         let trace_id = b.add_text_field("trace_id", keyword.clone());
-        let span_id = b.add_text_field("span_id", keyword.clone());
         let correlation_id = b.add_text_field("correlation_id", keyword);
         let message = b.add_text_field("message", full_text);
         let attributes = b.add_json_field("attributes", json.clone());
@@ -101,7 +108,6 @@ impl LogSchema {
             service,
             host,
             trace_id,
-            span_id,
             correlation_id,
             message,
             attributes,
