@@ -14,7 +14,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::http::export_response;
+use super::http::{bearer_matches, export_response};
 use super::{IngestError, Ingestor, ENDPOINT_OTLP_GRPC};
 use crate::clock::SharedClock;
 use crate::normalize::otlp_to_records;
@@ -56,11 +56,7 @@ impl LogsService for OtlpLogsService {
                 .metadata()
                 .get("authorization")
                 .and_then(|v| v.to_str().ok());
-            let ok = got
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|v| v.trim() == token)
-                .unwrap_or(false);
-            if !ok {
+            if !bearer_matches(got, Some(token)) {
                 return Err(Status::unauthenticated(
                     "missing or wrong ingest token (authorization: Bearer …)",
                 ));

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -30,34 +31,41 @@ pub struct IngestState {
 
 /// `POST /api/v1/logs` and `POST /v1/logs`, for the main API port.
 pub fn router(state: IngestState) -> Router {
-    let limit = state.ingestor.settings().max_body_bytes;
     Router::new()
         .route("/api/v1/logs", post(ingest_json))
         .route("/v1/logs", post(ingest_otlp))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 /// Only the OTLP/HTTP paths, for the dedicated OTLP/HTTP port.
 pub fn otlp_router(state: IngestState) -> Router {
-    let limit = state.ingestor.settings().max_body_bytes;
     Router::new()
         .route("/v1/logs", post(ingest_otlp))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 /// Checks a bearer token in constant time. `None` configured = open.
 pub fn authorized(headers: &HeaderMap, token: Option<&str>) -> bool {
+    bearer_matches(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        token,
+    )
+}
+
+/// True when `authorization` is `Bearer <token>` (scheme in any case, RFC 7235) for the
+/// configured token, compared in constant time; always true when no token is configured.
+pub fn bearer_matches(authorization: Option<&str>, token: Option<&str>) -> bool {
     let Some(expected) = token else { return true };
-    let Some(got) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(value) = authorization.map(str::trim) else {
         return false;
     };
-    constant_time_eq(got.trim().as_bytes(), expected.as_bytes())
+    let Some((scheme, got)) = value.split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer")
+        && constant_time_eq(got.trim().as_bytes(), expected.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -89,6 +97,25 @@ fn body_error_status(e: &BodyError) -> StatusCode {
         BodyError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         BodyError::Corrupt { .. } => StatusCode::BAD_REQUEST,
     }
+}
+
+/// Reads the (possibly compressed) body, refusing more than `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            BodyError::TooLarge {
+                limit,
+                decompressed: false,
+            }
+        } else {
+            BodyError::Corrupt {
+                encoding: "request",
+                reason: e.to_string(),
+            }
+        }
+    })
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -124,11 +151,7 @@ const JSON_TYPES: &[&str] = &[
     "application/x-www-form-urlencoded",
 ];
 
-async fn ingest_json(
-    State(state): State<IngestState>,
-    headers: HeaderMap,
-    body: bytes::Bytes,
-) -> Response {
+async fn ingest_json(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
     if !authorized(&headers, state.ingest_token.as_deref()) {
         return json_error(
             StatusCode::UNAUTHORIZED,
@@ -144,7 +167,10 @@ async fn ingest_json(
     }
     let ingestor = &state.ingestor;
     let limit = ingestor.settings().max_body_bytes;
-    let body = match decode_body(content_encoding(&headers), body, limit) {
+    let body = match read_body(body, limit)
+        .await
+        .and_then(|b| decode_body(content_encoding(&headers), b, limit))
+    {
         Ok(b) => b,
         Err(e) => return json_error(body_error_status(&e), e.to_string()),
     };
@@ -246,35 +272,34 @@ fn otlp_error(
     )
 }
 
-async fn ingest_otlp(
-    State(state): State<IngestState>,
-    headers: HeaderMap,
-    body: bytes::Bytes,
-) -> Response {
-    let enc = match content_type(&headers).as_str() {
-        "application/x-protobuf" | "application/protobuf" => OtlpEncoding::Protobuf,
-        "application/json" => OtlpEncoding::Json,
-        other => {
-            return json_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("unsupported Content-Type {other:?}: OTLP/HTTP takes application/x-protobuf or application/json"),
-            )
-        }
+async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
+    let ctype = content_type(&headers);
+    let enc = match ctype.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(OtlpEncoding::Protobuf),
+        "application/json" => Some(OtlpEncoding::Json),
+        _ => None,
     };
+    // Authentication first: an unauthenticated caller learns nothing about the endpoint.
     if !authorized(&headers, state.ingest_token.as_deref()) {
         return otlp_error(
             StatusCode::UNAUTHORIZED,
-            enc,
+            enc.unwrap_or(OtlpEncoding::Json),
             tonic::Code::Unauthenticated,
             "missing or wrong ingest token".into(),
         );
     }
+    let Some(enc) = enc else {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Type {ctype:?}: OTLP/HTTP takes application/x-protobuf or application/json"),
+        );
+    };
     let ingestor = &state.ingestor;
-    let body = match decode_body(
-        content_encoding(&headers),
-        body,
-        ingestor.settings().max_body_bytes,
-    ) {
+    let limit = ingestor.settings().max_body_bytes;
+    let body = match read_body(body, limit)
+        .await
+        .and_then(|b| decode_body(content_encoding(&headers), b, limit))
+    {
         Ok(b) => b,
         Err(e) => {
             return otlp_error(
@@ -359,5 +384,48 @@ pub fn export_response(rejected: &[Rejection]) -> ExportLogsServiceResponse {
             rejected_log_records: rejected.len() as i64,
             error_message: message,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_token_exact() {
+        assert!(bearer_matches(None, None), "no token configured: open");
+        assert!(bearer_matches(Some("Bearer s3cret"), Some("s3cret")));
+        assert!(bearer_matches(Some("bearer s3cret"), Some("s3cret")));
+        assert!(bearer_matches(Some("BEARER  s3cret "), Some("s3cret")));
+        assert!(!bearer_matches(Some("Bearer s3cre"), Some("s3cret")));
+        assert!(!bearer_matches(Some("Bearer s3cretX"), Some("s3cret")));
+        assert!(!bearer_matches(Some("Basic s3cret"), Some("s3cret")));
+        assert!(!bearer_matches(Some("s3cret"), Some("s3cret")));
+        assert!(!bearer_matches(None, Some("s3cret")));
+    }
+
+    #[test]
+    fn export_response_reports_partial_success_only_when_rejecting() {
+        assert_eq!(export_response(&[]).partial_success, None);
+        let rejected: Vec<Rejection> = (1..=12)
+            .map(|line| Rejection {
+                line,
+                reason: format!("bad {line}"),
+            })
+            .collect();
+        let p = export_response(&rejected)
+            .partial_success
+            .expect("partial success");
+        assert_eq!(p.rejected_log_records, 12);
+        assert!(
+            p.error_message.starts_with("bad 1; bad 2"),
+            "{}",
+            p.error_message
+        );
+        assert!(
+            p.error_message.ends_with("; and 2 more"),
+            "{}",
+            p.error_message
+        );
     }
 }
