@@ -89,6 +89,8 @@ impl Collector {
             config.ingest.clone(),
             config.storage.data_dir.clone(),
             metrics.clone(),
+            config.retention.clone(),
+            clock.clone(),
         ));
         Ok(Collector {
             config,

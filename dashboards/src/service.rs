@@ -60,6 +60,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .index_backlog_records
         .set(c.ingestor.backlog() as i64);
     c.metrics.wal_bytes.set(c.wal.disk_bytes() as i64);
+    // Walking the partition directories costs a few dozen stat calls: cheap at scrape rate.
+    c.metrics
+        .disk_used_bytes
+        .set((c.store.disk_bytes() + c.wal.disk_bytes()) as i64);
+    c.metrics.partitions.set(c.store.all().len() as i64);
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &state.registry) {
         return (

@@ -314,3 +314,43 @@ fn error_text_otlp(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no message in {body}"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_already_past_retention_are_rejected_not_silently_dropped() {
+    let server = start(&[
+        ("PHAROS_RETENTION__DAYS", "1"),
+        ("PHAROS_RETENTION__KEEP_ERRORS_DAYS", "3"),
+    ]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let day = 86_400;
+    let body = format!(
+        "{{\"ts\":{},\"level\":\"info\",\"service\":\"ret\",\"msg\":\"too old\"}}\n\
+         {{\"ts\":{},\"level\":\"error\",\"service\":\"ret\",\"msg\":\"old error kept\"}}\n\
+         {{\"ts\":{},\"level\":\"info\",\"service\":\"ret\",\"msg\":\"fresh\"}}\n",
+        now - 5 * day,
+        now - 2 * day,
+        now
+    );
+    let (status, reply) = post_ndjson(&server, body).await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["accepted"], 2, "{reply}");
+    let rejected = reply["rejected"].as_array().expect("rejected");
+    assert_eq!(rejected.len(), 1, "{reply}");
+    assert_eq!(rejected[0]["line"], 1);
+    let reason = rejected[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("older than retention") && reason.contains("retention.days = 1"),
+        "{reason}"
+    );
+    wait_total(
+        &server,
+        "service:ret",
+        2,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(search(&server, "service:ret", 0).await["total"], 2);
+}

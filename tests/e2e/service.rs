@@ -173,6 +173,38 @@ async fn metrics_count_ingest_by_endpoint() {
         "{text}"
     );
     assert!(sample(&text, "pharos_wal_fsync_seconds_count").expect("fsyncs") > fsyncs);
+
+    // Once indexed: one partition (today), records counted, disk used reported.
+    wait_total(
+        &server,
+        "service:met",
+        4,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    let text = metrics(&server).await;
+    assert_eq!(
+        sample(&text, "pharos_index_partitions"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "pharos_index_records_total").unwrap_or(0.0) >= 4.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "pharos_index_backlog_records"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "pharos_disk_used_bytes").unwrap_or(0.0) > 1000.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "pharos_index_commit_seconds_count").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

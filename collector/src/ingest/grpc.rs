@@ -64,7 +64,8 @@ impl LogsService for OtlpLogsService {
         }
         let request = request.into_inner();
         let size = request.encoded_len();
-        let parsed = otlp_to_records(&request, self.clock.now_ns());
+        let mut parsed = otlp_to_records(&request, self.clock.now_ns());
+        self.ingestor.reject_expired(&mut parsed);
         self.ingestor
             .count_rejected(ENDPOINT_OTLP_GRPC, parsed.rejected.len());
         match self

@@ -177,7 +177,7 @@ async fn ingest_json(State(state): State<IngestState>, headers: HeaderMap, body:
     let limits = JsonLimits {
         max_line_bytes: ingestor.settings().max_line_bytes,
     };
-    let parsed = match parse_json_body(&body, state.clock.now_ns(), &limits) {
+    let mut parsed = match parse_json_body(&body, state.clock.now_ns(), &limits) {
         Ok(p) => p,
         Err(e) => {
             ingestor.count_rejected(ENDPOINT_NDJSON, 1);
@@ -187,6 +187,7 @@ async fn ingest_json(State(state): State<IngestState>, headers: HeaderMap, body:
     if parsed.records.is_empty() && parsed.rejected.is_empty() {
         return json_error(StatusCode::BAD_REQUEST, "empty body: no log records");
     }
+    ingestor.reject_expired(&mut parsed);
     ingestor.count_rejected(ENDPOINT_NDJSON, parsed.rejected.len());
     if let Err(e) = ingestor
         .append(&parsed.records, ENDPOINT_NDJSON, body.len())
@@ -328,7 +329,8 @@ async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body:
             );
         }
     };
-    let parsed = otlp_to_records(&request, state.clock.now_ns());
+    let mut parsed = otlp_to_records(&request, state.clock.now_ns());
+    state.ingestor.reject_expired(&mut parsed);
     ingestor.count_rejected(ENDPOINT_OTLP_HTTP, parsed.rejected.len());
     if let Err(e) = ingestor
         .append(&parsed.records, ENDPOINT_OTLP_HTTP, body.len())

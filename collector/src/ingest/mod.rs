@@ -10,9 +10,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::config::IngestSettings;
+use crate::clock::SharedClock;
+use crate::config::{IngestSettings, RetentionSettings};
 use crate::index::indexer::IndexerProgress;
+use crate::index::retention::is_expired;
 use crate::metrics::{CollectorMetrics, EndpointLabel};
+use crate::normalize::Parsed;
 use crate::record::LogRecord;
 use crate::wal::{Wal, WalError};
 
@@ -42,6 +45,8 @@ pub struct Ingestor {
     settings: IngestSettings,
     data_dir: PathBuf,
     metrics: Arc<CollectorMetrics>,
+    retention: RetentionSettings,
+    clock: SharedClock,
 }
 
 impl Ingestor {
@@ -51,6 +56,8 @@ impl Ingestor {
         settings: IngestSettings,
         data_dir: PathBuf,
         metrics: Arc<CollectorMetrics>,
+        retention: RetentionSettings,
+        clock: SharedClock,
     ) -> Ingestor {
         Ingestor {
             wal,
@@ -58,7 +65,29 @@ impl Ingestor {
             settings,
             data_dir,
             metrics,
+            retention,
+            clock,
         }
+    }
+
+    /// Rejects records already past retention: retention would delete them at once, so
+    /// acknowledging them would be a silent drop. The client is told instead.
+    pub fn reject_expired(&self, parsed: &mut Parsed) {
+        let now = self.clock.now_ns();
+        let r = &self.retention;
+        parsed.reject_where(|rec| {
+            is_expired(rec.timestamp_ns, rec.severity_number, now, r).then(|| {
+                let ts = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(rec.timestamp_ns))
+                    .ok()
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_else(|| rec.timestamp_ns.to_string());
+                format!(
+                    "timestamp {ts} is older than retention (retention.days = {}, retention.keep_errors_days = {} for ERROR and above)",
+                    r.days,
+                    r.effective_keep_errors_days()
+                )
+            })
+        });
     }
 
     pub fn settings(&self) -> &IngestSettings {

@@ -39,7 +39,32 @@ pub struct Rejection {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub records: Vec<LogRecord>,
+    /// The line (NDJSON), element (array) or record index (OTLP) of each record, 1-based.
+    pub lines: Vec<usize>,
     pub rejected: Vec<Rejection>,
+}
+
+impl Parsed {
+    pub(crate) fn push(&mut self, line: usize, record: LogRecord) {
+        self.records.push(record);
+        self.lines.push(line);
+    }
+
+    /// Moves every record for which `why` gives a reason to `rejected`, keeping line order.
+    pub fn reject_where(&mut self, why: impl Fn(&LogRecord) -> Option<String>) {
+        let records = std::mem::take(&mut self.records);
+        let lines = std::mem::take(&mut self.lines);
+        let before = self.rejected.len();
+        for (record, line) in records.into_iter().zip(lines) {
+            match why(&record) {
+                Some(reason) => self.rejected.push(Rejection { line, reason }),
+                None => self.push(line, record),
+            }
+        }
+        if self.rejected.len() > before {
+            self.rejected.sort_by_key(|r| r.line);
+        }
+    }
 }
 
 /// Limits for JSON bodies.
@@ -133,7 +158,10 @@ fn parse_ndjson(body: &[u8], observed_ns: i64, limits: &JsonLimits) -> Parsed {
             continue;
         }
         match normalize_json_object(text, observed_ns) {
-            Ok(record) => out.records.push(record),
+            Ok(record) => {
+                out.records.push(record);
+                out.lines.push(line_no);
+            }
             Err(reason) => reject(reason),
         }
     }
@@ -176,7 +204,7 @@ fn parse_array_body(
             normalize_json_object(raw, observed_ns)
         };
         match result {
-            Ok(record) => out.records.push(record),
+            Ok(record) => out.push(n, record),
             Err(reason) => out.rejected.push(Rejection {
                 line: n,
                 reason: format!("element {n}: {reason}"),

@@ -92,7 +92,7 @@ pub fn otlp_to_records(req: &ExportLogsServiceRequest, observed_ns: i64) -> Pars
                     }
                 };
                 match result {
-                    Ok(record) => out.records.push(record),
+                    Ok(record) => out.push(index, record),
                     Err(reason) => out.rejected.push(Rejection {
                         line: index,
                         reason,
