@@ -37,6 +37,9 @@ enum Cmd {
         count: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Timestamp of the first record, unix ns (default 2025-01-01).
+        #[arg(long, allow_negative_numbers = true)]
+        start_ns: Option<i64>,
         #[command(flatten)]
         idx: IndexArgs,
     },
@@ -54,6 +57,10 @@ enum Cmd {
         connections: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Records per second, sent as a slice every 50 ms spread over the
+        /// connections; 0 = as fast as possible.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
         /// Send latency markers every ~200 ms while loading.
         #[arg(long)]
         markers: bool,
@@ -83,6 +90,13 @@ enum Cmd {
         server_env: Vec<(String, String)>,
         #[arg(long, default_value_t = 300)]
         searchable_timeout_s: u64,
+        /// Records per second of the latency phase that follows the
+        /// throughput phase on each server (0 = no latency phase).
+        #[arg(long, default_value_t = 20_000)]
+        latency_rate: u64,
+        /// Duration of the latency phase; one marker every 100 ms.
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u64,
         #[command(flatten)]
         idx: IndexArgs,
     },
@@ -107,10 +121,11 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
-fn baseline_opts(count: usize, seed: u64, idx: IndexArgs) -> BaselineOpts {
+fn baseline_opts(count: usize, seed: u64, start_ns: Option<i64>, idx: IndexArgs) -> BaselineOpts {
     BaselineOpts {
         count,
         seed,
+        start_ns,
         threads: idx.threads,
         budget_mb: idx.budget_mb,
         compression: idx.compression,
@@ -139,8 +154,13 @@ fn main() -> Result<()> {
                 _ => Ok(()),
             }
         }
-        Cmd::Baseline { count, seed, idx } => {
-            let r = baseline::run(&baseline_opts(count, seed, idx))?;
+        Cmd::Baseline {
+            count,
+            seed,
+            start_ns,
+            idx,
+        } => {
+            let r = baseline::run(&baseline_opts(count, seed, start_ns, idx))?;
             println!(
                 "{}",
                 serde_json::to_string(&r).context("serializing result")?
@@ -155,6 +175,7 @@ fn main() -> Result<()> {
             batch,
             connections,
             seed,
+            rate,
             markers,
             searchable_timeout_s,
         } => {
@@ -165,8 +186,11 @@ fn main() -> Result<()> {
                 batch,
                 connections,
                 seed,
+                rate,
+                start_ns: None,
                 markers,
                 marker_interval: Duration::from_millis(200),
+                marker_limit: None,
                 searchable_timeout: Duration::from_secs(searchable_timeout_s),
             };
             let r = runtime()?.block_on(ingest::run(&opts))?;
@@ -187,6 +211,8 @@ fn main() -> Result<()> {
             modes,
             server_env,
             searchable_timeout_s,
+            latency_rate,
+            latency_secs,
             idx,
         } => {
             let opts = BenchOpts {
@@ -196,10 +222,14 @@ fn main() -> Result<()> {
                 runs,
                 batch,
                 connections,
-                baseline: baseline_opts(count, seed, idx),
+                // The start time is set per run, shared with the server modes.
+                baseline: baseline_opts(count, seed, None, idx),
                 modes,
                 server_env,
                 searchable_timeout: Duration::from_secs(searchable_timeout_s),
+                latency_rate,
+                latency_secs,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
             };
             runtime()?.block_on(bench::run(&opts))?;
             Ok(())

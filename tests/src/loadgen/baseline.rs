@@ -12,7 +12,7 @@ use tantivy::schema::{
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument};
 
-use crate::gen::{parse_rfc3339_ns, Generator};
+use crate::gen::{parse_rfc3339_ns, Generator, DEFAULT_START_NS};
 use crate::loadgen::proc;
 use crate::loadgen::stats::{per_sec, MB, MIB};
 
@@ -20,6 +20,8 @@ use crate::loadgen::stats::{per_sec, MB, MIB};
 pub struct BaselineOpts {
     pub count: usize,
     pub seed: u64,
+    /// Timestamp of the first record (unix ns); `None` = [`DEFAULT_START_NS`].
+    pub start_ns: Option<i64>,
     pub threads: usize,
     pub budget_mb: usize,
     /// Doc store compression: "zstd", "lz4" or "none".
@@ -34,6 +36,9 @@ pub struct BaselineResult {
     pub threads: usize,
     pub budget_mb: usize,
     pub compression: String,
+    /// Timestamp of the first record (unix ns).
+    #[serde(default)]
+    pub start_ns: i64,
     pub raw_bytes: u64,
     pub secs: f64,
     pub docs_per_sec: f64,
@@ -130,7 +135,8 @@ fn line_to_doc(line: &str, f: &Fields) -> Option<TantivyDocument> {
 
 /// Runs the baseline: generate (untimed), then parse + index + commit (timed).
 pub fn run(opts: &BaselineOpts) -> Result<BaselineResult> {
-    let lines: Vec<String> = Generator::new(opts.seed)
+    let start_ns = opts.start_ns.unwrap_or(DEFAULT_START_NS);
+    let lines: Vec<String> = Generator::with_start(opts.seed, start_ns)
         .take(opts.count)
         .map(|r| r.to_ndjson())
         .collect();
@@ -184,6 +190,7 @@ pub fn run(opts: &BaselineOpts) -> Result<BaselineResult> {
         threads,
         budget_mb: opts.budget_mb,
         compression: opts.compression.clone(),
+        start_ns,
         raw_bytes,
         secs: elapsed.as_secs_f64(),
         docs_per_sec: per_sec(opts.count as f64, elapsed),
@@ -205,6 +212,7 @@ mod tests {
         let opts = BaselineOpts {
             count: 2_000,
             seed: 1,
+            start_ns: None,
             threads: 1,
             budget_mb: 50,
             compression: "zstd".to_string(),

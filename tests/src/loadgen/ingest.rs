@@ -1,5 +1,6 @@
 //! HTTP ingest driver: sends generated records to a running server in batches
-//! over several concurrent connections, then waits until they are searchable.
+//! over several concurrent connections — as fast as possible, or paced at a
+//! fixed rate — then waits until they are searchable.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gen::{otlp_request, Generator, Record, MEAN_GAP_NS};
 use crate::loadgen::markers::{self, MarkerStats};
+use crate::loadgen::pace;
 use crate::loadgen::stats::{per_sec, MB};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -38,8 +40,16 @@ pub struct IngestOpts {
     pub batch: usize,
     pub connections: usize,
     pub seed: u64,
+    /// Records per second, paced in slices every [`pace::TICK`]; 0 = unlimited.
+    pub rate: u64,
+    /// Timestamp of the first record (unix ns); `None` = so that the last
+    /// record lands at about "now".
+    pub start_ns: Option<i64>,
     pub markers: bool,
     pub marker_interval: Duration,
+    /// Send exactly this many markers (sending waits for all of them) instead
+    /// of markers until the load is sent.
+    pub marker_limit: Option<u64>,
     pub searchable_timeout: Duration,
 }
 
@@ -51,6 +61,9 @@ pub struct IngestResult {
     pub count: usize,
     pub batch: usize,
     pub connections: usize,
+    /// Target rate in records/s (0 = as fast as possible).
+    #[serde(default)]
+    pub rate: u64,
     /// NDJSON-equivalent bytes of the main records (line + newline).
     pub raw_bytes: u64,
     pub acked: u64,
@@ -86,8 +99,13 @@ impl IngestResult {
         } else {
             "no marker latency samples".to_string()
         };
+        let paced = if self.rate > 0 {
+            format!(" paced at {} rec/s", self.rate)
+        } else {
+            String::new()
+        };
         format!(
-            "ingest[{}]: {} acked ({} rejected, {} retries) in {:.2}s = {:.0} rec/s, {:.1} MB/s; {}; {}",
+            "ingest[{}]{paced}: {} acked ({} rejected, {} retries) in {:.2}s = {:.0} rec/s, {:.1} MB/s; {}; {}",
             self.mode,
             self.acked,
             self.rejected,
@@ -272,12 +290,30 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Generates and pre-encodes all batches (not timed). Records are stamped so
-/// that the last one lands at about "now".
-pub fn prepare(target: &Target, count: usize, batch: usize, seed: u64) -> (Vec<Batch>, u64) {
-    let start = now_ns() - (count as f64 * MEAN_GAP_NS) as i64;
+/// Default first timestamp for `count` records: the last one lands at about
+/// "now".
+pub fn default_start_ns(count: usize) -> i64 {
+    now_ns() - (count as f64 * MEAN_GAP_NS) as i64
+}
+
+/// The `count` records of `seed` (first stamped at `start_ns`, default
+/// [`default_start_ns`]) and their NDJSON-equivalent size.
+fn generate(count: usize, seed: u64, start_ns: Option<i64>) -> (Vec<Record>, u64) {
+    let start = start_ns.unwrap_or_else(|| default_start_ns(count));
     let records = Generator::with_start(seed, start).records(count);
     let raw_bytes = records.iter().map(|r| r.to_ndjson().len() as u64 + 1).sum();
+    (records, raw_bytes)
+}
+
+/// Generates and pre-encodes all batches (not timed).
+pub fn prepare(
+    target: &Target,
+    count: usize,
+    batch: usize,
+    seed: u64,
+    start_ns: Option<i64>,
+) -> (Vec<Batch>, u64) {
+    let (records, raw_bytes) = generate(count, seed, start_ns);
     let batches = records
         .chunks(batch.max(1))
         .map(|c| Batch {
@@ -288,16 +324,136 @@ pub fn prepare(target: &Target, count: usize, batch: usize, seed: u64) -> (Vec<B
     (batches, raw_bytes)
 }
 
-/// Runs one ingest: send everything, then wait until it is all searchable.
+/// Like [`prepare`], but grouped per pacer tick: each tick's slice of
+/// `rate`·[`pace::TICK`] records is split into requests over the connections.
+pub fn prepare_paced(target: &Target, opts: &IngestOpts) -> (Vec<Vec<Batch>>, u64) {
+    let (records, raw_bytes) = generate(opts.count, opts.seed, opts.start_ns);
+    let mut rest = records.as_slice();
+    let ticks = pace::tick_sizes(opts.rate, opts.count)
+        .into_iter()
+        .map(|n| {
+            pace::split(n, opts.connections, opts.batch)
+                .into_iter()
+                .map(|m| {
+                    let (chunk, tail) = rest.split_at(m);
+                    rest = tail;
+                    Batch {
+                        body: target.encode(chunk),
+                        records: m,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (ticks, raw_bytes)
+}
+
+/// Acked / rejected / retried record counts shared by the sender tasks.
+#[derive(Clone, Default)]
+struct Counters {
+    acked: Arc<AtomicU64>,
+    rejected: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
+}
+
+impl Counters {
+    fn add(&self, s: Sent) {
+        self.acked.fetch_add(s.accepted, Ordering::Relaxed);
+        self.rejected.fetch_add(s.rejected, Ordering::Relaxed);
+        self.retries.fetch_add(s.retries, Ordering::Relaxed);
+    }
+}
+
+/// Sends all batches as fast as possible, each connection taking the next
+/// unsent batch. Returns the first error.
+async fn send_unpaced(
+    target: &Target,
+    batches: Vec<Batch>,
+    connections: usize,
+    counters: &Counters,
+) -> Result<()> {
+    let batches = Arc::new(batches);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (target, batches, next) = (target.clone(), batches.clone(), next.clone());
+        let counters = counters.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(b) = batches.get(i) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                counters.add(target.send(&b.body, b.records).await?);
+            }
+        }));
+    }
+    join_senders(tasks).await
+}
+
+/// Sends one tick's batches every [`pace::TICK`] (the first one a tick after
+/// the start), handing them round-robin to one task per connection. A
+/// connection may fall a few ticks behind; beyond that the pacer waits, and
+/// later ticks are delayed (not bunched up), so the achieved rate shows it.
+async fn send_paced(
+    target: &Target,
+    ticks: Vec<Vec<Batch>>,
+    connections: usize,
+    counters: &Counters,
+) -> Result<()> {
+    let mut txs = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(8);
+        let (target, counters) = (target.clone(), counters.clone());
+        txs.push(tx);
+        tasks.push(tokio::spawn(async move {
+            while let Some(b) = rx.recv().await {
+                counters.add(target.send(&b.body, b.records).await?);
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    let mut interval =
+        tokio::time::interval_at(tokio::time::Instant::now() + pace::TICK, pace::TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rr = 0usize;
+    'ticks: for tick in ticks {
+        interval.tick().await;
+        for b in tick {
+            // A closed channel means that sender failed; its error is below.
+            if txs[rr % txs.len()].send(b).await.is_err() {
+                break 'ticks;
+            }
+            rr += 1;
+        }
+    }
+    drop(txs);
+    join_senders(tasks).await
+}
+
+async fn join_senders(tasks: Vec<tokio::task::JoinHandle<Result<()>>>) -> Result<()> {
+    let mut first_err = None;
+    for t in tasks {
+        if let Err(e) = t.await.context("sender task panicked")? {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), |e| Err(e.context("sending batches")))
+}
+
+/// Runs one ingest: send everything (paced when `opts.rate` > 0), then wait
+/// until it is all searchable.
 pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
     let target = Target::new(&opts.server, opts.mode, opts.connections)?;
-    let (batches, raw_bytes) = prepare(&target, opts.count, opts.batch, opts.seed);
-    let batches = Arc::new(batches);
-
-    let next = Arc::new(AtomicUsize::new(0));
-    let acked = Arc::new(AtomicU64::new(0));
-    let rejected = Arc::new(AtomicU64::new(0));
-    let retries = Arc::new(AtomicU64::new(0));
+    let (unpaced, paced, raw_bytes) = if opts.rate > 0 {
+        let (ticks, raw) = prepare_paced(&target, opts);
+        (Vec::new(), ticks, raw)
+    } else {
+        let (batches, raw) = prepare(&target, opts.count, opts.batch, opts.seed, opts.start_ns);
+        (batches, Vec::new(), raw)
+    };
+    let counters = Counters::default();
 
     // Records already present (e.g. from an earlier run) count toward `total`.
     let initial = target
@@ -306,43 +462,29 @@ pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
         .context("initial search (is the server up?)")?;
 
     let t0 = Instant::now();
-    let marker_run = opts
-        .markers
-        .then(|| markers::start(target.clone(), opts.seed, opts.marker_interval));
+    let marker_run = opts.markers.then(|| {
+        markers::start(
+            target.clone(),
+            opts.seed,
+            opts.marker_interval,
+            opts.marker_limit,
+        )
+    });
 
-    let mut tasks = Vec::new();
-    for _ in 0..opts.connections.max(1) {
-        let (target, batches, next) = (target.clone(), batches.clone(), next.clone());
-        let (acked, rejected, retries) = (acked.clone(), rejected.clone(), retries.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(b) = batches.get(i) else {
-                    return Ok::<(), anyhow::Error>(());
-                };
-                let s = target.send(&b.body, b.records).await?;
-                acked.fetch_add(s.accepted, Ordering::Relaxed);
-                rejected.fetch_add(s.rejected, Ordering::Relaxed);
-                retries.fetch_add(s.retries, Ordering::Relaxed);
-            }
-        }));
-    }
-    let mut first_err = None;
-    for t in tasks {
-        if let Err(e) = t.await.context("sender task panicked")? {
-            first_err.get_or_insert(e);
-        }
-    }
+    let sent = if opts.rate > 0 {
+        send_paced(&target, paced, opts.connections, &counters).await
+    } else {
+        send_unpaced(&target, unpaced, opts.connections, &counters).await
+    };
     let send_elapsed = t0.elapsed();
     let marker_run = match marker_run {
+        Some(m) if sent.is_ok() && opts.marker_limit.is_some() => Some(m.wait_sent().await?),
         Some(m) => Some(m.stop_sending().await?),
         None => None,
     };
-    if let Some(e) = first_err {
-        return Err(e.context("sending batches"));
-    }
+    sent?;
 
-    let acked = acked.load(Ordering::Relaxed);
+    let acked = counters.acked.load(Ordering::Relaxed);
     let marker_acked = marker_run.as_ref().map_or(0, |m| m.acked);
     let expected = initial + acked + marker_acked;
 
@@ -387,10 +529,11 @@ pub async fn run(opts: &IngestOpts) -> Result<IngestResult> {
         count: opts.count,
         batch: opts.batch,
         connections: opts.connections,
+        rate: opts.rate,
         raw_bytes,
         acked,
-        rejected: rejected.load(Ordering::Relaxed),
-        retries: retries.load(Ordering::Relaxed),
+        rejected: counters.rejected.load(Ordering::Relaxed),
+        retries: counters.retries.load(Ordering::Relaxed),
         send_secs: send_elapsed.as_secs_f64(),
         acked_per_sec: per_sec(acked as f64, send_elapsed),
         acked_mb_per_sec: per_sec(raw_bytes as f64 / MB, send_elapsed)
@@ -421,12 +564,42 @@ mod tests {
     #[test]
     fn prepares_batches() {
         let t = Target::new("http://127.0.0.1:1", Mode::Ndjson, 1).expect("target");
-        let (batches, raw) = prepare(&t, 25, 10, 1);
+        let (batches, raw) = prepare(&t, 25, 10, 1, None);
         assert_eq!(
             batches.iter().map(|b| b.records).collect::<Vec<_>>(),
             [10, 10, 5]
         );
         let total: usize = batches.iter().map(|b| b.body.len()).sum();
         assert_eq!(total as u64, raw);
+    }
+
+    #[test]
+    fn prepares_paced_ticks() {
+        let t = Target::new("http://127.0.0.1:1", Mode::Ndjson, 2).expect("target");
+        let opts = IngestOpts {
+            server: String::new(),
+            mode: Mode::Ndjson,
+            count: 250,
+            batch: 60,
+            connections: 2,
+            seed: 1,
+            rate: 2000,
+            start_ns: Some(crate::gen::DEFAULT_START_NS),
+            markers: false,
+            marker_interval: Duration::from_millis(100),
+            marker_limit: None,
+            searchable_timeout: Duration::from_secs(1),
+        };
+        let (ticks, raw) = prepare_paced(&t, &opts);
+        let sizes: Vec<Vec<usize>> = ticks
+            .iter()
+            .map(|b| b.iter().map(|b| b.records).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![50, 50], vec![50, 50], vec![25, 25]]);
+        let total: usize = ticks.iter().flatten().map(|b| b.body.len()).sum();
+        assert_eq!(total as u64, raw);
+        // Same records, same bytes as the unpaced preparation.
+        let (_, raw2) = prepare(&t, 250, 60, 1, opts.start_ns);
+        assert_eq!(raw, raw2);
     }
 }

@@ -1,6 +1,7 @@
 //! Ack-to-searchable latency probes: while the main load runs, a marker record
-//! carrying a unique word (`mk<16 hex>`) is sent every interval; after its ack
-//! a poller searches for the word every 50 ms until it shows up.
+//! carrying a unique word (`mk<16 hex>`) is sent every interval (optionally
+//! only a fixed number of them); after its ack a poller searches for the word
+//! every 50 ms until it shows up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,9 @@ const POLL_EVERY: Duration = Duration::from_millis(50);
 pub struct MarkerStats {
     pub sent: u64,
     pub acked: u64,
+    /// NDJSON-equivalent bytes of the markers sent (line + newline).
+    #[serde(default)]
+    pub raw_bytes: u64,
     pub found: u64,
     pub timed_out: u64,
     pub p50_ms: f64,
@@ -41,11 +45,13 @@ pub struct MarkerRun {
 pub struct Sent {
     pub sent: u64,
     pub acked: u64,
+    pub raw_bytes: u64,
     pollers: Vec<JoinHandle<Option<Duration>>>,
 }
 
-/// Starts sending one marker every `interval` until [`MarkerRun::stop_sending`].
-pub fn start(target: Target, seed: u64, interval: Duration) -> MarkerRun {
+/// Starts sending one marker every `interval` (the first one right away) until
+/// [`MarkerRun::stop_sending`], or until `limit` markers have been sent.
+pub fn start(target: Target, seed: u64, interval: Duration, limit: Option<u64>) -> MarkerRun {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let sender = tokio::spawn(async move {
@@ -59,11 +65,15 @@ pub fn start(target: Target, seed: u64, interval: Duration) -> MarkerRun {
         let mut out = Sent {
             sent: 0,
             acked: 0,
+            raw_bytes: 0,
             pollers: Vec::new(),
         };
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if limit.is_some_and(|l| out.sent >= l) {
+                return Ok(out);
+            }
             tick.tick().await;
             if stop2.load(Ordering::Relaxed) {
                 return Ok(out);
@@ -77,6 +87,7 @@ pub fn start(target: Target, seed: u64, interval: Duration) -> MarkerRun {
             rec.msg = format!("{word} {}", rec.msg);
             let body = target.encode(std::slice::from_ref(&rec));
             out.sent += 1;
+            out.raw_bytes += rec.to_ndjson().len() as u64 + 1;
             let s = target.send(&body, 1).await.context("sending marker")?;
             let acked_at = Instant::now();
             if s.accepted == 0 {
@@ -112,6 +123,12 @@ impl MarkerRun {
         self.stop.store(true, Ordering::Relaxed);
         self.sender.await.context("marker task panicked")?
     }
+
+    /// Waits until the sender has sent its `limit` markers (it must have one);
+    /// pollers keep running.
+    pub async fn wait_sent(self) -> Result<Sent> {
+        self.sender.await.context("marker task panicked")?
+    }
 }
 
 impl Sent {
@@ -122,6 +139,7 @@ impl Sent {
         let mut stats = MarkerStats {
             sent: self.sent,
             acked: self.acked,
+            raw_bytes: self.raw_bytes,
             ..Default::default()
         };
         for p in self.pollers {

@@ -1,9 +1,11 @@
 //! Building blocks of `pharos-loadgen`: the raw-tantivy baseline, the HTTP
-//! ingest driver, and the orchestration of full benchmark runs.
+//! ingest driver (with its fixed-rate pacer), and the orchestration of full
+//! benchmark runs.
 
 pub mod baseline;
 pub mod bench;
 pub mod ingest;
 pub mod markers;
+pub mod pace;
 pub mod proc;
 pub mod stats;

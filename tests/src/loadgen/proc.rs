@@ -191,12 +191,27 @@ impl Server {
     /// Sends SIGTERM (via `kill -TERM`) and waits up to `timeout` for exit,
     /// then SIGKILLs. Returns whether it exited on its own after SIGTERM.
     pub fn stop(&mut self, timeout: Duration) -> Result<bool> {
+        self.stop_tracking_peak(timeout).map(|(clean, _)| clean)
+    }
+
+    /// Like [`Server::stop`], and also returns the server's peak RSS (VmHWM,
+    /// bytes) as last seen while it was shutting down, so that memory used by
+    /// the final flush counts too. `None` if it could never be read.
+    pub fn stop_tracking_peak(&mut self, timeout: Duration) -> Result<(bool, Option<u64>)> {
+        let pid = self.pid();
+        let mut peak = None::<u64>;
+        let track = |peak: &mut Option<u64>| {
+            // Fails once the process is a zombie or gone; keep the last value.
+            if let Ok(v) = peak_rss_of(pid) {
+                *peak = Some(peak.map_or(v, |p| p.max(v)));
+            }
+        };
+        track(&mut peak);
         if self.child.try_wait().context("polling server")?.is_some() {
-            return Ok(true);
+            return Ok((true, peak));
         }
-        let pid = self.pid().to_string();
         let status = Command::new("kill")
-            .args(["-TERM", &pid])
+            .args(["-TERM", &pid.to_string()])
             .status()
             .context("running kill -TERM")?;
         if !status.success() {
@@ -204,20 +219,21 @@ impl Server {
         }
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
+            track(&mut peak);
             if self
                 .child
                 .try_wait()
                 .context("waiting for server")?
                 .is_some()
             {
-                return Ok(true);
+                return Ok((true, peak));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
         eprintln!("warning: server {pid} did not exit within {timeout:?} of SIGTERM; killing");
         self.child.kill().context("killing server")?;
         self.child.wait().context("reaping server")?;
-        Ok(false)
+        Ok((false, peak))
     }
 }
 
