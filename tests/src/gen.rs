@@ -183,7 +183,15 @@ pub fn otlp_request(records: &[Record]) -> ExportLogsServiceRequest {
 pub struct Generator {
     rng: StdRng,
     now_ns: i64,
+    /// Requests in flight: (trace id, log lines it still has to write). A request writes
+    /// several lines (across services), interleaved with other requests, as real traffic does.
+    traces: Vec<([u8; 16], u32)>,
 }
+
+/// Requests in flight at once.
+const CONCURRENT_TRACES: usize = 64;
+/// Log lines per request: uniform in 1..=MAX_LINES_PER_TRACE (mean 6.5).
+const MAX_LINES_PER_TRACE: u32 = 12;
 
 impl Generator {
     /// Generator starting at [`DEFAULT_START_NS`].
@@ -196,7 +204,24 @@ impl Generator {
         Self {
             rng: StdRng::seed_from_u64(seed),
             now_ns: start_ns,
+            traces: Vec::with_capacity(CONCURRENT_TRACES),
         }
+    }
+
+    /// The trace of the next line: one of the requests in flight, which ends after its last line.
+    fn trace_id(&mut self) -> [u8; 16] {
+        while self.traces.len() < CONCURRENT_TRACES {
+            let lines = self.rng.gen_range(1..=MAX_LINES_PER_TRACE);
+            self.traces.push((self.rng.gen(), lines));
+        }
+        let i = self.rng.gen_range(0..self.traces.len());
+        let (id, left) = &mut self.traces[i];
+        let id = *id;
+        *left -= 1;
+        if *left == 0 {
+            self.traces.swap_remove(i);
+        }
+        id
     }
 
     /// Picks a word, skewed toward the front of the vocabulary.
@@ -225,7 +250,7 @@ impl Generator {
             &service[..3.min(service.len())],
             self.rng.gen_range(1..=12)
         );
-        let trace_id: [u8; 16] = self.rng.gen();
+        let trace_id = self.trace_id();
         let span_id: [u8; 8] = self.rng.gen();
         let method = METHODS[match self.rng.gen_range(0..100) {
             0..=59 => 0,
@@ -483,5 +508,22 @@ mod tests {
         assert_eq!(lr.trace_id, recs[0].trace_id.to_vec());
         assert_eq!(lr.span_id.len(), 8);
         assert_eq!(lr.time_unix_nano as i64, recs[0].ts_ns);
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_spans_several_lines_like_a_real_request() {
+        let mut g = Generator::new(7);
+        let mut per_trace = std::collections::HashMap::new();
+        for _ in 0..20_000 {
+            *per_trace.entry(g.next_record().trace_id).or_insert(0u32) += 1;
+        }
+        let mean = 20_000.0 / per_trace.len() as f64;
+        assert!((5.0..8.0).contains(&mean), "mean lines per trace {mean}");
+        assert!(per_trace.values().all(|n| *n <= MAX_LINES_PER_TRACE));
     }
 }

@@ -45,6 +45,10 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    pub(crate) fn with_capacity(records: usize) -> Parsed {
+        Parsed { records: Vec::with_capacity(records), lines: Vec::with_capacity(records), rejected: Vec::new() }
+    }
+
     pub(crate) fn push(&mut self, line: usize, record: LogRecord) {
         self.records.push(record);
         self.lines.push(line);
@@ -125,7 +129,8 @@ pub fn parse_json_body(
 }
 
 fn parse_ndjson(body: &[u8], observed_ns: i64, limits: &JsonLimits) -> Parsed {
-    let mut out = Parsed::default();
+    let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut out = Parsed::with_capacity(lines);
     for (i, line) in body.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -190,7 +195,7 @@ fn parse_array_body(
             column: e.column(),
             reason: strip_position(&e),
         })?;
-    let mut out = Parsed::default();
+    let mut out = Parsed::with_capacity(elements.len());
     for (i, element) in elements.iter().enumerate() {
         let n = i + 1;
         let raw = element.get();
