@@ -77,3 +77,19 @@ pub async fn post_ndjson(server: &Server, body: impl Into<reqwest::Body>) -> (u1
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
+
+/// A server that keeps records of any age: the tests use fixed dates in the past.
+pub fn start_wide() -> Server {
+    start(&[
+        ("PHAROS_RETENTION__DAYS", "36500"),
+        ("PHAROS_RETENTION__KEEP_ERRORS_DAYS", "36500"),
+    ])
+}
+
+/// The only hit of `q` (waits for it to be searchable; fails if there are more).
+pub async fn one_hit(server: &Server, q: &str) -> Value {
+    wait_total(server, q, 1, Duration::from_secs(20)).await;
+    let body = search(server, q, 10).await;
+    assert_eq!(body["total"], 1, "{q}: {body}");
+    body["hits"][0].clone()
+}

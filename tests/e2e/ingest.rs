@@ -6,25 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::common::{client, post_ndjson, search, start, wait_total, Server};
+use super::common::{client, one_hit, post_ndjson, search, start, start_wide, wait_total, Server};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The tests use fixed dates in the past; a long retention keeps them indexable.
-fn start_wide() -> Server {
-    start(&[
-        ("PHAROS_RETENTION__DAYS", "36500"),
-        ("PHAROS_RETENTION__KEEP_ERRORS_DAYS", "36500"),
-    ])
-}
-
-/// The only hit of `q` (waits for it to be searchable; fails if there are more).
-async fn one_hit(server: &Server, q: &str) -> Value {
-    wait_total(server, q, 1, WAIT).await;
-    let body = search(server, q, 10).await;
-    assert_eq!(body["total"], 1, "{q}: {body}");
-    body["hits"][0].clone()
-}
 
 async fn search_with(server: &Server, params: &[(&str, &str)]) -> Value {
     let resp = client()

@@ -15,24 +15,10 @@ use prost::Message;
 use serde_json::{json, Value};
 use tonic::codec::CompressionEncoding;
 
-use super::common::{client, search, start, wait_total, Server};
+use super::common::{client, one_hit, search, start_wide, wait_total, Server};
 
 const WAIT: Duration = Duration::from_secs(20);
 const BASE_NS: u64 = 1_740_830_400_000_000_000; // 2025-03-01T12:00:00Z
-
-fn start_wide() -> Server {
-    start(&[
-        ("PHAROS_RETENTION__DAYS", "36500"),
-        ("PHAROS_RETENTION__KEEP_ERRORS_DAYS", "36500"),
-    ])
-}
-
-async fn one_hit(server: &Server, q: &str) -> Value {
-    wait_total(server, q, 1, WAIT).await;
-    let body = search(server, q, 10).await;
-    assert_eq!(body["total"], 1, "{q}: {body}");
-    body["hits"][0].clone()
-}
 
 fn kv(key: &str, value: Any) -> KeyValue {
     KeyValue {

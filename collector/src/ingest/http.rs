@@ -99,9 +99,14 @@ fn body_error_status(e: &BodyError) -> StatusCode {
     }
 }
 
-/// Reads the (possibly compressed) body, refusing more than `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+/// Reads the body, refusing more than `limit` bytes as sent, and decodes its
+/// `Content-Encoding`, refusing more than `limit` bytes decompressed.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
             .any(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -115,7 +120,8 @@ async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> 
                 reason: e.to_string(),
             }
         }
-    })
+    })?;
+    decode_body(content_encoding(headers), raw, limit)
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -167,10 +173,7 @@ async fn ingest_json(State(state): State<IngestState>, headers: HeaderMap, body:
     }
     let ingestor = &state.ingestor;
     let limit = ingestor.settings().max_body_bytes;
-    let body = match read_body(body, limit)
-        .await
-        .and_then(|b| decode_body(content_encoding(&headers), b, limit))
-    {
+    let body = match read_body(body, &headers, limit).await {
         Ok(b) => b,
         Err(e) => return json_error(body_error_status(&e), e.to_string()),
     };
@@ -297,10 +300,7 @@ async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body:
     };
     let ingestor = &state.ingestor;
     let limit = ingestor.settings().max_body_bytes;
-    let body = match read_body(body, limit)
-        .await
-        .and_then(|b| decode_body(content_encoding(&headers), b, limit))
-    {
+    let body = match read_body(body, &headers, limit).await {
         Ok(b) => b,
         Err(e) => {
             return otlp_error(

@@ -46,7 +46,11 @@ pub struct Parsed {
 
 impl Parsed {
     pub(crate) fn with_capacity(records: usize) -> Parsed {
-        Parsed { records: Vec::with_capacity(records), lines: Vec::with_capacity(records), rejected: Vec::new() }
+        Parsed {
+            records: Vec::with_capacity(records),
+            lines: Vec::with_capacity(records),
+            rejected: Vec::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, line: usize, record: LogRecord) {
