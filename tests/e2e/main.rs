@@ -8,4 +8,5 @@ mod config;
 mod durability;
 mod ingest;
 mod otlp;
+mod real_clients;
 mod service;

@@ -12,6 +12,8 @@ mod severity;
 mod timestamp;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use serde_json::value::RawValue;
