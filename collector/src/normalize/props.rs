@@ -4,7 +4,6 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::record::AttrValue;
 
 const OBS: i64 = 1_600_000_000_000_000_000;
 
