@@ -28,6 +28,31 @@ pub enum CollectorError {
     Wal(#[from] WalError),
     #[error("index: {0}")]
     Index(#[from] IndexError),
+    #[error("{0}")]
+    Format(String),
+}
+
+/// Bumped whenever the WAL's on-disk layout changes incompatibly. Checked before the WAL is
+/// opened: a build that misread a newer WAL would take its frames for a torn tail and cut them.
+pub const WAL_FORMAT_VERSION: u32 = 1;
+
+fn check_wal_format(dir: &std::path::Path) -> Result<(), CollectorError> {
+    let io = |e: std::io::Error| CollectorError::Format(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join("FORMAT");
+    match std::fs::read_to_string(&path) {
+        Ok(found) if found.trim() == WAL_FORMAT_VERSION.to_string() => Ok(()),
+        Ok(found) => Err(CollectorError::Format(format!(
+            "{}: on-disk WAL format {} is not supported by this Pharos (it writes format {WAL_FORMAT_VERSION}); \
+             use the Pharos version that wrote it, or move the data dir away",
+            path.display(),
+            found.trim()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&path, format!("{WAL_FORMAT_VERSION}\n")).map_err(io)
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// The running collector: WAL, partitions, indexer and the ingest path.
@@ -56,6 +81,7 @@ impl Collector {
             segment_bytes: config.wal.segment_bytes,
             fsync: config.wal.fsync,
         };
+        check_wal_format(&wal_config.dir)?;
         let (wal, report) = Wal::open(wal_config, metrics.clone())?;
         if report.truncated_bytes > 0 {
             tracing::warn!(
