@@ -39,6 +39,7 @@ fn init_tracing(config: &PharosConfig) -> anyhow::Result<()> {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .try_init()
     }
     .map_err(|e| anyhow::anyhow!("initialising logging: {e}"))

@@ -261,6 +261,17 @@ async fn every_response_carries_a_request_id() {
         .await
         .expect("health");
     assert_eq!(resp.headers()["x-request-id"], "client-chosen-7");
+
+    // Pharos's own log: one structured JSON line per request, carrying its request id.
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("client-chosen-7"))
+        .unwrap_or_else(|| panic!("no log line with the request id:\n{log}"));
+    let entry: Value = serde_json::from_str(line).expect("log lines are JSON");
+    assert_eq!(entry["span"]["request_id"], "client-chosen-7", "{entry}");
+    assert_eq!(entry["span"]["path"], "/health", "{entry}");
+    assert_eq!(entry["status"], 200, "{entry}");
 }
 
 async fn status_of(req: reqwest::RequestBuilder) -> u16 {
