@@ -52,6 +52,8 @@ pub struct IndexSettings {
     pub idle_writer_close_secs: u64,
     /// zstd level of the stored original records.
     pub docstore_zstd_level: i32,
+    /// Length of a partition (one tantivy index), in hours: 24 (a UTC day) or a divisor of 24.
+    pub partition_hours: u32,
 }
 
 impl Default for IndexSettings {
@@ -62,6 +64,7 @@ impl Default for IndexSettings {
             writer_threads: 2,
             idle_writer_close_secs: 60,
             docstore_zstd_level: 3,
+            partition_hours: 24,
         }
     }
 }
@@ -171,6 +174,15 @@ impl CollectorConfig {
         }
         if !(-7..=22).contains(&self.index.docstore_zstd_level) {
             return fail("index.docstore_zstd_level", "must be between -7 and 22");
+        }
+        if !crate::index::partition::ALLOWED_PARTITION_HOURS.contains(&self.index.partition_hours) {
+            return fail(
+                "index.partition_hours",
+                format!(
+                    "must divide a day: one of {:?}",
+                    crate::index::partition::ALLOWED_PARTITION_HOURS
+                ),
+            );
         }
         if self.ingest.max_body_bytes < 1024 {
             return fail("ingest.max_body_bytes", "must be at least 1024");

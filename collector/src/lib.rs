@@ -97,6 +97,7 @@ impl Collector {
         let store = Arc::new(LogStore::open(
             &config.index_dir(),
             config.index.docstore_zstd_level,
+            config.index.partition_hours,
         )?);
         metrics.partitions.set(store.all().len() as i64);
         let indexer = Indexer {
@@ -110,12 +111,11 @@ impl Collector {
         .start(runtime)?;
         let progress = indexer.progress.clone();
         let ingestor = Arc::new(Ingestor::new(
+            &config,
             wal.clone(),
             progress.clone(),
-            config.ingest.clone(),
-            config.storage.data_dir.clone(),
+            store.partition_len_ns(),
             metrics.clone(),
-            config.retention.clone(),
             clock.clone(),
         ));
         Ok(Collector {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use pharos_collector::clock::{ManualClock, NANOS_PER_DAY};
 use pharos_collector::config::CollectorConfig;
+use pharos_collector::index::PartitionId;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::record::LogRecord;
 use pharos_collector::Collector;
@@ -46,7 +47,7 @@ fn records(day: i64, level: &str, n: usize) -> Vec<LogRecord> {
 
 fn docs(c: &Collector, day: i64) -> Option<u64> {
     c.store
-        .get(BASE + day)
+        .get(PartitionId::day(BASE + day))
         .map(|p| p.reader.searcher().num_docs())
 }
 
@@ -117,10 +118,7 @@ async fn by_days_strips_below_error_then_drops_after_keep_errors_days() {
     assert!(!dir.path().join("index/2024-10-04").exists());
     assert!(
         !dir.path()
-            .join(format!(
-                "index/{}",
-                pharos_collector::index::day_name(BASE + 95)
-            ))
+            .join(format!("index/{}", PartitionId::day(BASE + 95).dir_name()))
             .exists(),
         "day 95's files are gone"
     );
@@ -157,7 +155,12 @@ async fn size_cap_strips_oldest_first_and_a_debug_flood_keeps_older_errors() {
         }
     }
     wait_indexed(&c);
-    let bytes = |day| c.store.get(BASE + day).map(|p| p.disk_bytes()).unwrap_or(0);
+    let bytes = |day| {
+        c.store
+            .get(PartitionId::day(BASE + day))
+            .map(|p| p.disk_bytes())
+            .unwrap_or(0)
+    };
     let (b198, b199, b200) = (bytes(198), bytes(199), bytes(200));
     tokio::task::spawn_blocking(move || c.shutdown())
         .await
@@ -201,6 +204,81 @@ async fn size_cap_strips_oldest_first_and_a_debug_flood_keeps_older_errors() {
         docs(&c, 198).is_none() && docs(&c, 199).is_none()
     });
     assert_eq!(docs(&c, 200), Some(3000));
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hourly_partitions_are_created_searched_and_expired_by_the_hour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day0 = (BASE + 10) * NANOS_PER_DAY;
+    let clock = ManualClock::new(day0 + 23 * HOUR);
+    let mut cfg = config(dir.path(), 1, 0, 0);
+    cfg.index.partition_hours = 6;
+    let c = Collector::open(
+        cfg.clone(),
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("open");
+    let at = |h: i64, n: usize| -> Vec<LogRecord> {
+        (0..n)
+            .map(|i| {
+                let ts = day0 + h * HOUR + i as i64;
+                normalize_json_object(&format!(r#"{{"ts":{ts},"level":"info","msg":"h{h}"}}"#), ts)
+                    .expect("record")
+            })
+            .collect()
+    };
+    for h in [1, 7, 13, 19] {
+        ingest(&c, at(h, 2)).await;
+    }
+    wait_indexed(&c);
+    let names: Vec<String> = c.store.all().iter().map(|p| p.id.dir_name()).collect();
+    let date = PartitionId::day(BASE + 10).dir_name();
+    assert_eq!(
+        names,
+        ["T00-6h", "T06-6h", "T12-6h", "T18-6h"].map(|s| format!("{date}{s}"))
+    );
+    // A range inside one day touches only the partitions it overlaps.
+    assert_eq!(
+        c.store.overlapping(day0 + 5 * HOUR, day0 + 7 * HOUR).len(),
+        2
+    );
+
+    // One day after 06:00, the 00:00–06:00 partition has wholly aged out; the others have not.
+    clock.set(day0 + 30 * HOUR);
+    c.trigger_retention();
+    wait_until("first quarter dropped", || c.store.all().len() == 3);
+    assert_eq!(c.store.all()[0].id.dir_name(), format!("{date}T06-6h"));
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .expect("join")
+        .expect("shutdown");
+
+    // Back to day partitions: the 6-hour ones stay searchable beside the new day partition.
+    cfg.index.partition_hours = 24;
+    let c = Collector::open(
+        cfg,
+        Arc::new(clock.clone()),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("reopen");
+    ingest(&c, at(20, 1)).await;
+    wait_indexed(&c);
+    let overlapping = c.store.overlapping(day0, day0 + NANOS_PER_DAY);
+    assert_eq!(
+        overlapping.len(),
+        4,
+        "three 6-hour partitions and one day partition"
+    );
+    let total: u64 = overlapping
+        .iter()
+        .map(|p| p.reader.searcher().num_docs())
+        .sum();
+    assert_eq!(total, 7);
     tokio::task::spawn_blocking(move || c.shutdown())
         .await
         .expect("join")

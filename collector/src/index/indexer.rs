@@ -18,8 +18,9 @@ use tantivy::query::RangeQuery;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::doc::to_document;
+use super::partition::PartitionId;
 use super::retention::{plan_retention, PartitionStat, RetentionAction};
-use super::store::{commit_payload, day_of, LogStore, PartitionHandle};
+use super::store::{commit_payload, LogStore, PartitionHandle};
 use super::IndexError;
 use crate::clock::SharedClock;
 use crate::config::{IndexSettings, RetentionSettings};
@@ -139,9 +140,14 @@ impl Indexer {
         progress.committed_lsn.store(checkpoint, Ordering::SeqCst);
         let stop = Arc::new(AtomicBool::new(false));
         let run_retention = Arc::new(AtomicBool::new(true));
+        // Records up to here may already be committed (a crash came between their commit and
+        // the checkpoint); later ones are new.
+        let replay_until = self.wal.durable_lsn();
         let mut state = IndexerState {
             cfg: self,
             reader,
+            replay_until,
+            replay_committed: HashMap::new(),
             writers: HashMap::new(),
             checkpoint_path,
             consumed: checkpoint,
@@ -174,7 +180,10 @@ impl Indexer {
 struct IndexerState {
     cfg: Indexer,
     reader: WalReader,
-    writers: HashMap<i64, OpenWriter>,
+    replay_until: Lsn,
+    /// Committed LSNs of partitions without an open writer, read once during replay.
+    replay_committed: HashMap<PartitionId, Lsn>,
+    writers: HashMap<PartitionId, OpenWriter>,
     checkpoint_path: PathBuf,
     consumed: Lsn,
     checkpoint: Lsn,
@@ -246,17 +255,18 @@ impl IndexerState {
         if super::retention::is_expired(
             record.timestamp_ns,
             record.severity_number,
+            self.cfg.store.partition_len_ns(),
             now,
             &self.cfg.retention,
         ) {
             return Ok(());
         }
-        let day = day_of(record.timestamp_ns);
-        let schema = self.cfg.store.schema().clone();
-        let w = self.writer_for(day)?;
-        if lsn <= w.committed_lsn {
-            return Ok(()); // already committed before a crash: replay must not duplicate it
+        if lsn <= self.replay_until && self.already_committed(lsn, record.timestamp_ns)? {
+            return Ok(()); // committed before a crash: replay must not duplicate it
         }
+        let id = self.cfg.store.partition_for(record.timestamp_ns);
+        let schema = self.cfg.store.schema().clone();
+        let w = self.writer_for(id)?;
         w.writer
             .add_document(to_document(&schema, lsn, &record))
             .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
@@ -265,10 +275,34 @@ impl IndexerState {
         Ok(())
     }
 
-    fn writer_for(&mut self, day: i64) -> Result<&mut OpenWriter, IndexError> {
-        if !self.writers.contains_key(&day) {
-            let partition = self.cfg.store.get_or_create(day)?;
-            let newest = day >= day_of(self.cfg.clock.now_ns());
+    /// True when a partition that holds `ts_ns` has committed `lsn` or later. Records reach a
+    /// partition in LSN order, so that partition holds this record. Every partition covering
+    /// the time is asked, not only the one the current `index.partition_hours` picks: the
+    /// record may have been indexed under another partition length before a restart.
+    fn already_committed(&mut self, lsn: Lsn, ts_ns: i64) -> Result<bool, IndexError> {
+        for p in self.cfg.store.overlapping(ts_ns, ts_ns.saturating_add(1)) {
+            let committed = match self.writers.get(&p.id) {
+                Some(w) => w.committed_lsn,
+                None => match self.replay_committed.get(&p.id) {
+                    Some(lsn) => *lsn,
+                    None => {
+                        let lsn = p.committed_lsn()?; // reads meta.json: once per partition
+                        self.replay_committed.insert(p.id, lsn);
+                        lsn
+                    }
+                },
+            };
+            if committed >= lsn {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn writer_for(&mut self, id: PartitionId) -> Result<&mut OpenWriter, IndexError> {
+        if !self.writers.contains_key(&id) {
+            let partition = self.cfg.store.get_or_create(id)?;
+            let newest = id.end_ns() > self.cfg.clock.now_ns();
             let (threads, budget) = if newest {
                 (
                     self.cfg.index.writer_threads,
@@ -283,7 +317,7 @@ impl IndexerState {
                 .map_err(|e| IndexError::tantivy(&partition.path, e))?;
             let committed_lsn = partition.committed_lsn()?;
             self.writers.insert(
-                day,
+                id,
                 OpenWriter {
                     partition,
                     writer,
@@ -298,7 +332,7 @@ impl IndexerState {
                 .set(self.cfg.store.all().len() as i64);
         }
         self.writers
-            .get_mut(&day)
+            .get_mut(&id)
             .ok_or_else(|| IndexError::Other("writer vanished".into()))
     }
 
@@ -367,20 +401,20 @@ impl IndexerState {
 
     fn close_idle_writers(&mut self) -> Result<(), IndexError> {
         let idle = Duration::from_secs(self.cfg.index.idle_writer_close_secs);
-        let today = day_of(self.cfg.clock.now_ns());
-        self.close_writers(|w| w.partition.day < today && w.last_used.elapsed() >= idle)
+        let now = self.cfg.clock.now_ns();
+        self.close_writers(|w| w.partition.id.end_ns() <= now && w.last_used.elapsed() >= idle)
     }
 
     /// Drops the writers selected (they must have nothing pending: call after commit_all).
     fn close_writers(&mut self, select: impl Fn(&OpenWriter) -> bool) -> Result<(), IndexError> {
-        let days: Vec<i64> = self
+        let ids: Vec<PartitionId> = self
             .writers
             .iter()
             .filter(|(_, w)| select(w))
-            .map(|(d, _)| *d)
+            .map(|(id, _)| *id)
             .collect();
-        for day in days {
-            if let Some(w) = self.writers.remove(&day) {
+        for id in ids {
+            if let Some(w) = self.writers.remove(&id) {
                 w.writer
                     .wait_merging_threads()
                     .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
@@ -399,7 +433,7 @@ impl IndexerState {
                 .all()
                 .iter()
                 .map(|p| PartitionStat {
-                    day: p.day,
+                    id: p.id,
                     bytes: p.disk_bytes(),
                     errors_only: p.errors_only(),
                 })
@@ -412,14 +446,14 @@ impl IndexerState {
                 break;
             };
             match action {
-                RetentionAction::Drop(day) => {
-                    self.close_writers(|w| w.partition.day == day)?;
-                    self.cfg.store.remove(day)?;
-                    tracing::info!(partition = %super::day_name(day), "retention dropped partition");
+                RetentionAction::Drop(id) => {
+                    self.close_writers(|w| w.partition.id == id)?;
+                    self.cfg.store.remove(id)?;
+                    tracing::info!(partition = %id, "retention dropped partition");
                 }
-                RetentionAction::StripBelowError(day) => {
-                    self.strip_below_error(day)?;
-                    tracing::info!(partition = %super::day_name(day), "retention removed records below ERROR");
+                RetentionAction::StripBelowError(id) => {
+                    self.strip_below_error(id)?;
+                    tracing::info!(partition = %id, "retention removed records below ERROR");
                 }
             }
             self.cfg.metrics.retention_partitions_deleted.inc();
@@ -435,12 +469,12 @@ impl IndexerState {
         Ok(())
     }
 
-    fn strip_below_error(&mut self, day: i64) -> Result<(), IndexError> {
-        let Some(partition) = self.cfg.store.get(day) else {
+    fn strip_below_error(&mut self, id: PartitionId) -> Result<(), IndexError> {
+        let Some(partition) = self.cfg.store.get(id) else {
             return Ok(());
         };
-        // Use the open writer if there is one: tantivy allows one writer per index.
-        self.close_writers(|w| w.partition.day == day)?;
+        // Close the open writer if there is one: tantivy allows one writer per index.
+        self.close_writers(|w| w.partition.id == id)?;
         let path = partition.path.clone();
         let t = |e| IndexError::tantivy(&path, e);
         let mut writer: IndexWriter<TantivyDocument> = partition

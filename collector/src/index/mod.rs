@@ -3,13 +3,15 @@
 
 mod doc;
 pub mod indexer;
+pub mod partition;
 pub mod retention;
 pub mod schema;
 pub mod store;
 
 pub use indexer::{Indexer, IndexerHandle};
+pub use partition::PartitionId;
 pub use schema::{LogSchema, INDEX_FORMAT_VERSION};
-pub use store::{day_name, day_of, LogStore, PartitionHandle};
+pub use store::{LogStore, PartitionHandle};
 
 use std::path::PathBuf;
 

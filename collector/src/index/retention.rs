@@ -12,36 +12,45 @@ use crate::clock::NANOS_PER_DAY;
 use crate::config::RetentionSettings;
 use crate::record::SEVERITY_ERROR;
 
-use super::store::day_of;
+use super::partition::PartitionId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionStat {
-    pub day: i64,
+    pub id: PartitionId,
     pub bytes: u64,
     pub errors_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetentionAction {
-    Drop(i64),
-    StripBelowError(i64),
+    Drop(PartitionId),
+    StripBelowError(PartitionId),
 }
 
-/// True when the whole of `day` ends at or before `now - days`.
-fn day_older_than(day: i64, now_ns: i64, days: u32) -> bool {
-    let day_end = day.saturating_add(1).saturating_mul(NANOS_PER_DAY);
-    day_end <= now_ns.saturating_sub(i64::from(days).saturating_mul(NANOS_PER_DAY))
+/// True when the whole of the partition ends at or before `now - days`.
+fn older_than(id: PartitionId, now_ns: i64, days: u32) -> bool {
+    id.end_ns() <= now_ns.saturating_sub(i64::from(days).saturating_mul(NANOS_PER_DAY))
 }
 
-/// True when a record with this timestamp and severity is already past retention (the indexer
-/// does not index such records, e.g. on WAL replay after a long outage).
-pub fn is_expired(ts_ns: i64, severity: u8, now_ns: i64, s: &RetentionSettings) -> bool {
+/// True when a record with this timestamp and severity, in a partition of `partition_len_ns`,
+/// is already past retention (ingest refuses it; the indexer skips it on a late WAL replay).
+pub fn is_expired(
+    ts_ns: i64,
+    severity: u8,
+    partition_len_ns: i64,
+    now_ns: i64,
+    s: &RetentionSettings,
+) -> bool {
     let days = if severity >= SEVERITY_ERROR {
         s.effective_keep_errors_days()
     } else {
         s.days
     };
-    day_older_than(day_of(ts_ns), now_ns, days)
+    older_than(
+        PartitionId::containing(ts_ns, partition_len_ns),
+        now_ns,
+        days,
+    )
 }
 
 /// What to do now, in order. The caller may carry out only the first and plan again.
@@ -51,15 +60,15 @@ pub fn plan_retention(
     s: &RetentionSettings,
 ) -> Vec<RetentionAction> {
     let mut parts: Vec<PartitionStat> = parts.to_vec();
-    parts.sort_by_key(|p| p.day);
+    parts.sort_by_key(|p| p.id);
     let keep_errors = s.effective_keep_errors_days();
     let mut actions = Vec::new();
     let mut kept = Vec::new();
     for p in parts {
-        if day_older_than(p.day, now_ns, keep_errors) {
-            actions.push(RetentionAction::Drop(p.day));
-        } else if day_older_than(p.day, now_ns, s.days) && !p.errors_only {
-            actions.push(RetentionAction::StripBelowError(p.day));
+        if older_than(p.id, now_ns, keep_errors) {
+            actions.push(RetentionAction::Drop(p.id));
+        } else if older_than(p.id, now_ns, s.days) && !p.errors_only {
+            actions.push(RetentionAction::StripBelowError(p.id));
             kept.push(PartitionStat {
                 errors_only: true,
                 ..p
@@ -75,12 +84,12 @@ pub fn plan_retention(
     if total <= s.max_disk_bytes {
         return actions;
     }
-    let today = day_of(now_ns);
-    let older: Vec<&PartitionStat> = kept.iter().filter(|p| p.day < today).collect();
+    // The partition being written now (or later) is never cut by size.
+    let older: Vec<&PartitionStat> = kept.iter().filter(|p| p.id.end_ns() <= now_ns).collect();
     if let Some(p) = older.iter().find(|p| !p.errors_only) {
-        actions.push(RetentionAction::StripBelowError(p.day));
+        actions.push(RetentionAction::StripBelowError(p.id));
     } else if let Some(p) = older.first() {
-        actions.push(RetentionAction::Drop(p.day));
+        actions.push(RetentionAction::Drop(p.id));
     }
     actions
 }
@@ -102,7 +111,7 @@ mod tests {
 
     fn part(day: i64, bytes: u64, errors_only: bool) -> PartitionStat {
         PartitionStat {
-            day,
+            id: PartitionId::day(day),
             bytes,
             errors_only,
         }
@@ -116,13 +125,13 @@ mod tests {
         assert_eq!(plan_retention(&parts, 131 * DAY - 1, &s), vec![]);
         assert_eq!(
             plan_retention(&parts, 131 * DAY, &s),
-            vec![RetentionAction::StripBelowError(100)]
+            vec![RetentionAction::StripBelowError(PartitionId::day(100))]
         );
         let stripped = [part(100, 10, true)];
         assert_eq!(plan_retention(&stripped, 191 * DAY - 1, &s), vec![]);
         assert_eq!(
             plan_retention(&stripped, 191 * DAY, &s),
-            vec![RetentionAction::Drop(100)]
+            vec![RetentionAction::Drop(PartitionId::day(100))]
         );
     }
 
@@ -132,7 +141,7 @@ mod tests {
         let parts = [part(10, 1, false), part(11, 1, false)];
         assert_eq!(
             plan_retention(&parts, 18 * DAY, &s),
-            vec![RetentionAction::Drop(10)]
+            vec![RetentionAction::Drop(PartitionId::day(10))]
         );
     }
 
@@ -147,17 +156,17 @@ mod tests {
         ];
         assert_eq!(
             plan_retention(&parts, now, &s),
-            vec![RetentionAction::StripBelowError(48)]
+            vec![RetentionAction::StripBelowError(PartitionId::day(48))]
         );
         let parts = [part(48, 10, true), part(49, 60, false), part(50, 40, false)];
         assert_eq!(
             plan_retention(&parts, now, &s),
-            vec![RetentionAction::StripBelowError(49)]
+            vec![RetentionAction::StripBelowError(PartitionId::day(49))]
         );
         let parts = [part(48, 10, true), part(49, 60, true), part(50, 40, false)];
         assert_eq!(
             plan_retention(&parts, now, &s),
-            vec![RetentionAction::Drop(48)]
+            vec![RetentionAction::Drop(PartitionId::day(48))]
         );
         // Under the cap nothing happens; today's partition is never stripped or dropped by size.
         let parts = [part(48, 10, true), part(50, 90, false)];
@@ -170,9 +179,39 @@ mod tests {
     fn expiry_of_single_records_follows_severity() {
         let s = settings(1, 3, 0);
         let now = 10 * DAY;
-        assert!(is_expired(8 * DAY + 1, 9, now, &s));
-        assert!(!is_expired(9 * DAY, 9, now, &s));
-        assert!(!is_expired(8 * DAY + 1, SEVERITY_ERROR, now, &s));
-        assert!(is_expired(6 * DAY, SEVERITY_ERROR, now, &s));
+        assert!(is_expired(8 * DAY + 1, 9, DAY, now, &s));
+        assert!(!is_expired(9 * DAY, 9, DAY, now, &s));
+        assert!(!is_expired(8 * DAY + 1, SEVERITY_ERROR, DAY, now, &s));
+        assert!(is_expired(6 * DAY, SEVERITY_ERROR, DAY, now, &s));
+    }
+
+    #[test]
+    fn hourly_partitions_expire_by_the_hour() {
+        let hour = DAY / 24;
+        let s = settings(1, 0, 0);
+        let p = |h: i64| PartitionStat {
+            id: PartitionId {
+                start_ns: h * hour,
+                len_ns: hour,
+            },
+            bytes: 1,
+            errors_only: false,
+        };
+        let parts = [p(240), p(241), p(242)];
+        // Hour 240 ends at 241h: one day later (265h) it goes; hour 241 an hour after that.
+        assert_eq!(plan_retention(&parts, 265 * hour - 1, &s), vec![]);
+        assert_eq!(
+            plan_retention(&parts, 265 * hour, &s),
+            vec![RetentionAction::Drop(p(240).id)]
+        );
+        assert!(is_expired(240 * hour, 9, hour, 265 * hour, &s));
+        assert!(!is_expired(241 * hour, 9, hour, 265 * hour, &s));
+        // With a size cap, only partitions that have ended can be cut: the current hour stays.
+        let capped = settings(30, 0, 1);
+        let now = 242 * hour + 5;
+        assert_eq!(
+            plan_retention(&parts, now, &capped),
+            vec![RetentionAction::StripBelowError(p(240).id)]
+        );
     }
 }

@@ -10,47 +10,17 @@ use parking_lot::RwLock;
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
 
+use super::partition::PartitionId;
 use super::schema::{LogSchema, INDEX_FORMAT_VERSION};
 use super::IndexError;
-use crate::clock::NANOS_PER_DAY;
 
 const FORMAT_FILE: &str = "FORMAT";
 const ERRORS_ONLY_MARKER: &str = "errors_only";
 const TMP_SUFFIX: &str = ".creating";
 
-/// The UTC day (days since the Unix epoch) that a timestamp falls in.
-pub fn day_of(ts_ns: i64) -> i64 {
-    ts_ns.div_euclid(NANOS_PER_DAY)
-}
-
-/// `YYYY-MM-DD` of a UTC day number, used as the partition's directory name.
-pub fn day_name(day: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)) {
-        Ok(t) => {
-            let d = t.date();
-            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-        }
-        Err(_) => format!("day{day}"),
-    }
-}
-
-fn parse_day_name(name: &str) -> Option<i64> {
-    if let Some(n) = name.strip_prefix("day") {
-        return n.parse().ok();
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(name, &fmt).ok()?;
-    Some(
-        date.midnight()
-            .assume_utc()
-            .unix_timestamp()
-            .div_euclid(86_400),
-    )
-}
-
 /// One open partition: its index and a reader that the indexer reloads after each commit.
 pub struct PartitionHandle {
-    pub day: i64,
+    pub id: PartitionId,
     pub path: PathBuf,
     pub index: Index,
     pub reader: IndexReader,
@@ -73,8 +43,7 @@ impl PartitionHandle {
 
     /// Start and end (exclusive) of the partition's time range, Unix ns.
     pub fn range_ns(&self) -> (i64, i64) {
-        let start = self.day.saturating_mul(NANOS_PER_DAY);
-        (start, start.saturating_add(NANOS_PER_DAY))
+        (self.id.start_ns, self.id.end_ns())
     }
 
     /// The highest WAL LSN committed into this partition (from the last commit's payload).
@@ -125,13 +94,19 @@ pub struct LogStore {
     dir: PathBuf,
     schema: LogSchema,
     settings: IndexSettings,
-    partitions: RwLock<BTreeMap<i64, Arc<PartitionHandle>>>,
+    /// Length of new partitions (`index.partition_hours`).
+    partition_len_ns: i64,
+    partitions: RwLock<BTreeMap<PartitionId, Arc<PartitionHandle>>>,
 }
 
 impl LogStore {
     /// Opens the index directory, creating it (and its format file) when new, refusing a
     /// format this build does not understand, and opening every partition found.
-    pub fn open(dir: &Path, docstore_zstd_level: i32) -> Result<LogStore, IndexError> {
+    pub fn open(
+        dir: &Path,
+        docstore_zstd_level: i32,
+        partition_hours: u32,
+    ) -> Result<LogStore, IndexError> {
         std::fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
         let format_path = dir.join(FORMAT_FILE);
         match std::fs::read_to_string(&format_path) {
@@ -164,6 +139,7 @@ impl LogStore {
             dir: dir.to_path_buf(),
             schema: LogSchema::new(),
             settings,
+            partition_len_ns: PartitionId::from_hours(0, partition_hours).len_ns,
             partitions: RwLock::new(BTreeMap::new()),
         };
         let entries = std::fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))?;
@@ -178,14 +154,14 @@ impl LogStore {
                 let _ = std::fs::remove_dir_all(entry.path());
                 continue;
             }
-            let Some(day) = parse_day_name(&name) else {
+            let Some(id) = PartitionId::parse(&name) else {
                 tracing::warn!(dir = %entry.path().display(), "ignoring a directory that is not a partition");
                 continue;
             };
             // A directory without meta.json never had a commit: recreate it empty.
             let create = !entry.path().join("meta.json").exists();
-            let handle = store.open_partition(day, create)?;
-            store.partitions.write().insert(day, Arc::new(handle));
+            let handle = store.open_partition(id, create)?;
+            store.partitions.write().insert(id, Arc::new(handle));
         }
         Ok(store)
     }
@@ -198,8 +174,8 @@ impl LogStore {
         &self.schema
     }
 
-    fn open_partition(&self, day: i64, create: bool) -> Result<PartitionHandle, IndexError> {
-        let path = self.dir.join(day_name(day));
+    fn open_partition(&self, id: PartitionId, create: bool) -> Result<PartitionHandle, IndexError> {
+        let path = self.dir.join(id.dir_name());
         if create {
             self.create_partition_dir(&path)?;
         }
@@ -212,7 +188,7 @@ impl LogStore {
             .map_err(|e| IndexError::tantivy(&path, e))?;
         let errors_only = path.join(ERRORS_ONLY_MARKER).exists();
         Ok(PartitionHandle {
-            day,
+            id,
             path,
             index,
             reader,
@@ -251,35 +227,50 @@ impl LogStore {
         Ok(())
     }
 
-    /// The partition for `day`, created on first use.
-    pub fn get_or_create(&self, day: i64) -> Result<Arc<PartitionHandle>, IndexError> {
-        if let Some(p) = self.partitions.read().get(&day) {
+    /// The partition a new record with this timestamp goes to (configured length).
+    pub fn partition_for(&self, ts_ns: i64) -> PartitionId {
+        PartitionId::containing(ts_ns, self.partition_len_ns)
+    }
+
+    /// Length of new partitions, ns.
+    pub fn partition_len_ns(&self) -> i64 {
+        self.partition_len_ns
+    }
+
+    /// The partition `id`, created on first use.
+    pub fn get_or_create(&self, id: PartitionId) -> Result<Arc<PartitionHandle>, IndexError> {
+        if let Some(p) = self.partitions.read().get(&id) {
             return Ok(p.clone());
         }
         let mut map = self.partitions.write();
-        if let Some(p) = map.get(&day) {
+        if let Some(p) = map.get(&id) {
             return Ok(p.clone());
         }
-        let handle = Arc::new(self.open_partition(day, true)?);
-        map.insert(day, handle.clone());
+        let handle = Arc::new(self.open_partition(id, true)?);
+        map.insert(id, handle.clone());
         Ok(handle)
     }
 
-    pub fn get(&self, day: i64) -> Option<Arc<PartitionHandle>> {
-        self.partitions.read().get(&day).cloned()
+    pub fn get(&self, id: PartitionId) -> Option<Arc<PartitionHandle>> {
+        self.partitions.read().get(&id).cloned()
     }
 
-    /// Partitions whose day overlaps `[start_ns, end_ns)`, newest first.
+    /// Partitions whose range overlaps `[start_ns, end_ns)`, newest first.
     pub fn overlapping(&self, start_ns: i64, end_ns: i64) -> Vec<Arc<PartitionHandle>> {
         if end_ns <= start_ns {
             return Vec::new();
         }
-        let first = day_of(start_ns);
-        let last = day_of(end_ns.saturating_sub(1));
+        // Partitions start before `end_ns`; of those, keep the ones ending after `start_ns`
+        // (lengths may differ after a change of `index.partition_hours`).
+        let first_excluded = PartitionId {
+            start_ns: end_ns,
+            len_ns: i64::MIN,
+        };
         self.partitions
             .read()
-            .range(first..=last)
+            .range(..first_excluded)
             .rev()
+            .filter(|(id, _)| id.end_ns() > start_ns)
             .map(|(_, p)| p.clone())
             .collect()
     }
@@ -291,8 +282,8 @@ impl LogStore {
 
     /// Forgets a partition and deletes its files. Searches holding its reader finish on the
     /// memory-mapped files, which Linux keeps alive until they are unmapped.
-    pub fn remove(&self, day: i64) -> Result<(), IndexError> {
-        let removed = self.partitions.write().remove(&day);
+    pub fn remove(&self, id: PartitionId) -> Result<(), IndexError> {
+        let removed = self.partitions.write().remove(&id);
         if let Some(p) = removed {
             std::fs::remove_dir_all(&p.path).map_err(|e| IndexError::io(&p.path, e))?;
         }
@@ -309,20 +300,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn day_names_round_trip() {
-        for day in [-1, 0, 1, 20_419, 20_784] {
-            assert_eq!(parse_day_name(&day_name(day)), Some(day), "day {day}");
-        }
-        assert_eq!(day_name(20_419), "2025-11-27");
-        assert_eq!(day_of(-1), -1);
-        assert_eq!(day_of(NANOS_PER_DAY), 1);
-    }
-
-    #[test]
     fn refuses_unknown_format() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FORMAT_FILE), "999\n").unwrap();
-        let err = LogStore::open(dir.path(), 3).err().expect("must refuse");
+        let err = LogStore::open(dir.path(), 3, 24)
+            .err()
+            .expect("must refuse");
         let msg = err.to_string();
         assert!(msg.contains("format 999"), "{msg}");
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::{IngestSettings, RetentionSettings};
+use crate::config::{CollectorConfig, IngestSettings, RetentionSettings};
 use crate::index::indexer::IndexerProgress;
 use crate::index::retention::is_expired;
 use crate::metrics::{CollectorMetrics, EndpointLabel};
@@ -46,26 +46,28 @@ pub struct Ingestor {
     data_dir: PathBuf,
     metrics: Arc<CollectorMetrics>,
     retention: RetentionSettings,
+    partition_len_ns: i64,
     clock: SharedClock,
 }
 
 impl Ingestor {
+    /// `partition_len_ns` is the length of new partitions (for the retention check).
     pub fn new(
+        config: &CollectorConfig,
         wal: Wal,
         progress: Arc<IndexerProgress>,
-        settings: IngestSettings,
-        data_dir: PathBuf,
+        partition_len_ns: i64,
         metrics: Arc<CollectorMetrics>,
-        retention: RetentionSettings,
         clock: SharedClock,
     ) -> Ingestor {
         Ingestor {
             wal,
             progress,
-            settings,
-            data_dir,
+            settings: config.ingest.clone(),
+            data_dir: config.storage.data_dir.clone(),
             metrics,
-            retention,
+            retention: config.retention.clone(),
+            partition_len_ns,
             clock,
         }
     }
@@ -75,8 +77,9 @@ impl Ingestor {
     pub fn reject_expired(&self, parsed: &mut Parsed) {
         let now = self.clock.now_ns();
         let r = &self.retention;
+        let partition_len_ns = self.partition_len_ns;
         parsed.reject_where(|rec| {
-            is_expired(rec.timestamp_ns, rec.severity_number, now, r).then(|| {
+            is_expired(rec.timestamp_ns, rec.severity_number, partition_len_ns, now, r).then(|| {
                 let ts = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(rec.timestamp_ns))
                     .ok()
                     .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
