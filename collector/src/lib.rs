@@ -30,6 +30,43 @@ pub enum CollectorError {
     Index(#[from] IndexError),
     #[error("{0}")]
     Format(String),
+    #[error("{0}")]
+    Locked(String),
+}
+
+/// Takes the data dir's lock file, so a second Pharos on the same data dir stops at start
+/// instead of interleaving its WAL with ours. The OS drops the lock when the process exits,
+/// even on SIGKILL, so a crash never leaves it stale.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, CollectorError> {
+    let path = dir.join("LOCK");
+    let io = |e: std::io::Error| CollectorError::Locked(format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::{Seek, Write};
+            // The holder's pid, for whoever finds the lock taken.
+            file.set_len(0).map_err(io)?;
+            file.rewind().map_err(io)?;
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(CollectorError::Locked(format!(
+                "data dir {} is in use by another Pharos process (pid {}); stop it or use another storage.data_dir",
+                dir.display(),
+                holder.trim()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 /// Bumped whenever the WAL's on-disk layout changes incompatibly. Checked before the WAL is
@@ -65,6 +102,8 @@ pub struct Collector {
     pub clock: SharedClock,
     indexer: parking_lot::Mutex<IndexerHandle>,
     progress: Arc<index::indexer::IndexerProgress>,
+    /// Held for the collector's lifetime (see [`lock_data_dir`]).
+    _lock: std::fs::File,
 }
 
 impl Collector {
@@ -75,6 +114,7 @@ impl Collector {
         clock: SharedClock,
         runtime: tokio::runtime::Handle,
     ) -> Result<Collector, CollectorError> {
+        let lock = lock_data_dir(&config.storage.data_dir)?;
         let metrics = Arc::new(CollectorMetrics::default());
         let wal_config = WalConfig {
             dir: config.wal_dir(),
@@ -127,6 +167,7 @@ impl Collector {
             clock,
             indexer: parking_lot::Mutex::new(indexer),
             progress,
+            _lock: lock,
         })
     }
 

@@ -175,3 +175,31 @@ async fn graceful_shutdown_commits_everything_and_restart_keeps_it() {
     let found: Value = search(&server, "service:crash", 0).await;
     assert_eq!(found["total"], 520, "{found}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
+    let mut first = start(&[]);
+    let out = std::process::Command::new(super::common::bin())
+        .arg("serve")
+        .env("PHAROS_STORAGE__DATA_DIR", &first.data_dir)
+        .env("PHAROS_SERVER__HTTP_ADDR", "127.0.0.1:0")
+        .env("PHAROS_SERVER__OTLP_GRPC_ADDR", "")
+        .env("PHAROS_SERVER__OTLP_HTTP_ADDR", "")
+        .output()
+        .expect("run a second server");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("in use by another Pharos process")
+            && last.contains(&format!("pid {}", first.pid().unwrap_or(0))),
+        "{err}"
+    );
+    // The first one is unharmed, and after a crash the lock does not linger.
+    assert_eq!(post_ndjson(&first, line("lock-1") + "\n").await.0, 200);
+    first.kill9().expect("kill -9");
+    first
+        .restart()
+        .expect("restart after a crash: the lock went with the process");
+    wait_total(&first, "service:crash", 1, Duration::from_secs(30)).await;
+}

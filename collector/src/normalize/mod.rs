@@ -61,19 +61,23 @@ impl Parsed {
     }
 
     /// Moves every record for which `why` gives a reason to `rejected`, keeping line order.
+    /// Nothing is moved or reallocated when no record is refused (the common case).
     pub fn reject_where(&mut self, why: impl Fn(&LogRecord) -> Option<String>) {
+        let reasons: Vec<Option<String>> = self.records.iter().map(&why).collect();
+        if reasons.iter().all(Option::is_none) {
+            return;
+        }
         let records = std::mem::take(&mut self.records);
         let lines = std::mem::take(&mut self.lines);
-        let before = self.rejected.len();
-        for (record, line) in records.into_iter().zip(lines) {
-            match why(&record) {
+        self.records.reserve(records.len());
+        self.lines.reserve(lines.len());
+        for ((record, line), reason) in records.into_iter().zip(lines).zip(reasons) {
+            match reason {
                 Some(reason) => self.rejected.push(Rejection { line, reason }),
                 None => self.push(line, record),
             }
         }
-        if self.rejected.len() > before {
-            self.rejected.sort_by_key(|r| r.line);
-        }
+        self.rejected.sort_by_key(|r| r.line);
     }
 }
 
