@@ -25,6 +25,7 @@ pub struct CollectorMetrics {
     pub records_indexed: Counter,
     pub index_backlog_records: Gauge,
     pub partitions: Gauge,
+    pub index_open_writers: Gauge,
     pub disk_used_bytes: Gauge,
     pub retention_partitions_deleted: Counter,
 }
@@ -44,6 +45,7 @@ impl Default for CollectorMetrics {
             records_indexed: Counter::default(),
             index_backlog_records: Gauge::default(),
             partitions: Gauge::default(),
+            index_open_writers: Gauge::default(),
             disk_used_bytes: Gauge::default(),
             retention_partitions_deleted: Counter::default(),
         }
@@ -103,6 +105,11 @@ impl CollectorMetrics {
             "index_partitions",
             "Index partitions on disk",
             self.partitions.clone(),
+        );
+        r.register(
+            "index_open_writers",
+            "Index writers open (one per partition receiving records)",
+            self.index_open_writers.clone(),
         );
         r.register(
             "disk_used_bytes",

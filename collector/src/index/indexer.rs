@@ -33,6 +33,10 @@ const READ_BATCH: usize = 4096;
 /// Writers of partitions other than the newest get the smallest budget tantivy allows and
 /// one thread: late records are rare and must not cost the memory of a full writer.
 const SIDE_WRITER_BUDGET: usize = 20 * 1024 * 1024;
+/// At most this many writers for older partitions at once (a backfill of many days would
+/// otherwise open one writer, with its memory arena and thread, per day): the least recently
+/// used is committed and closed first.
+const MAX_SIDE_WRITERS: usize = 4;
 
 /// Progress the indexer shares with the ingest path (for backpressure) and `/ready`.
 #[derive(Debug, Default)]
@@ -84,6 +88,31 @@ impl Drop for IndexerHandle {
         if self.thread.is_some() {
             let _ = self.shutdown();
         }
+    }
+}
+
+impl OpenWriter {
+    /// Commits what is pending (recording the highest LSN in the commit) and makes it
+    /// searchable. Returns whether there was anything to commit.
+    fn commit(&mut self) -> Result<bool, IndexError> {
+        let Some(lsn) = self.pending_lsn.take() else {
+            return Ok(false);
+        };
+        let path = &self.partition.path;
+        let mut prepared = self
+            .writer
+            .prepare_commit()
+            .map_err(|e| IndexError::tantivy(path, e))?;
+        prepared.set_payload(&commit_payload(lsn));
+        prepared
+            .commit()
+            .map_err(|e| IndexError::tantivy(path, e))?;
+        self.committed_lsn = lsn;
+        self.partition
+            .reader
+            .reload()
+            .map_err(|e| IndexError::tantivy(path, e))?;
+        Ok(true)
     }
 }
 
@@ -209,9 +238,7 @@ impl IndexerState {
                 .next_batch(READ_BATCH)
                 .map_err(|e| IndexError::Other(format!("reading the WAL: {e}")))?;
             let caught_up = batch.is_empty();
-            for (lsn, bytes) in batch {
-                self.index_one(lsn, &bytes)?;
-            }
+            self.index_batch(batch)?;
             self.publish_backlog();
             if caught_up && stopping {
                 self.commit_all()?;
@@ -240,17 +267,32 @@ impl IndexerState {
         }
     }
 
-    fn index_one(&mut self, lsn: Lsn, bytes: &[u8]) -> Result<(), IndexError> {
-        self.consumed = lsn;
-        let record: LogRecord = match postcard::from_bytes(bytes) {
-            Ok(r) => r,
-            Err(e) => {
+    /// Indexes one WAL batch, grouped by partition. Each partition still receives its records
+    /// in LSN order (the sort is stable), which is all exact replay needs; grouping means a
+    /// batch that mixes many days (a backfill) opens each day's writer once, not per record.
+    fn index_batch(&mut self, batch: Vec<(Lsn, Vec<u8>)>) -> Result<(), IndexError> {
+        let Some(last) = batch.last().map(|(lsn, _)| *lsn) else {
+            return Ok(());
+        };
+        let mut records: Vec<(Lsn, LogRecord)> = Vec::with_capacity(batch.len());
+        for (lsn, bytes) in batch {
+            match postcard::from_bytes(&bytes) {
+                Ok(r) => records.push((lsn, r)),
                 // Only Pharos writes the WAL, so this means a bug or disk corruption that the
                 // frame checksum missed. Skipping keeps every other record available.
-                tracing::error!(lsn, error = %e, "undecodable WAL record skipped");
-                return Ok(());
+                Err(e) => tracing::error!(lsn, error = %e, "undecodable WAL record skipped"),
             }
-        };
+        }
+        let store = self.cfg.store.clone();
+        records.sort_by_key(|(_, r)| store.partition_for(r.timestamp_ns));
+        for (lsn, record) in records {
+            self.index_one(lsn, record)?;
+        }
+        self.consumed = last;
+        Ok(())
+    }
+
+    fn index_one(&mut self, lsn: Lsn, record: LogRecord) -> Result<(), IndexError> {
         let now = self.cfg.clock.now_ns();
         if super::retention::is_expired(
             record.timestamp_ns,
@@ -309,6 +351,7 @@ impl IndexerState {
                     self.cfg.index.writer_memory_mb * 1024 * 1024,
                 )
             } else {
+                self.make_room_for_a_side_writer()?;
                 (1, SIDE_WRITER_BUDGET)
             };
             let writer = partition
@@ -330,10 +373,34 @@ impl IndexerState {
                 .metrics
                 .partitions
                 .set(self.cfg.store.all().len() as i64);
+            self.cfg
+                .metrics
+                .index_open_writers
+                .set(self.writers.len() as i64);
         }
         self.writers
             .get_mut(&id)
             .ok_or_else(|| IndexError::Other("writer vanished".into()))
+    }
+
+    /// Closes the least recently used writer of an ended partition when MAX_SIDE_WRITERS are
+    /// open, committing it first (a partition's commit records its own LSN, so committing one
+    /// early keeps replay exact; the checkpoint waits for the next full round).
+    fn make_room_for_a_side_writer(&mut self) -> Result<(), IndexError> {
+        let now = self.cfg.clock.now_ns();
+        let side: Vec<(PartitionId, Instant)> = self
+            .writers
+            .iter()
+            .filter(|(id, _)| id.end_ns() <= now)
+            .map(|(id, w)| (*id, w.last_used))
+            .collect();
+        if side.len() < MAX_SIDE_WRITERS {
+            return Ok(());
+        }
+        match side.iter().min_by_key(|(_, used)| *used) {
+            Some((oldest, _)) => self.close_writer(*oldest),
+            None => Ok(()),
+        }
     }
 
     /// Commits every partition with pending records, then checkpoints and trims the WAL.
@@ -342,23 +409,7 @@ impl IndexerState {
         let started = Instant::now();
         let mut committed_any = false;
         for w in self.writers.values_mut() {
-            let Some(lsn) = w.pending_lsn.take() else {
-                continue;
-            };
-            let mut prepared = w
-                .writer
-                .prepare_commit()
-                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
-            prepared.set_payload(&commit_payload(lsn));
-            prepared
-                .commit()
-                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
-            w.committed_lsn = lsn;
-            w.partition
-                .reader
-                .reload()
-                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
-            committed_any = true;
+            committed_any |= w.commit()?;
         }
         if committed_any {
             self.cfg
@@ -405,7 +456,8 @@ impl IndexerState {
         self.close_writers(|w| w.partition.id.end_ns() <= now && w.last_used.elapsed() >= idle)
     }
 
-    /// Drops the writers selected (they must have nothing pending: call after commit_all).
+    /// Commits and closes the writers selected. Committing first matters: a writer dropped
+    /// with pending records would lose them while the next checkpoint counts them as indexed.
     fn close_writers(&mut self, select: impl Fn(&OpenWriter) -> bool) -> Result<(), IndexError> {
         let ids: Vec<PartitionId> = self
             .writers
@@ -414,12 +466,22 @@ impl IndexerState {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            if let Some(w) = self.writers.remove(&id) {
-                w.writer
-                    .wait_merging_threads()
-                    .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
-            }
+            self.close_writer(id)?;
         }
+        Ok(())
+    }
+
+    fn close_writer(&mut self, id: PartitionId) -> Result<(), IndexError> {
+        if let Some(mut w) = self.writers.remove(&id) {
+            w.commit()?;
+            w.writer
+                .wait_merging_threads()
+                .map_err(|e| IndexError::tantivy(&w.partition.path, e))?;
+        }
+        self.cfg
+            .metrics
+            .index_open_writers
+            .set(self.writers.len() as i64);
         Ok(())
     }
 
