@@ -5,6 +5,7 @@ mod backpressure;
 mod bad_input;
 mod common;
 mod config;
+mod crash_cycles;
 mod durability;
 mod ingest;
 mod otlp;
