@@ -203,3 +203,20 @@ async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
         .expect("restart after a crash: the lock went with the process");
     wait_total(&first, "service:crash", 1, Duration::from_secs(30)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_shuts_down_as_gracefully_as_sigterm() {
+    let mut server = start(&[("PHAROS_INDEX__COMMIT_INTERVAL_MS", "600000")]);
+    let body: String = (0..50).map(|i| line(&format!("i{i}")) + "\n").collect();
+    assert_eq!(post_ndjson(&server, body).await.0, 200);
+    let (exit, took) = server
+        .stop_with("INT", Duration::from_secs(15))
+        .expect("SIGINT");
+    assert!(
+        exit.success() && took < Duration::from_secs(10),
+        "{exit} after {took:?}"
+    );
+    let checkpoint =
+        std::fs::read_to_string(server.data_dir.join("index/checkpoint")).expect("checkpoint");
+    assert_eq!(checkpoint.trim(), "50");
+}

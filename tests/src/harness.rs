@@ -145,11 +145,20 @@ impl Server {
 
     /// SIGTERM, then waits up to `timeout` for the exit; returns its status and how long it took.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<(ExitStatus, Duration)> {
+        self.stop_with("TERM", timeout)
+    }
+
+    /// Sends the signal `name` ("TERM", "INT", …), then waits up to `timeout` for the exit.
+    pub fn stop_with(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(ExitStatus, Duration)> {
         let Some(mut c) = self.child.take() else {
             bail!("server not running")
         };
         let started = Instant::now();
-        signal(c.id(), "TERM")?;
+        signal(c.id(), name)?;
         loop {
             if let Some(status) = c.try_wait()? {
                 return Ok((status, started.elapsed()));
@@ -158,7 +167,7 @@ impl Server {
                 let _ = c.kill();
                 let _ = c.wait();
                 bail!(
-                    "pharos did not exit within {timeout:?} of SIGTERM; its log:\n{}",
+                    "pharos did not exit within {timeout:?} of SIG{name}; its log:\n{}",
                     self.log()
                 );
             }
