@@ -28,9 +28,11 @@ pub type Attributes = Vec<(String, AttrValue)>;
 /// Which normaliser produced the record, and so which one rebuilds it from `raw`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
-    /// A JSON object sent to `POST /api/v1/logs`; `raw` is the object's text as sent.
+    /// A JSON object sent to `POST /api/v1/logs`; `raw` is the object's text as sent (UTF-8).
     Json,
-    /// An OTLP log record; `raw` is its OTLP/JSON encoding wrapped with its resource and scope.
+    /// An OTLP log record; `raw` is the protobuf encoding of a `ResourceLogs` holding its
+    /// resource, its scope and the record alone — the record exactly as the client sent it,
+    /// in OTLP's own compact encoding (hits show it as OTLP/JSON).
     Otlp,
 }
 
@@ -74,8 +76,8 @@ pub struct LogRecord {
     pub resource: Attributes,
     pub attributes: Attributes,
     pub source: Source,
-    /// The original record as the client sent it.
-    pub raw: String,
+    /// The original record as the client sent it (see [`Source`] for the encoding).
+    pub raw: Vec<u8>,
 }
 
 /// The canonical lowercase level name for an OTLP severity number (used for the `level` field).

@@ -1,5 +1,6 @@
 //! The JSON shape of one search hit: the rebuilt record plus its stable id.
 
+use pharos_collector::normalize::raw_display;
 use pharos_collector::record::{level_name, AttrValue, Attributes, LogRecord};
 use serde_json::{json, Map, Value};
 
@@ -51,6 +52,6 @@ pub fn hit_json(lsn: u64, r: &LogRecord) -> Value {
         "correlation_id": r.correlation_id,
         "attributes": object_json(&r.attributes),
         "resource": object_json(&r.resource),
-        "raw": r.raw,
+        "raw": raw_display(r.source, &r.raw),
     })
 }

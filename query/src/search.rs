@@ -124,7 +124,7 @@ pub fn search(store: &LogStore, req: &SearchRequest) -> Result<SearchResponse, Q
         let doc: TantivyDocument = searcher.doc(addr).map_err(|e| index_err(p, e))?;
         let raw = doc
             .get_first(store.schema().raw)
-            .and_then(|v| v.as_str())
+            .and_then(|v| v.as_bytes())
             .unwrap_or_default();
         let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
         let observed = fast
@@ -146,6 +146,7 @@ pub fn search(store: &LogStore, req: &SearchRequest) -> Result<SearchResponse, Q
             Some(Ok(record)) => hits.push(hit_json(lsn, &record)),
             other => {
                 tracing::warn!(lsn, error = ?other.map(|r| r.err()), "stored record could not be rebuilt");
+                let raw = String::from_utf8_lossy(raw);
                 hits.push(serde_json::json!({"record_id": lsn.to_string(), "raw": raw}));
             }
         }

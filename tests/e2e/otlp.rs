@@ -112,6 +112,23 @@ async fn check_two_records(server: &Server, tag: u8, service: &str) {
         let hit = one_hit(server, &format!("trace_id:{trace}")).await;
         assert_eq!(hit["trace_id"], trace, "{hit}");
         assert_eq!(hit["span_id"], hex::encode(span_id(tag, n)), "{hit}");
+        // The original record is shown as OTLP/JSON: its resource, its scope and itself.
+        let raw: Value =
+            serde_json::from_str(hit["raw"].as_str().expect("raw text")).expect("raw is JSON");
+        assert_eq!(
+            raw["logRecord"]["traceId"],
+            hex::encode(trace_id(tag, n)),
+            "{raw}"
+        );
+        assert_eq!(
+            raw["logRecord"]["spanId"],
+            hex::encode(span_id(tag, n)),
+            "{raw}"
+        );
+        assert_eq!(
+            raw["resource"]["attributes"][0]["key"], "service.name",
+            "{raw}"
+        );
         assert_eq!(hit["service"], service, "{hit}");
         assert_eq!(hit["host"], format!("node-{tag}"), "{hit}");
         let ts = BASE_NS + u64::from(tag) * 1_000_000_000 + u64::from(n) * 1_000 + 7;

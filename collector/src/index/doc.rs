@@ -50,6 +50,6 @@ pub(crate) fn to_document(schema: &LogSchema, lsn: u64, r: &LogRecord) -> Tantiv
         doc.add_object(schema.resource, to_object(&r.resource));
     }
     doc.add_u64(schema.source, r.source.as_u64());
-    doc.add_text(schema.raw, &r.raw);
+    doc.add_bytes(schema.raw, &r.raw);
     doc
 }

@@ -42,7 +42,8 @@ pub struct LogSchema {
     pub resource: Field,
     /// Which normaliser rebuilds `raw` (see `record::Source`).
     pub source: Field,
-    /// The original record, stored (zstd) and not indexed.
+    /// The original record (bytes: JSON text or OTLP protobuf, see `record::Source`), stored
+    /// with zstd and not indexed.
     pub raw: Field,
 }
 
@@ -97,7 +98,7 @@ impl LogSchema {
         let attributes = b.add_json_field("attributes", json.clone());
         let resource = b.add_json_field("resource", json);
         let source = b.add_u64_field("source", fast_only);
-        let raw = b.add_text_field("raw", STORED);
+        let raw = b.add_bytes_field("raw", STORED);
         LogSchema {
             schema: b.build(),
             lsn,

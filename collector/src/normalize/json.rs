@@ -101,7 +101,7 @@ pub fn normalize_json_object(raw: &str, observed_ns: i64) -> Result<LogRecord, S
         resource: Vec::new(),
         attributes: attrs,
         source: Source::Json,
-        raw: raw.to_owned(),
+        raw: raw.as_bytes().to_vec(),
     })
 }
 
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(r.span_id, "00f067aa0ba902b7");
         assert_eq!(r.correlation_id, "req-9");
         assert_eq!(r.source, Source::Json);
-        assert_eq!(r.raw, raw);
+        assert_eq!(r.raw, raw.as_bytes());
         assert!(r.resource.is_empty());
         assert_eq!(
             r.attributes,

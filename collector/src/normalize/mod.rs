@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use crate::record::{LogRecord, Source};
 
 pub use json::normalize_json_object;
-pub use otlp::{otlp_to_records, MAX_ANY_VALUE_DEPTH};
+pub use otlp::{otlp_raw_json, otlp_to_records, MAX_ANY_VALUE_DEPTH};
 pub use severity::severity_from_text;
 pub use timestamp::parse_timestamp;
 
@@ -256,9 +256,19 @@ fn strip_position(e: &serde_json::Error) -> String {
 ///
 /// For every record `r` produced by [`parse_json_body`], [`normalize_json_object`] or
 /// [`otlp_to_records`]: `rebuild(r.source, &r.raw, r.observed_ns) == Ok(r)`.
-pub fn rebuild(source: Source, raw: &str, observed_ns: i64) -> Result<LogRecord, NormalizeError> {
+/// The stored original as text for people: JSON records as sent, OTLP records as OTLP/JSON.
+pub fn raw_display(source: Source, raw: &[u8]) -> String {
+    match source {
+        Source::Json => String::from_utf8_lossy(raw).into_owned(),
+        Source::Otlp => otlp_raw_json(raw).unwrap_or_else(|e| format!("<{e}>")),
+    }
+}
+
+pub fn rebuild(source: Source, raw: &[u8], observed_ns: i64) -> Result<LogRecord, NormalizeError> {
     let result = match source {
-        Source::Json => normalize_json_object(raw, observed_ns),
+        Source::Json => std::str::from_utf8(raw)
+            .map_err(|e| format!("stored record is not UTF-8: {e}"))
+            .and_then(|text| normalize_json_object(text, observed_ns)),
         Source::Otlp => otlp::rebuild_otlp(raw, observed_ns),
     };
     result.map_err(|reason| NormalizeError::Rebuild {

@@ -145,7 +145,7 @@ proptest! {
         let text = format!("{{{}}}", parts.join(","));
         match normalize_json_object(&text, observed) {
             Ok(r) => {
-                prop_assert_eq!(&r.raw, &text);
+                prop_assert_eq!(&r.raw, text.as_bytes());
                 prop_assert_eq!(r.observed_ns, observed);
                 let rebuilt = rebuild(Source::Json, &r.raw, r.observed_ns);
  prop_assert_eq!(rebuilt.as_ref(), Ok(&r));
@@ -175,7 +175,7 @@ proptest! {
             }
             Err(reason) => {
                 prop_assert!(reason.starts_with("field \""), "unexpected reason {}", reason);
-                prop_assert!(rebuild(Source::Json, &text, observed).is_err());
+                prop_assert!(rebuild(Source::Json, text.as_bytes(), observed).is_err());
             }
         }
     }

@@ -18,7 +18,7 @@ fn assert_rebuilds(parsed: &Parsed) {
             rebuild(r.source, &r.raw, r.observed_ns).as_ref(),
             Ok(r),
             "raw {}",
-            r.raw
+            String::from_utf8_lossy(&r.raw)
         );
     }
 }
@@ -56,7 +56,7 @@ fn ndjson_bad_lines_in_the_middle() {
             },
         ]
     );
-    assert_eq!(p.records[0].raw, "{\"msg\":\"a\"}");
+    assert_eq!(p.records[0].raw, "{\"msg\":\"a\"}".as_bytes());
     assert_eq!(p.records[1].severity_number, 9);
     assert_rebuilds(&p);
 }
@@ -65,8 +65,8 @@ fn ndjson_bad_lines_in_the_middle() {
 fn crlf_lines_and_bom() {
     let p = body(b"\xEF\xBB\xBF{\"msg\":\"a\"}\r\n\r\n{\"msg\":\"b\"}\r\nnope\r\n");
     assert_eq!(p.records.len(), 2);
-    assert_eq!(p.records[0].raw, "{\"msg\":\"a\"}");
-    assert_eq!(p.records[1].raw, "{\"msg\":\"b\"}");
+    assert_eq!(p.records[0].raw, "{\"msg\":\"a\"}".as_bytes());
+    assert_eq!(p.records[1].raw, "{\"msg\":\"b\"}".as_bytes());
     assert_eq!(p.records[1].body, "b");
     assert_eq!(p.rejected.len(), 1);
     assert_eq!(p.rejected[0].line, 4);
@@ -88,7 +88,7 @@ fn array_body() {
     assert_eq!(p.records.len(), 2);
     assert_eq!(
         p.records[0].raw,
-        "{\"msg\":\"a\", \"n\": [1, {\"x\": null}]}"
+        "{\"msg\":\"a\", \"n\": [1, {\"x\": null}]}".as_bytes()
     );
     assert_eq!(
         p.records[0].attributes,
@@ -100,7 +100,10 @@ fn array_body() {
             ])
         )]
     );
-    assert_eq!(p.records[1].raw, "{\"msg\":\"b\",\n \"ts\": 1700000000123}");
+    assert_eq!(
+        p.records[1].raw,
+        "{\"msg\":\"b\",\n \"ts\": 1700000000123}".as_bytes()
+    );
     assert_eq!(p.records[1].timestamp_ns, 1_700_000_000_123_000_000);
     assert_eq!(
         p.rejected,
@@ -276,11 +279,13 @@ fn over_long_line() {
 
 #[test]
 fn rebuild_errors_name_the_problem() {
-    let err = rebuild(Source::Json, "{\"ts\":true}", OBS).expect_err("bad ts");
+    let err = rebuild(Source::Json, b"{\"ts\":true}", OBS).expect_err("bad ts");
     assert_eq!(
         err.to_string(),
         "cannot rebuild Json record: field \"ts\": cannot parse true as a timestamp (RFC 3339 or epoch s/ms/µs/ns)"
     );
-    let err = rebuild(Source::Otlp, "{}", OBS).expect_err("no logRecord");
-    assert!(err.to_string().contains("logRecord"), "{err}");
+    let err = rebuild(Source::Otlp, b"not protobuf", OBS).expect_err("garbage");
+    assert!(err.to_string().contains("does not decode"), "{err}");
+    let err = rebuild(Source::Otlp, b"", OBS).expect_err("no record");
+    assert!(err.to_string().contains("exactly one scope"), "{err}");
 }

@@ -121,8 +121,13 @@ fn maps_fields_ids_and_resource() {
             ),
         ]
     );
-    // raw is OTLP/JSON: lowerCamelCase, hex ids, u64 as strings.
-    let raw: serde_json::Value = serde_json::from_str(&r.raw).expect("raw is JSON");
+    // raw is the record alone, as protobuf; shown as OTLP/JSON: lowerCamelCase, hex ids,
+    // u64 as strings.
+    let rl = ResourceLogs::decode(&r.raw[..]).expect("raw is a ResourceLogs");
+    assert_eq!(rl.scope_logs.len(), 1);
+    assert_eq!(rl.scope_logs[0].log_records.len(), 1);
+    let raw: serde_json::Value =
+        serde_json::from_str(&otlp_raw_json(&r.raw).expect("renders")).expect("raw is JSON");
     assert_eq!(
         raw["logRecord"]["traceId"],
         "0102030405060708090a0b0c0d0e0f10"
