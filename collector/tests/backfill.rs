@@ -1,27 +1,22 @@
 //! A backfill that mixes many past days in each request: every record is indexed once, into
 //! its day, without one open writer (memory arena and thread) per day.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pharos_collector::clock::{ManualClock, NANOS_PER_DAY};
-use pharos_collector::config::CollectorConfig;
 use pharos_collector::index::PartitionId;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::Collector;
+
+mod common;
+use common::{test_config, wait_indexed};
 
 const TODAY: i64 = 20_600;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interleaved_days_are_indexed_once_with_few_open_writers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = CollectorConfig::default();
-    cfg.storage.data_dir = dir.path().to_path_buf();
-    cfg.index.commit_interval_ms = 50;
-    cfg.index.writer_memory_mb = 32;
-    cfg.index.writer_threads = 1;
-    cfg.ingest.min_free_disk_bytes = 0;
+    let cfg = test_config(dir.path());
     let clock = ManualClock::new(TODAY * NANOS_PER_DAY + NANOS_PER_DAY / 2);
     let c = Collector::open(cfg, Arc::new(clock), tokio::runtime::Handle::current()).expect("open");
     // 12 past days, round robin: every consecutive record is in another day.
@@ -39,12 +34,7 @@ async fn interleaved_days_are_indexed_once_with_few_open_writers() {
             .await
             .expect("append");
     }
-    let want = c.wal.durable_lsn();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.progress().committed_lsn.load(Ordering::SeqCst) < want {
-        assert!(Instant::now() < deadline, "indexing timed out");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_indexed(&c);
     for back in 1..=12 {
         let p = c
             .store

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use pharos_collector::clock::SystemClock;
-use pharos_collector::config::CollectorConfig;
 use pharos_collector::Collector;
 
+mod common;
+use common::test_config;
+
 fn open(dir: &std::path::Path) -> Result<Collector, String> {
-    let mut cfg = CollectorConfig::default();
-    cfg.storage.data_dir = dir.to_path_buf();
-    cfg.index.writer_memory_mb = 32;
-    cfg.index.writer_threads = 1;
+    let cfg = test_config(dir);
     Collector::open(
         cfg,
         Arc::new(SystemClock),

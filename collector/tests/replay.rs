@@ -1,35 +1,22 @@
 //! WAL replay indexes each record exactly once, even when the partition length changed
 //! between the crash and the restart.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pharos_collector::clock::{ManualClock, NANOS_PER_DAY};
 use pharos_collector::config::CollectorConfig;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::Collector;
 
+mod common;
+use common::{test_config, wait_indexed};
+
 const DAY0: i64 = 20_500;
 
 fn config(dir: &std::path::Path, partition_hours: u32) -> CollectorConfig {
-    let mut c = CollectorConfig::default();
-    c.storage.data_dir = dir.to_path_buf();
-    c.index.commit_interval_ms = 20;
-    c.index.writer_memory_mb = 32;
-    c.index.writer_threads = 1;
+    let mut c = test_config(dir);
     c.index.partition_hours = partition_hours;
-    c.ingest.min_free_disk_bytes = 0;
     c
-}
-
-fn wait_indexed(c: &Collector) {
-    let want = c.wal.durable_lsn();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.progress().committed_lsn.load(Ordering::SeqCst) < want {
-        assert!(Instant::now() < deadline, "indexing timed out");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn total_docs(c: &Collector) -> u64 {

@@ -2,7 +2,6 @@
 //! by days, by `keep_errors_days`, and by `max_disk_bytes`, at exact times.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pharos_collector::clock::{ManualClock, NANOS_PER_DAY};
 use pharos_collector::config::CollectorConfig;
@@ -10,6 +9,9 @@ use pharos_collector::index::PartitionId;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::record::LogRecord;
 use pharos_collector::Collector;
+
+mod common;
+use common::{test_config, wait_indexed, wait_until};
 
 const HOUR: i64 = NANOS_PER_DAY / 24;
 /// Day numbers in the tests are offsets from 2024-10-04 (day 20,000 since the epoch), so
@@ -22,16 +24,10 @@ fn config(
     keep_errors_days: u32,
     max_disk_bytes: u64,
 ) -> CollectorConfig {
-    let mut c = CollectorConfig::default();
-    c.storage.data_dir = dir.to_path_buf();
-    c.index.commit_interval_ms = 20;
-    c.index.writer_memory_mb = 32;
-    c.index.writer_threads = 1;
-    c.ingest.min_free_disk_bytes = 0;
+    let mut c = test_config(dir);
     c.retention.days = days;
     c.retention.keep_errors_days = keep_errors_days;
     c.retention.max_disk_bytes = max_disk_bytes;
-    c.retention.check_interval_secs = 3600; // only when the test triggers it
     c
 }
 
@@ -51,26 +47,8 @@ fn docs(c: &Collector, day: i64) -> Option<u64> {
         .map(|p| p.reader.searcher().num_docs())
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 async fn ingest(c: &Collector, recs: Vec<LogRecord>) {
     c.ingestor.append(&recs, "test", 0).await.expect("append");
-}
-
-fn wait_indexed(c: &Collector) {
-    let want = c.wal.durable_lsn();
-    wait_until("everything committed", || {
-        c.progress()
-            .committed_lsn
-            .load(std::sync::atomic::Ordering::SeqCst)
-            >= want
-    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
