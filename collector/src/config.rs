@@ -80,6 +80,8 @@ pub struct IngestSettings {
     pub backlog_high_water_records: u64,
     /// When the data dir's file system has less free space than this, ingest answers 429.
     pub min_free_disk_bytes: u64,
+    /// Records timestamped further than this in the future are rejected (0 = no limit).
+    pub max_future_secs: u64,
 }
 
 impl Default for IngestSettings {
@@ -89,6 +91,7 @@ impl Default for IngestSettings {
             max_line_bytes: 1024 * 1024,
             backlog_high_water_records: 1_000_000,
             min_free_disk_bytes: 256 * 1024 * 1024,
+            max_future_secs: 86_400,
         }
     }
 }

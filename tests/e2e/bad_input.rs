@@ -354,3 +354,45 @@ async fn records_already_past_retention_are_rejected_not_silently_dropped() {
     .await;
     assert_eq!(search(&server, "service:ret", 0).await["total"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_too_far_in_the_future_are_rejected() {
+    let server = start(&[("PHAROS_INGEST__MAX_FUTURE_SECS", "3600")]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let body = format!(
+        "{{\"ts\":{},\"service\":\"fut\",\"msg\":\"fine, a minute ahead\"}}\n\
+         {{\"ts\":{},\"service\":\"fut\",\"msg\":\"a broken clock\"}}\n\
+         {{\"ts\":\"2200-01-01T00:00:00Z\",\"service\":\"fut\",\"msg\":\"far future\"}}\n",
+        now + 60,
+        now + 2 * 3600
+    );
+    let (status, reply) = post_ndjson(&server, body).await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["accepted"], 1, "{reply}");
+    let rejected = reply["rejected"].as_array().expect("rejected");
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        [2, 3],
+        "{reply}"
+    );
+    let reason = rejected[1]["reason"].as_str().unwrap_or_default();
+    assert_eq!(
+        reason,
+        "timestamp 2200-01-01T00:00:00Z is more than 3600 s in the future (ingest.max_future_secs)"
+    );
+    wait_total(&server, "service:fut", 1, Duration::from_secs(30)).await;
+    assert_eq!(search(&server, "service:fut", 0).await["total"], 1);
+    // No partition was created for the year 2200.
+    let names: Vec<String> = std::fs::read_dir(server.data_dir.join("index"))
+        .expect("index dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("2200")), "{names:?}");
+}

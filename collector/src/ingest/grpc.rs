@@ -65,7 +65,7 @@ impl LogsService for OtlpLogsService {
         let request = request.into_inner();
         let size = request.encoded_len();
         let mut parsed = otlp_to_records(&request, self.clock.now_ns());
-        self.ingestor.reject_expired(&mut parsed);
+        self.ingestor.reject_out_of_range(&mut parsed);
         self.ingestor
             .count_rejected(ENDPOINT_OTLP_GRPC, parsed.rejected.len());
         match self

@@ -190,7 +190,7 @@ async fn ingest_json(State(state): State<IngestState>, headers: HeaderMap, body:
     if parsed.records.is_empty() && parsed.rejected.is_empty() {
         return json_error(StatusCode::BAD_REQUEST, "empty body: no log records");
     }
-    ingestor.reject_expired(&mut parsed);
+    ingestor.reject_out_of_range(&mut parsed);
     ingestor.count_rejected(ENDPOINT_NDJSON, parsed.rejected.len());
     if let Err(e) = ingestor
         .append(&parsed.records, ENDPOINT_NDJSON, body.len())
@@ -330,7 +330,7 @@ async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body:
         }
     };
     let mut parsed = otlp_to_records(&request, state.clock.now_ns());
-    state.ingestor.reject_expired(&mut parsed);
+    state.ingestor.reject_out_of_range(&mut parsed);
     ingestor.count_rejected(ENDPOINT_OTLP_HTTP, parsed.rejected.len());
     if let Err(e) = ingestor
         .append(&parsed.records, ENDPOINT_OTLP_HTTP, body.len())

@@ -19,6 +19,16 @@ use crate::normalize::Parsed;
 use crate::record::LogRecord;
 use crate::wal::{Wal, WalError};
 
+fn rfc3339(ns: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ns.to_string())
+}
+
 /// Names of the ingest endpoints, as used in metrics labels.
 pub const ENDPOINT_NDJSON: &str = "ndjson";
 pub const ENDPOINT_OTLP_HTTP: &str = "otlp_http";
@@ -72,20 +82,34 @@ impl Ingestor {
         }
     }
 
-    /// Rejects records already past retention: retention would delete them at once, so
-    /// acknowledging them would be a silent drop. The client is told instead.
-    pub fn reject_expired(&self, parsed: &mut Parsed) {
+    /// Rejects records whose time is outside what Pharos keeps: already past retention
+    /// (retention would delete them at once, so acknowledging them would be a silent drop),
+    /// or further in the future than `ingest.max_future_secs` (a broken clock would otherwise
+    /// create partitions that retention cannot reclaim until that date). The client is told.
+    pub fn reject_out_of_range(&self, parsed: &mut Parsed) {
         let now = self.clock.now_ns();
         let r = &self.retention;
         let partition_len_ns = self.partition_len_ns;
+        let max_future = self.settings.max_future_secs;
+        let latest = match max_future {
+            0 => i64::MAX,
+            secs => now.saturating_add(
+                i64::try_from(secs)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000_000_000),
+            ),
+        };
         parsed.reject_where(|rec| {
+            if rec.timestamp_ns > latest {
+                return Some(format!(
+                    "timestamp {} is more than {max_future} s in the future (ingest.max_future_secs)",
+                    rfc3339(rec.timestamp_ns)
+                ));
+            }
             is_expired(rec.timestamp_ns, rec.severity_number, partition_len_ns, now, r).then(|| {
-                let ts = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(rec.timestamp_ns))
-                    .ok()
-                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                    .unwrap_or_else(|| rec.timestamp_ns.to_string());
                 format!(
-                    "timestamp {ts} is older than retention (retention.days = {}, retention.keep_errors_days = {} for ERROR and above)",
+                    "timestamp {} is older than retention (retention.days = {}, retention.keep_errors_days = {} for ERROR and above)",
+                    rfc3339(rec.timestamp_ns),
                     r.days,
                     r.effective_keep_errors_days()
                 )
