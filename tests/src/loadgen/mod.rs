@@ -9,3 +9,4 @@ pub mod markers;
 pub mod pace;
 pub mod proc;
 pub mod stats;
+pub mod target;
