@@ -386,17 +386,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_acks() {
-        let body = br#"{"accepted":3,"rejected":[{"line":2,"reason":"bad"}]}"#;
-        assert_eq!(parse_ack(Mode::Ndjson, body, 4), (3, 1));
-        assert_eq!(parse_ack(Mode::Ndjson, b"", 4), (4, 0));
-        assert_eq!(parse_ack(Mode::Otlp, b"", 4), (4, 0));
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(reqwest::header::RETRY_AFTER, "2".parse().expect("header"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-    }
-
-    #[test]
     fn prepares_batches() {
         let t = Target::new("http://127.0.0.1:1", Mode::Ndjson, 1).expect("target");
         let (batches, raw) = prepare(&t, 25, 10, 1, None);

@@ -173,3 +173,19 @@ fn parse_ack(mode: Mode, body: &[u8], records: usize) -> (u64, u64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_acks() {
+        let body = br#"{"accepted":3,"rejected":[{"line":2,"reason":"bad"}]}"#;
+        assert_eq!(parse_ack(Mode::Ndjson, body, 4), (3, 1));
+        assert_eq!(parse_ack(Mode::Ndjson, b"", 4), (4, 0));
+        assert_eq!(parse_ack(Mode::Otlp, b"", 4), (4, 0));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "2".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+    }
+}
