@@ -1,5 +1,6 @@
 //! The JSON shape of one search hit: the rebuilt record plus its stable id.
 
+use pharos_collector::clock::rfc3339;
 use pharos_collector::normalize::raw_display;
 use pharos_collector::record::{level_name, AttrValue, Attributes, LogRecord};
 use serde_json::{json, Map, Value};
@@ -20,17 +21,6 @@ fn attr_json(v: &AttrValue) -> Value {
 
 fn object_json(kvs: &Attributes) -> Map<String, Value> {
     kvs.iter().map(|(k, v)| (k.clone(), attr_json(v))).collect()
-}
-
-/// RFC 3339 with nanoseconds, UTC.
-pub fn rfc3339(ns: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ns.to_string())
 }
 
 /// A hit as the API returns it. `record_id` is the record's WAL sequence number, stable for

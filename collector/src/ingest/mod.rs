@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::clock::SharedClock;
+use crate::clock::{rfc3339, SharedClock};
 use crate::config::{CollectorConfig, IngestSettings, RetentionSettings};
 use crate::index::indexer::IndexerProgress;
 use crate::index::retention::is_expired;
@@ -18,16 +18,6 @@ use crate::metrics::{CollectorMetrics, EndpointLabel};
 use crate::normalize::Parsed;
 use crate::record::LogRecord;
 use crate::wal::{Wal, WalError};
-
-fn rfc3339(ns: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ns.to_string())
-}
 
 /// Names of the ingest endpoints, as used in metrics labels.
 pub const ENDPOINT_NDJSON: &str = "ndjson";
