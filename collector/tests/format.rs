@@ -42,9 +42,9 @@ async fn a_newer_wal_format_is_refused_and_left_untouched() {
 async fn a_newer_index_format_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("index")).expect("mkdir");
-    std::fs::write(dir.path().join("index/FORMAT"), "2\n").expect("write");
+    std::fs::write(dir.path().join("index/FORMAT"), "9\n").expect("write");
     let err = open(dir.path()).err().expect("must refuse");
-    assert!(err.contains("index format 2"), "{err}");
+    assert!(err.contains("index format 9"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +65,7 @@ async fn a_fresh_data_dir_records_both_formats() {
         std::fs::read_to_string(dir.path().join("index/FORMAT"))
             .expect("index format")
             .trim(),
-        "1"
+        pharos_collector::index::INDEX_FORMAT_VERSION.to_string()
     );
     // And a second start accepts what the first wrote.
     let c = open(dir.path()).expect("reopen");

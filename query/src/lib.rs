@@ -3,7 +3,11 @@
 //! For now searches use tantivy's query parser over the log schema's fields; Pharos's own
 //! query language replaces it in the query issue.
 
+pub mod context;
+pub mod correlate;
+pub mod field_stats;
 pub mod hit;
+pub mod lang;
 pub mod search;
 
 pub use hit::hit_json;

@@ -11,7 +11,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, TokenizerManager};
 
 /// Bumped whenever the on-disk layout of partitions changes incompatibly.
-pub const INDEX_FORMAT_VERSION: u32 = 1;
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
 /// Tokenizer for keyword fields that match case-insensitively (`level:ERROR` = `level:error`).
 pub const KEYWORD_LOWER: &str = "keyword_lower";
@@ -73,14 +73,19 @@ impl LogSchema {
                 .set_tokenizer("default")
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
-        // Attributes: words and values are searchable by path; phrases are for the message,
-        // so no positions (they would double the postings of every attribute).
+        // Attributes and resource: every value is a keyword matched exactly (`user.id:u-42`,
+        // `http.route:/api/*` by prefix), numbers are numeric terms, and every path is a fast
+        // (columnar) field so the query layer aggregates them (`avg(duration_ms)`, `by
+        // (http.route)`) without reading stored documents. This is Quickwit's default for
+        // dynamic fields; full text is for the message.
         let json = JsonObjectOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer("default")
-                    .set_index_option(IndexRecordOption::Basic),
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
             )
+            .set_fast("raw")
             .set_expand_dots_enabled();
 
         // Range queries on fast fields use the columnar data, so the time and the record id

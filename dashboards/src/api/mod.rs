@@ -1,4 +1,7 @@
-//! The query API. `GET /api/v1/search` for now; the query issue adds the rest.
+//! The query API: search and aggregation (`query`), the request view, context and field
+//! statistics (`records`).
+
+mod records;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -13,7 +16,9 @@ use serde_json::json;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/search", get(search_handler))
+    Router::new()
+        .route("/api/v1/search", get(search_handler))
+        .merge(records::router())
 }
 
 #[derive(Deserialize)]
@@ -25,12 +30,12 @@ struct SearchParams {
     limit: Option<usize>,
 }
 
-fn bad_request(msg: impl Into<String>) -> Response {
+pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
 }
 
 /// A time parameter: RFC 3339, or epoch seconds/ms/µs/ns told apart by magnitude.
-fn parse_time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
+pub(crate) fn parse_time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
