@@ -5,6 +5,7 @@
 pub mod body;
 pub mod grpc;
 pub mod http;
+pub mod tail;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -48,6 +49,7 @@ pub struct Ingestor {
     retention: RetentionSettings,
     partition_len_ns: i64,
     clock: SharedClock,
+    tail: tail::TailFeed,
 }
 
 impl Ingestor {
@@ -69,6 +71,7 @@ impl Ingestor {
             retention: config.retention.clone(),
             partition_len_ns,
             clock,
+            tail: tail::TailFeed::default(),
         }
     }
 
@@ -105,6 +108,11 @@ impl Ingestor {
                 )
             })
         });
+    }
+
+    /// The live feed of acknowledged records (for live tail).
+    pub fn tail(&self) -> &tail::TailFeed {
+        &self.tail
     }
 
     pub fn settings(&self) -> &IngestSettings {
@@ -179,7 +187,8 @@ impl Ingestor {
             .iter()
             .map(postcard::to_allocvec)
             .collect::<Result<Vec<_>, _>>()?;
-        self.wal.append(payloads).await?;
+        let (first_lsn, _) = self.wal.append(payloads).await?;
+        self.tail.publish(first_lsn, records);
         self.metrics
             .records_ingested
             .get_or_create(&label)
