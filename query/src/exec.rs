@@ -363,7 +363,7 @@ fn hits_mode(pipes: &[Pipe], api_limit: usize) -> Result<Mode, QueryError> {
 }
 
 /// One partition's query: the filter, plus the time range unless the partition lies inside it.
-fn partition_query(
+pub(crate) fn partition_query(
     store: &LogStore,
     p: &PartitionHandle,
     compiled: &dyn Query,

@@ -9,6 +9,7 @@ pub mod context;
 pub mod correlate;
 pub mod eval;
 pub mod exec;
+pub mod export;
 pub mod field;
 pub mod field_stats;
 pub mod filter;

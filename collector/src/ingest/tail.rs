@@ -3,8 +3,8 @@
 //! Every batch that reaches the WAL is published once, as an `Arc`, on a broadcast channel:
 //! publishing never blocks and never waits for a subscriber, so a slow tail client cannot slow
 //! ingest. A subscriber that falls behind loses the oldest batches; because each batch carries
-//! its first LSN and LSNs are consecutive, the subscriber knows exactly how many records it
-//! missed and can say so.
+//! the running count of records published before it, the subscriber knows exactly how many
+//! records it missed and can say so.
 
 use std::sync::Arc;
 
@@ -20,6 +20,9 @@ const FEED_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct TailBatch {
     pub first_lsn: Lsn,
+    /// Records published on the feed before this batch (consecutive across batches, in
+    /// channel order, unlike LSNs of concurrent requests).
+    pub seq: u64,
     pub records: Vec<LogRecord>,
 }
 
@@ -27,12 +30,16 @@ pub struct TailBatch {
 #[derive(Clone)]
 pub struct TailFeed {
     tx: broadcast::Sender<Arc<TailBatch>>,
+    published: Arc<parking_lot::Mutex<u64>>,
 }
 
 impl Default for TailFeed {
     fn default() -> Self {
         let (tx, _) = broadcast::channel(FEED_CAPACITY);
-        TailFeed { tx }
+        TailFeed {
+            tx,
+            published: Arc::default(),
+        }
     }
 }
 
@@ -42,8 +49,13 @@ impl TailFeed {
         if self.tx.receiver_count() == 0 {
             return;
         }
+        // Sequence numbers are taken and sent under one lock so channel order = seq order.
+        let mut published = self.published.lock();
+        let seq = *published;
+        *published += records.len() as u64;
         let _ = self.tx.send(Arc::new(TailBatch {
             first_lsn,
+            seq,
             records: records.to_vec(),
         }));
     }

@@ -1,86 +1,71 @@
 //! The query API: search and aggregation (`query`), the request view, context and field
 //! statistics (`records`).
 
+mod query;
 mod records;
 
-use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
-use pharos_collector::normalize::parse_timestamp;
-use pharos_query::{search, QueryError, SearchRequest};
-use serde::Deserialize;
+use pharos_collector::clock::Clock;
+use pharos_query::QueryError;
 use serde_json::json;
 
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/search", get(search_handler))
+        .merge(query::router())
         .merge(records::router())
-}
-
-#[derive(Deserialize)]
-struct SearchParams {
-    #[serde(default)]
-    q: String,
-    start: Option<String>,
-    end: Option<String>,
-    limit: Option<usize>,
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
 }
 
-/// A time parameter: RFC 3339, or epoch seconds/ms/µs/ns told apart by magnitude.
-pub(crate) fn parse_time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
-    let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let value = match s.parse::<f64>() {
-        Ok(_) => serde_json::from_str::<serde_json::Value>(s).unwrap_or_else(|_| json!(s)),
-        Err(_) => json!(s),
-    };
-    parse_timestamp(&value)
-        .map(Some)
-        .map_err(|e| format!("parameter {name}: {e}"))
-}
-
-async fn search_handler(State(state): State<AppState>, Query(p): Query<SearchParams>) -> Response {
-    let (start_ns, end_ns) = match (
-        parse_time_param("start", &p.start),
-        parse_time_param("end", &p.end),
-    ) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return bad_request(e),
-    };
-    let req = SearchRequest {
-        query: p.q,
-        start_ns,
-        end_ns,
-        limit: p.limit.unwrap_or(100),
-    };
-    let store = state.collector.store.clone();
-    let result = tokio::task::spawn_blocking(move || search(&store, &req)).await;
-    match result {
-        Ok(Ok(resp)) => Json(resp).into_response(),
-        Ok(Err(e @ (QueryError::Parse(_) | QueryError::BadRequest(_)))) => {
-            bad_request(e.to_string())
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "search failed");
+/// The HTTP answer for a query error: 400 with the position for what the client got wrong,
+/// 500 (logged) for what went wrong here.
+pub(crate) fn query_error(e: QueryError) -> Response {
+    match e {
+        QueryError::Syntax(p) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": p.to_string(),
+                "position": p.position,
+                "column": p.column,
+                "expected": p.expected,
+                "found": p.found,
+            })),
+        )
+            .into_response(),
+        QueryError::Invalid {
+            ref message,
+            position,
+        } => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": e.to_string(), "message": message, "position": position})),
+        )
+            .into_response(),
+        QueryError::Parse(_) | QueryError::BadRequest(_) => bad_request(e.to_string()),
+        e => {
+            tracing::error!(error = %e, "query failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({"error": e.to_string()})),
             )
                 .into_response()
         }
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
     }
+}
+
+/// A time parameter: RFC 3339, epoch seconds/ms/µs/ns (told apart by magnitude), `now` or
+/// `now-15m`.
+pub(crate) fn parse_time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
+    let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let now = pharos_collector::clock::SystemClock.now_ns();
+    pharos_query::time::parse_time_literal(s, now)
+        .map(Some)
+        .map_err(|e| format!("parameter {name}: {e}"))
 }
