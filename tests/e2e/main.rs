@@ -9,5 +9,6 @@ mod crash_cycles;
 mod durability;
 mod ingest;
 mod otlp;
+mod query;
 mod real_clients;
 mod service;
