@@ -7,8 +7,10 @@
 pub mod ast;
 mod display;
 mod error;
+mod filter;
 mod lexer;
 mod parser;
+mod pipes;
 
 pub use ast::*;
 pub use error::ParseError;
