@@ -21,6 +21,9 @@ pub enum QueryError {
     /// A parameter other than the query is invalid.
     #[error("{0}")]
     BadRequest(String),
+    /// What the request names (a record id) does not exist (any more).
+    #[error("{0}")]
+    NotFound(String),
     #[error("searching {partition}: {source}")]
     Index {
         partition: String,

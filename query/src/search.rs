@@ -11,7 +11,7 @@ use serde_json::Value;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::schema::Value as _;
-use tantivy::{DocAddress, Order, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use crate::hit::hit_json;
 use crate::QueryError;
@@ -37,10 +37,49 @@ pub struct SearchResponse {
     pub took_ms: f64,
 }
 
-fn index_err(p: &PartitionHandle, source: tantivy::TantivyError) -> QueryError {
+pub(crate) fn index_err(p: &PartitionHandle, source: tantivy::TantivyError) -> QueryError {
     QueryError::Index {
         partition: p.path.display().to_string(),
         source,
+    }
+}
+
+/// Loads one hit: the stored `raw` is the only document read; the rest of what the
+/// normaliser needs (observed time, id, source) comes from fast fields.
+pub(crate) fn load_hit(
+    store: &LogStore,
+    p: &PartitionHandle,
+    searcher: &Searcher,
+    addr: DocAddress,
+) -> Result<Value, QueryError> {
+    let doc: TantivyDocument = searcher.doc(addr).map_err(|e| index_err(p, e))?;
+    let raw = doc
+        .get_first(store.schema().raw)
+        .and_then(|v| v.as_bytes())
+        .unwrap_or_default();
+    let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
+    let observed = fast
+        .i64("observed")
+        .map_err(|e| index_err(p, e))?
+        .first(addr.doc_id)
+        .unwrap_or(0);
+    let lsn = fast
+        .u64("lsn")
+        .map_err(|e| index_err(p, e))?
+        .first(addr.doc_id)
+        .unwrap_or(0);
+    let source = fast
+        .u64("source")
+        .map_err(|e| index_err(p, e))?
+        .first(addr.doc_id)
+        .and_then(Source::from_u64);
+    match source.map(|s| rebuild(s, raw, observed)) {
+        Some(Ok(record)) => Ok(hit_json(lsn, &record)),
+        other => {
+            tracing::warn!(lsn, error = ?other.map(|r| r.err()), "stored record could not be rebuilt");
+            let raw = String::from_utf8_lossy(raw);
+            Ok(serde_json::json!({"record_id": lsn.to_string(), "raw": raw}))
+        }
     }
 }
 
@@ -62,18 +101,31 @@ fn build_query(
             .parse_query(text)
             .map_err(|e| QueryError::Parse(e.to_string()))?
     };
+    Ok(within_range(p, store, user, start, end))
+}
+
+/// `query` restricted to `[start, end)` on `ts`; unchanged when the partition lies wholly
+/// inside the range (no range filter to evaluate per document).
+pub(crate) fn within_range(
+    p: &PartitionHandle,
+    store: &LogStore,
+    query: Box<dyn Query>,
+    start: i64,
+    end: i64,
+) -> Box<dyn Query> {
     let (p_start, p_end) = p.range_ns();
     if start <= p_start && end >= p_end {
-        return Ok(user); // the partition lies wholly inside the range
+        return query;
     }
+    let ts = store.schema().ts;
     let range = RangeQuery::new(
-        Bound::Included(Term::from_field_i64(schema.ts, start)),
-        Bound::Excluded(Term::from_field_i64(schema.ts, end)),
+        Bound::Included(Term::from_field_i64(ts, start)),
+        Bound::Excluded(Term::from_field_i64(ts, end)),
     );
-    Ok(Box::new(BooleanQuery::new(vec![
-        (Occur::Must, user),
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, query),
         (Occur::Must, Box::new(range)),
-    ])))
+    ]))
 }
 
 /// Runs a search. Blocking (tantivy is synchronous): call from `spawn_blocking`.
@@ -119,37 +171,7 @@ pub fn search(store: &LogStore, req: &SearchRequest) -> Result<SearchResponse, Q
     candidates.truncate(req.limit);
     let mut hits = Vec::with_capacity(candidates.len());
     for (_, i, addr) in candidates {
-        let p = &partitions[i];
-        let searcher = &searchers[i];
-        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| index_err(p, e))?;
-        let raw = doc
-            .get_first(store.schema().raw)
-            .and_then(|v| v.as_bytes())
-            .unwrap_or_default();
-        let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
-        let observed = fast
-            .i64("observed")
-            .map_err(|e| index_err(p, e))?
-            .first(addr.doc_id)
-            .unwrap_or(0);
-        let lsn = fast
-            .u64("lsn")
-            .map_err(|e| index_err(p, e))?
-            .first(addr.doc_id)
-            .unwrap_or(0);
-        let source = fast
-            .u64("source")
-            .map_err(|e| index_err(p, e))?
-            .first(addr.doc_id)
-            .and_then(Source::from_u64);
-        match source.map(|s| rebuild(s, raw, observed)) {
-            Some(Ok(record)) => hits.push(hit_json(lsn, &record)),
-            other => {
-                tracing::warn!(lsn, error = ?other.map(|r| r.err()), "stored record could not be rebuilt");
-                let raw = String::from_utf8_lossy(raw);
-                hits.push(serde_json::json!({"record_id": lsn.to_string(), "raw": raw}));
-            }
-        }
+        hits.push(load_hit(store, &partitions[i], &searchers[i], addr)?);
     }
     Ok(SearchResponse {
         total,
