@@ -96,7 +96,10 @@ pub enum Predicate {
     /// `field:>500`, `field:>=1.5`, `level:>=warn`, `_time:>now-15m`.
     Compare(CompareOp, Literal),
     /// `field:[100 TO 200]` (inclusive), `field:{100 TO 200}` (exclusive), or mixed brackets.
-    Range { lower: RangeBound, upper: RangeBound },
+    Range {
+        lower: RangeBound,
+        upper: RangeBound,
+    },
     /// `field:*`: the field is present.
     Exists,
 }
