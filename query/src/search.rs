@@ -83,6 +83,19 @@ pub(crate) fn load_hit(
     }
 }
 
+/// `[start, end)` with open ends filled in (all of time); an empty range is the caller's error.
+pub(crate) fn time_range(
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+) -> Result<(i64, i64), QueryError> {
+    let start = start_ns.unwrap_or(i64::MIN);
+    let end = end_ns.unwrap_or(i64::MAX);
+    if end <= start {
+        return Err(QueryError::BadRequest("end must be after start".into()));
+    }
+    Ok((start, end))
+}
+
 fn build_query(
     p: &PartitionHandle,
     store: &LogStore,
@@ -137,11 +150,7 @@ pub fn search(store: &LogStore, req: &SearchRequest) -> Result<SearchResponse, Q
             req.limit
         )));
     }
-    let start = req.start_ns.unwrap_or(i64::MIN);
-    let end = req.end_ns.unwrap_or(i64::MAX);
-    if end <= start {
-        return Err(QueryError::BadRequest("end must be after start".into()));
-    }
+    let (start, end) = time_range(req.start_ns, req.end_ns)?;
     let partitions = store.overlapping(start, end);
     let mut total = 0u64;
     // (ts, lsn tiebreak later, partition index, address)
