@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use pharos_collector::normalize::parse_timestamp;
 use pharos_query::{search, QueryError, SearchRequest};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
@@ -48,13 +48,63 @@ pub(crate) fn parse_time_param(name: &str, v: &Option<String>) -> Result<Option<
         .map_err(|e| format!("parameter {name}: {e}"))
 }
 
+/// The `start` and `end` parameters, or the message naming the bad one.
+pub(crate) fn time_params(
+    start: &Option<String>,
+    end: &Option<String>,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    Ok((
+        parse_time_param("start", start)?,
+        parse_time_param("end", end)?,
+    ))
+}
+
+/// The response for a failed query: 400 for bad input, 404 for what does not exist, 500
+/// (logged) for everything else.
+pub(crate) fn query_error(what: &'static str, e: QueryError) -> Response {
+    match e {
+        QueryError::Parse(_) | QueryError::BadRequest(_) => bad_request(e.to_string()),
+        QueryError::NotFound(_) => {
+            (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))).into_response()
+        }
+        QueryError::Index { .. } => {
+            tracing::error!(error = %e, query = what, "query failed");
+            internal_error(e.to_string())
+        }
+    }
+}
+
+fn internal_error(msg: String) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"error": msg})),
+    )
+        .into_response()
+}
+
+/// Runs blocking query work (tantivy is synchronous) off the async workers and answers with
+/// its JSON, or with [`query_error`]'s response.
+pub(crate) async fn run_query<T>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> Response
+where
+    T: Serialize + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(body)) => Json(body).into_response(),
+        Ok(Err(e)) => query_error(what, e),
+        Err(e) => {
+            tracing::error!(error = %e, query = what, "query task failed");
+            internal_error(e.to_string())
+        }
+    }
+}
+
 async fn search_handler(State(state): State<AppState>, Query(p): Query<SearchParams>) -> Response {
-    let (start_ns, end_ns) = match (
-        parse_time_param("start", &p.start),
-        parse_time_param("end", &p.end),
-    ) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return bad_request(e),
+    let (start_ns, end_ns) = match time_params(&p.start, &p.end) {
+        Ok(range) => range,
+        Err(e) => return bad_request(e),
     };
     let req = SearchRequest {
         query: p.q,
@@ -63,24 +113,5 @@ async fn search_handler(State(state): State<AppState>, Query(p): Query<SearchPar
         limit: p.limit.unwrap_or(100),
     };
     let store = state.collector.store.clone();
-    let result = tokio::task::spawn_blocking(move || search(&store, &req)).await;
-    match result {
-        Ok(Ok(resp)) => Json(resp).into_response(),
-        Ok(Err(e @ (QueryError::Parse(_) | QueryError::BadRequest(_)))) => {
-            bad_request(e.to_string())
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "search failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": e.to_string()})),
-            )
-                .into_response()
-        }
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-    }
+    run_query("search", move || search(&store, &req)).await
 }
