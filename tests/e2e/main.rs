@@ -10,4 +10,5 @@ mod durability;
 mod ingest;
 mod otlp;
 mod real_clients;
+mod records;
 mod service;
