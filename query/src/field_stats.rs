@@ -396,12 +396,18 @@ fn add_columns(
             }
             DynamicColumn::Bool(c) => {
                 let mut counts = [0u64; 2];
-                let mut last = None;
+                // Values already counted for the current document (an array counts each of
+                // true / false once per record).
+                let mut current: (Option<DocId>, [bool; 2]) = (None, [false; 2]);
                 scan(&c, docs, |doc, v| {
                     presence.mark(doc);
-                    if last != Some((doc, v)) {
-                        counts[usize::from(v)] += 1;
-                        last = Some((doc, v));
+                    if current.0 != Some(doc) {
+                        current = (Some(doc), [false; 2]);
+                    }
+                    let i = usize::from(v);
+                    if !current.1[i] {
+                        current.1[i] = true;
+                        counts[i] += 1;
                     }
                 });
                 for (value, n) in [("false", counts[0]), ("true", counts[1])] {

@@ -429,7 +429,14 @@ async fn field_stats_count_types_top_values_and_ranges() {
             "r7",
             json!({"http": {"status_code": -1}, "user": {"id": "u1"}, "correlation_id": "req-1"}),
         ),
-        line(at(2, 2), "api", "h3", "info", "r8", json!({})),
+        line(
+            at(2, 2),
+            "api",
+            "h3",
+            "info",
+            "r8",
+            json!({"flags": [true, false, true]}),
+        ),
     ];
     // Two commits: several segments per partition, merged by value.
     ingest(&c, &records[..4]).await;
@@ -449,6 +456,7 @@ async fn field_stats_count_types_top_values_and_ranges() {
             "http.route",
             "ok",
             "correlation_id",
+            "flags",
             "retry",
             "tags",
             "trace_id",
@@ -486,6 +494,9 @@ async fn field_stats_count_types_top_values_and_ranges() {
     );
     assert!(retry.top.is_empty());
     // An array value counts once per record and once per distinct value in it.
+    let flags = field(&all, "flags");
+    assert_eq!((flags.count, flags.types.clone()), (1, vec!["bool"]));
+    assert_eq!(flags.top, top(&[("false", 1), ("true", 1)]));
     let tags = field(&all, "tags");
     assert_eq!(
         (tags.count, tags.top.clone()),
