@@ -1,4 +1,5 @@
-//! The Pharos query layer: search over the collector's partitions.
+//! The Pharos query layer: search over the collector's partitions, and the record read APIs
+//! (the request view `correlate`, a record's `context`, `field_stats` for the UI).
 //!
 //! For now searches use tantivy's query parser over the log schema's fields; Pharos's own
 //! query language replaces it in the query issue.
@@ -10,6 +11,9 @@ pub mod hit;
 pub mod lang;
 pub mod search;
 
+pub use context::{context, ContextResponse};
+pub use correlate::{correlate, CorrelateResponse};
+pub use field_stats::{field_stats, FieldsResponse};
 pub use hit::hit_json;
 pub use search::{search, SearchRequest, SearchResponse};
 
