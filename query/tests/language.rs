@@ -17,14 +17,46 @@ fn t(day: i64, hour: i64) -> i64 {
 /// r1..r8: name, time, and the JSON line.
 fn corpus() -> Vec<(&'static str, String)> {
     let rows = [
-        ("r1", t(0, 1), json!({"level":"info","service":"api","host":"h1","msg":"user alice logged in","trace_id":"0af7651916cd43dd8448eb211c80319c","http.status_code":200,"duration_ms":12.5,"user":"alice","path":"/api/users"})),
-        ("r2", t(0, 2), json!({"level":"error","service":"api","host":"h1","msg":"connection refused by upstream db","trace_id":"0af7651916cd43dd8448eb211c80319c","http":{"status_code":500},"duration_ms":950,"path":"/api/orders"})),
-        ("r3", t(0, 3), json!({"level":"warn","service":"web","host":"h2","msg":"slow response from upstream","http":{"status_code":200},"duration_ms":720.25,"path":"/home"})),
-        ("r4", t(1, 1), json!({"level":"debug","service":"web","host":"h2","msg":"cache miss for key user:42","cache":{"hit":false}})),
-        ("r5", t(1, 5), json!({"level":"error","service":"billing","host":"h3","msg":"payment declined: card expired","http.status_code":402,"duration_ms":88,"user":"bob","correlation_id":"C9"})),
-        ("r6", t(1, 6), json!({"level":"fatal","service":"billing","host":"h3","msg":"payment service crashed","http.status_code":503})),
-        ("r7", t(2, 1), json!({"level":"info","service":"api-gw","host":"h1","msg":"request forwarded to api","http.status_code":201,"duration_ms":5,"user":"u-42"})),
-        ("r8", t(2, 2), json!({"level":"trace","service":"api-gw","host":"h1","msg":"Connection Refused while forwarding","http.status_code":"500","path":"/api/orders/7"})),
+        (
+            "r1",
+            t(0, 1),
+            json!({"level":"info","service":"api","host":"h1","msg":"user alice logged in","trace_id":"0af7651916cd43dd8448eb211c80319c","http.status_code":200,"duration_ms":12.5,"user":"alice","path":"/api/users"}),
+        ),
+        (
+            "r2",
+            t(0, 2),
+            json!({"level":"error","service":"api","host":"h1","msg":"connection refused by upstream db","trace_id":"0af7651916cd43dd8448eb211c80319c","http":{"status_code":500},"duration_ms":950,"path":"/api/orders"}),
+        ),
+        (
+            "r3",
+            t(0, 3),
+            json!({"level":"warn","service":"web","host":"h2","msg":"slow response from upstream","http":{"status_code":200},"duration_ms":720.25,"path":"/home"}),
+        ),
+        (
+            "r4",
+            t(1, 1),
+            json!({"level":"debug","service":"web","host":"h2","msg":"cache miss for key user:42","cache":{"hit":false}}),
+        ),
+        (
+            "r5",
+            t(1, 5),
+            json!({"level":"error","service":"billing","host":"h3","msg":"payment declined: card expired","http.status_code":402,"duration_ms":88,"user":"bob","correlation_id":"C9"}),
+        ),
+        (
+            "r6",
+            t(1, 6),
+            json!({"level":"fatal","service":"billing","host":"h3","msg":"payment service crashed","http.status_code":503}),
+        ),
+        (
+            "r7",
+            t(2, 1),
+            json!({"level":"info","service":"api-gw","host":"h1","msg":"request forwarded to api","http.status_code":201,"duration_ms":5,"user":"u-42"}),
+        ),
+        (
+            "r8",
+            t(2, 2),
+            json!({"level":"trace","service":"api-gw","host":"h1","msg":"Connection Refused while forwarding","http.status_code":"500","path":"/api/orders/7"}),
+        ),
     ];
     rows.into_iter()
         .map(|(name, ts, mut v)| {
@@ -57,7 +89,11 @@ impl Fixture {
                 (v["msg"].as_str().unwrap_or("").to_string(), *n)
             })
             .collect();
-        Fixture { _dir: dir, c, names }
+        Fixture {
+            _dir: dir,
+            c,
+            names,
+        }
     }
 
     fn run(&self, q: &str) -> Result<QueryResult, QueryError> {
@@ -160,7 +196,10 @@ async fn every_construct_returns_exactly_the_right_records() {
         ("api -service:api", &["r7"]),
         ("NOT user:*", &["r8", "r6", "r4", "r3", "r2"]),
         ("-user:*", &["r8", "r6", "r4", "r3", "r2"]),
-        ("service:(web OR billing) AND level:>=warn", &["r6", "r5", "r3"]),
+        (
+            "service:(web OR billing) AND level:>=warn",
+            &["r6", "r5", "r3"],
+        ),
         ("(refused OR crashed) AND NOT level:fatal", &["r8", "r2"]),
         ("host:h1 payment", &[]),
     ];
@@ -168,7 +207,11 @@ async fn every_construct_returns_exactly_the_right_records() {
         assert_eq!(f.hits(q), *want, "query {q:?}");
     }
     // Time in the query.
-    let q = format!("_time:>={} AND _time:<{}", rfc3339(t(1, 0)), rfc3339(t(2, 0)));
+    let q = format!(
+        "_time:>={} AND _time:<{}",
+        rfc3339(t(1, 0)),
+        rfc3339(t(2, 0))
+    );
     assert_eq!(f.hits(&q), ["r6", "r5", "r4"]);
     let q = format!("_time:[{} TO now]", rfc3339(t(2, 0)));
     assert_eq!(f.hits(&q), ["r8", "r7"]);
@@ -207,7 +250,15 @@ async fn pipes_compute_exact_rows() {
     );
     assert_eq!(
         rows,
-        vec![vec![json!(355.15), json!(88.0), json!(5.0), json!(950.0), json!(1775.75), json!(3), json!(3)]]
+        vec![vec![
+            json!(355.15),
+            json!(88.0),
+            json!(5.0),
+            json!(950.0),
+            json!(1775.75),
+            json!(3),
+            json!(3)
+        ]]
     );
     // p95 of [5, 12.5, 88, 720.25, 950]: rank 3.8 → 720.25 + 0.8 × 229.75
     let (_, rows) = f.table("* | stats p95(duration_ms), p99(duration_ms)");
@@ -232,11 +283,20 @@ async fn pipes_compute_exact_rows() {
     assert_eq!(cols, ["host", "count"]);
     assert_eq!(rows, vec![vec![json!("h1"), json!(4)]]);
     let (_, rows) = f.table("* | top 2 service");
-    assert_eq!(rows, vec![vec![json!("api"), json!(2)], vec![json!("api-gw"), json!(2)]]);
+    assert_eq!(
+        rows,
+        vec![
+            vec![json!("api"), json!(2)],
+            vec![json!("api-gw"), json!(2)]
+        ]
+    );
 
-    let (_, rows) = f.table("* | stats count() by service | sort by count desc, service desc | limit 1");
+    let (_, rows) =
+        f.table("* | stats count() by service | sort by count desc, service desc | limit 1");
     assert_eq!(rows, vec![vec![json!("web"), json!(2)]]);
-    let (cols, rows) = f.table("* | stats count() as n, max(duration_ms) by host | sort by n desc | fields host, n");
+    let (cols, rows) = f.table(
+        "* | stats count() as n, max(duration_ms) by host | sort by n desc | fields host, n",
+    );
     assert_eq!(cols, ["host", "n"]);
     assert_eq!(rows[0], vec![json!("h1"), json!(4)]);
 
@@ -251,11 +311,18 @@ async fn pipes_compute_exact_rows() {
         limit: 100,
         now_ns: NOW,
     };
-    let r = run(&f.c.store, "level:>=error | timechart span=1d count() by level", &req)
-        .expect("timechart")
-        .result;
+    let r = run(
+        &f.c.store,
+        "level:>=error | timechart span=1d count() by level",
+        &req,
+    )
+    .expect("timechart")
+    .result;
     let QueryResult::Table {
-        columns, rows, span_ms, ..
+        columns,
+        rows,
+        span_ms,
+        ..
     } = r
     else {
         panic!("table")
@@ -274,7 +341,9 @@ async fn pipes_compute_exact_rows() {
         ]
     );
     // Without span= the span follows the range (3 days / 100 → 1 h).
-    let r = run(&f.c.store, "* | timechart count()", &req).expect("timechart").result;
+    let r = run(&f.c.store, "* | timechart count()", &req)
+        .expect("timechart")
+        .result;
     let QueryResult::Table { rows, span_ms, .. } = r else {
         panic!("table")
     };
@@ -288,8 +357,14 @@ async fn search_pipes_sort_limit_and_project_hits() {
     let f = Fixture::new().await;
     assert_eq!(f.hits("* | limit 3"), ["r8", "r7", "r6"]);
     assert_eq!(f.hits("* | sort by _time asc | limit 2"), ["r1", "r2"]);
-    assert_eq!(f.hits("duration_ms:* | sort by duration_ms desc | limit 2"), ["r2", "r3"]);
-    assert_eq!(f.hits("duration_ms:* | sort by duration_ms asc | limit 2"), ["r7", "r1"]);
+    assert_eq!(
+        f.hits("duration_ms:* | sort by duration_ms desc | limit 2"),
+        ["r2", "r3"]
+    );
+    assert_eq!(
+        f.hits("duration_ms:* | sort by duration_ms asc | limit 2"),
+        ["r7", "r1"]
+    );
     // Records without a value sort last.
     assert_eq!(f.hits("service:api* | sort by duration_ms desc")[3], "r8");
     match f.run("* | fields service, http.status_code | limit 1") {

@@ -11,4 +11,5 @@ mod ingest;
 mod otlp;
 mod query;
 mod real_clients;
+mod records;
 mod service;

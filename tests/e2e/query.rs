@@ -73,7 +73,13 @@ async fn the_language_filters_and_aggregates_over_http() {
         .iter()
         .filter_map(|h| h["message"].as_str())
         .collect();
-    assert_eq!(msgs, ["request 20 handled in 200 ms", "request 10 handled in 100 ms"]);
+    assert_eq!(
+        msgs,
+        [
+            "request 20 handled in 200 ms",
+            "request 10 handled in 100 ms"
+        ]
+    );
 
     let (status, body) = post_query(
         &server,
@@ -84,9 +90,17 @@ async fn the_language_filters_and_aggregates_over_http() {
     assert_eq!(body["kind"], "table");
     assert_eq!(
         body["columns"],
-        json!(["service", "count", "max(duration_ms)", "count_distinct(user)"])
+        json!([
+            "service",
+            "count",
+            "max(duration_ms)",
+            "count_distinct(user)"
+        ])
     );
-    assert_eq!(body["rows"], json!([["api", 10, 280.0, 2], ["web", 10, 290.0, 2]]));
+    assert_eq!(
+        body["rows"],
+        json!([["api", 10, 280.0, 2], ["web", 10, 290.0, 2]])
+    );
     assert_eq!(body["total"], 20);
 
     // GET on the foundation's path keeps working, now with the language.
@@ -103,15 +117,22 @@ async fn the_language_filters_and_aggregates_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_name_the_position() {
     let server = seeded().await;
-    let (status, body) = post_query(&server, json!({"query": "service:api AND (level:error"})).await;
+    let (status, body) =
+        post_query(&server, json!({"query": "service:api AND (level:error"})).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     assert!(body["position"].as_u64().is_some(), "{body}");
 
     let (status, body) = post_query(&server, json!({"query": "level:loud"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["position"], 6, "{body}");
-    assert!(body["error"].as_str().unwrap_or("").contains("not a level"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("not a level"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +140,12 @@ async fn histogram_buckets_by_level() {
     let server = seeded().await;
     let resp = client()
         .get(format!("{}/api/v1/histogram", server.http))
-        .query(&[("q", "*"), ("start", "now-1h"), ("end", "now"), ("interval", "5m")])
+        .query(&[
+            ("q", "*"),
+            ("start", "now-1h"),
+            ("end", "now"),
+            ("interval", "5m"),
+        ])
         .send()
         .await
         .expect("histogram");
@@ -127,7 +153,10 @@ async fn histogram_buckets_by_level() {
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["interval_ms"], 300_000, "{body}");
     let buckets = body["buckets"].as_array().expect("buckets");
-    assert!((12..=13).contains(&buckets.len()), "an hour of 5-minute buckets: {body}");
+    assert!(
+        (12..=13).contains(&buckets.len()),
+        "an hour of 5-minute buckets: {body}"
+    );
     let total: u64 = buckets.iter().filter_map(|b| b["total"].as_u64()).sum();
     assert_eq!(total, 30);
     let errors: u64 = buckets
@@ -154,12 +183,18 @@ async fn export_streams_every_record_as_ndjson_and_csv() {
         .collect();
     assert_eq!(lines.len(), 15);
     assert!(lines.iter().all(|l| l["service"] == "web"));
-    let ts: Vec<i64> = lines.iter().filter_map(|l| l["timestamp_ns"].as_i64()).collect();
+    let ts: Vec<i64> = lines
+        .iter()
+        .filter_map(|l| l["timestamp_ns"].as_i64())
+        .collect();
     assert!(ts.windows(2).all(|w| w[0] >= w[1]), "newest first");
 
     let resp = client()
         .get(format!("{}/api/v1/export", server.http))
-        .query(&[("q", "level:error | fields service, duration_ms"), ("format", "csv")])
+        .query(&[
+            ("q", "level:error | fields service, duration_ms"),
+            ("format", "csv"),
+        ])
         .send()
         .await
         .expect("export");

@@ -118,8 +118,8 @@ async fn run_query(state: AppState, text: String, req: QueryRequest) -> Response
             v["took_ms"] = json!(took_ms);
             Json(v).into_response()
         }
-        Ok(Err(e)) => query_error(e),
-        Err(e) => query_error(QueryError::BadRequest(format!("query task failed: {e}"))),
+        Ok(Err(e)) => query_error("query", e),
+        Err(e) => super::internal_error(format!("query task failed: {e}")),
     }
 }
 
@@ -199,8 +199,8 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
     .await;
     let (result, took_ms) = match result {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return query_error(e),
-        Err(e) => return query_error(QueryError::BadRequest(format!("query task failed: {e}"))),
+        Ok(Err(e)) => return query_error("histogram", e),
+        Err(e) => return super::internal_error(format!("query task failed: {e}")),
     };
     let QueryResult::Table {
         total,
@@ -209,7 +209,7 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
         ..
     } = result
     else {
-        return query_error(QueryError::BadRequest("unexpected result".into()));
+        return super::internal_error("unexpected result".into());
     };
     // Rows are (_time, level, count), sorted by time: fold them into buckets.
     let mut buckets: Vec<Value> = Vec::new();
@@ -254,7 +254,7 @@ async fn export_handler(State(state): State<AppState>, Query(p): Query<ExportPar
     };
     let prepared = match prepared(&p.q, &req) {
         Ok(p) => p,
-        Err(e) => return query_error(e),
+        Err(e) => return query_error("request", e),
     };
     let store = state.collector.store.clone();
     // A small channel: the export thread runs only as fast as the client reads.
@@ -304,7 +304,7 @@ async fn tail(State(state): State<AppState>, Query(p): Query<TailParams>) -> Res
     };
     let prepared = match prepared(&p.q, &req) {
         Ok(p) => p,
-        Err(e) => return query_error(e),
+        Err(e) => return query_error("request", e),
     };
     if !matches!(prepared.mode, Mode::Hits { .. }) {
         return bad_request("live tail takes a filter: stats, timechart and top are not live");
