@@ -1577,3 +1577,48 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The user documentation's examples
+
+/// Every line of a ```` ```query ```` block in docs/query-language.md parses, every line of a
+/// ```` ```query-error ```` block fails, and the error table shows the real messages.
+#[test]
+fn documentation_examples_are_accurate() {
+    let doc = include_str!("../../docs/query-language.md");
+    let mut block: Option<&str> = None;
+    let (mut good, mut bad) = (0, 0);
+    for line in doc.lines() {
+        match (block, line) {
+            (None, l) if l.starts_with("```query") => block = Some(&l[3..]),
+            (Some(_), "```") => block = None,
+            (Some("query"), l) => {
+                if let Err(e) = parse(l) {
+                    panic!("documented query {l:?} does not parse: {e}");
+                }
+                good += 1;
+            }
+            (Some("query-error"), l) => {
+                assert!(parse(l).is_err(), "documented mistake {l:?} parses");
+                bad += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(good >= 50 && bad >= 10, "{good} examples, {bad} mistakes");
+
+    let errors = doc.split("## Errors").nth(1).expect("an Errors section");
+    let mut rows = 0;
+    for row in errors.lines().filter(|l| l.starts_with("| `")) {
+        let row = row.replace("\\|", "\u{0}");
+        let cells: Vec<String> = row
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().replace('\u{0}', "|"))
+            .collect();
+        let query = cells[0].trim_matches('`');
+        assert_eq!(error(query).to_string(), cells[1], "{query:?}");
+        rows += 1;
+    }
+    assert!(rows >= 10);
+}
