@@ -1196,6 +1196,7 @@ fn nesting_is_limited_to_64_levels() {
     let e = error(&nested(65));
     assert_eq!(e.position, 64);
     assert_eq!(e.column, 65);
+    assert_eq!(e.found.as_deref(), Some("("));
     assert_eq!(e.message, "too many nested parentheses (at most 64 levels)");
     let group = format!("f:{}a{}", "(".repeat(64), ")".repeat(64));
     assert_eq!(filter(&group), ft("f", "a"));

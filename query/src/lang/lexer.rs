@@ -327,11 +327,15 @@ impl<'s> Lexer<'s> {
     fn open_paren(&mut self, mode: Mode) -> Result<(), Stop> {
         if self.modes.len() > MAX_DEPTH {
             let start = self.pos;
-            return Err(self.fail(
+            let stop = self.fail(
                 start,
                 format!("too many nested parentheses (at most {MAX_DEPTH} levels)"),
                 &[],
-            ));
+            );
+            if let Some(e) = &mut self.error {
+                e.found = Some("(".to_string());
+            }
+            return Err(stop);
         }
         self.single(Tok::LParen);
         self.modes.push(mode);
