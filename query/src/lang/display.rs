@@ -124,7 +124,8 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// A word when it reads well as one, else a phrase.
+/// A literal compared with or bounding a range: a word when it reads well as one, else a
+/// phrase (the literal's text is the same either way).
 fn word_or_quoted(text: &str, at: At) -> String {
     if text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '"') {
         quoted(text)
@@ -143,7 +144,8 @@ impl Display for Match {
             None => At::Bare,
         };
         match &self.predicate {
-            Predicate::Term(l) => f.write_str(&word_or_quoted(&l.text, at)),
+            Predicate::Term(l) if l.text.is_empty() => f.write_str("\"\""),
+            Predicate::Term(l) => f.write_str(&word(&l.text, at)),
             Predicate::Phrase(l) => f.write_str(&quoted(&l.text)),
             Predicate::Prefix(l) => write!(f, "{}*", word(&l.text, at)),
             Predicate::Regex(l) => {

@@ -118,10 +118,11 @@ fn unary<'t, 's: 't>(i: &mut Input<'t, 's>, ctx: Ctx<'_>) -> PResult<Expr> {
     let mut e = match nots.first() {
         None => atom(i, ctx)?,
         Some(first) => {
-            if let Some(too_deep) = nots.get(MAX_DEPTH.saturating_sub(ctx.depth)) {
-                ctx.deeper(nots.len(), too_deep)?;
-            }
-            let inner = ctx.deeper(nots.len(), first)?;
+            // Past the limit, the error points at the first negation too many.
+            let at = nots
+                .get(MAX_DEPTH.saturating_sub(ctx.depth))
+                .unwrap_or(first);
+            let inner = ctx.deeper(nots.len(), at)?;
             cut_err(move |i: &mut Input<'_, '_>| atom(i, inner)).parse_next(i)?
         }
     };
@@ -330,8 +331,9 @@ fn compare_value(i: &mut Input<'_, '_>) -> PResult<(Predicate, usize)> {
                 i,
                 &["a value"],
                 format!(
-                    "expected a value right after `{}`, found a space",
-                    op_token.raw
+                    "expected a value right after `{}`, found a space before {}",
+                    op_token.raw,
+                    found_words(i)
                 ),
             );
         }

@@ -327,11 +327,15 @@ impl<'s> Lexer<'s> {
     fn open_paren(&mut self, mode: Mode) -> Result<(), Stop> {
         if self.modes.len() > MAX_DEPTH {
             let start = self.pos;
-            return Err(self.fail(
+            let stop = self.fail(
                 start,
                 format!("too many nested parentheses (at most {MAX_DEPTH} levels)"),
                 &[],
-            ));
+            );
+            if let Some(e) = &mut self.error {
+                e.found = Some("(".to_string());
+            }
+            return Err(stop);
         }
         self.single(Tok::LParen);
         self.modes.push(mode);
@@ -463,7 +467,15 @@ impl<'s> Lexer<'s> {
                         &["a closing `/`"],
                     ))
                 }
-                Some('/') => break,
+                Some('/') => {
+                    if !self
+                        .peek()
+                        .is_none_or(|c| c.is_whitespace() || matches!(c, ')' | '|'))
+                    {
+                        return Err(self.after_regex(start));
+                    }
+                    break;
+                }
                 Some('\\') => match self.bump() {
                     Some('/') => pattern.push('/'),
                     Some(c) => {
@@ -477,6 +489,31 @@ impl<'s> Lexer<'s> {
         }
         self.push(Tok::Regex(pattern), start);
         Ok(())
+    }
+
+    /// `path:/var/log`: a regex followed by more text is most likely a value starting with `/`.
+    fn after_regex(&mut self, regex_start: usize) -> Stop {
+        let at = self.pos;
+        let rest = &self.src[at..];
+        let next = rest
+            .find(|c: char| c.is_whitespace() || is_special(c))
+            .map_or(rest, |end| &rest[..end]);
+        let next = if next.is_empty() {
+            &rest[..rest.chars().next().map_or(0, char::len_utf8)]
+        } else {
+            next
+        };
+        let regex = &self.src[regex_start..at];
+        let value = format!("{regex}{next}");
+        let message = format!(
+            "unexpected `{next}` right after the regular expression `{regex}`: to search for a value \
+             starting with `/`, quote it (\"{value}\") or escape the slash (\\{value})"
+        );
+        let stop = self.fail(at, message, &["a space", "`)`", "`|`", "end of query"]);
+        if let Some(e) = &mut self.error {
+            e.found = Some(next.to_string());
+        }
+        stop
     }
 
     /// After the first `|`: commands, names, numbers and `, ( ) =`.

@@ -249,7 +249,7 @@ fn aggregation(i: &mut Input<'_, '_>) -> PResult<Aggregation> {
             message,
         );
     };
-    let open = cut_err(kind(Tok::LParen, "`(`")).parse_next(i)?;
+    cut_err(kind(Tok::LParen, "`(`")).parse_next(i)?;
     let field = opt(ident).parse_next(i)?;
     if field.is_none() && func != AggFunc::Count {
         return cut_here(
@@ -274,7 +274,6 @@ fn aggregation(i: &mut Input<'_, '_>) -> PResult<Aggregation> {
             } else {
                 &["a field name", "`)`"]
             };
-            let _ = open;
             return Err(ErrMode::Cut(PErr::here(i).expecting(expected)));
         }
     };
