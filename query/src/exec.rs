@@ -122,9 +122,10 @@ pub fn auto_span_ns(start: i64, end: i64) -> i64 {
         .unwrap_or(STEPS[STEPS.len() - 1])
 }
 
-fn agg_plan_parts(
-    aggs: &[Aggregation],
-) -> Result<(Vec<(AggFunc, Option<FieldRef>)>, Vec<String>), QueryError> {
+/// Each aggregation's function and field, and their column names.
+type AggParts = (Vec<(AggFunc, Option<FieldRef>)>, Vec<String>);
+
+fn agg_plan_parts(aggs: &[Aggregation]) -> Result<AggParts, QueryError> {
     let mut out = Vec::new();
     let mut names = Vec::new();
     for a in aggs {

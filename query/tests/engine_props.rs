@@ -309,7 +309,7 @@ async fn engine_matches_naive_evaluation() {
         .expect("engine and naive evaluation agree on filters");
 
     // Aggregations: stats by service/level/user/status with every function.
-    let aggs = vec![
+    let aggs = [
         (AggFunc::Count, None),
         (AggFunc::Sum, Some("duration_ms")),
         (AggFunc::Avg, Some("duration_ms")),
