@@ -209,10 +209,7 @@ impl SseParser {
         self.buf.extend_from_slice(bytes);
         let mut events = Vec::new();
         // Lines end with \n, \r\n or \r; a lone \r at the end may still become \r\n.
-        loop {
-            let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
-                break;
-            };
+        while let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
             let skip = match (self.buf[end], self.buf.get(end + 1)) {
                 (b'\r', Some(b'\n')) => 2,
                 (b'\r', None) => break,
