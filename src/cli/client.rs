@@ -18,6 +18,9 @@ pub struct Client {
     token: Option<(String, String)>,
 }
 
+/// How long `tail` waits for the answer's headers.
+const TAIL_ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The variable the API token is read from when no `--token-file` is given.
 pub const TOKEN_ENV: &str = "PHAROS_API_TOKEN";
 
@@ -77,10 +80,17 @@ impl Client {
             .get(format!("{}/api/v1/tail", self.base))
             .query(&[("q", query)])
             .header(reqwest::header::ACCEPT, "text/event-stream");
-        let resp = self
-            .authorized(req)
-            .send()
+        // The headers come as soon as the server has subscribed; a server that accepts the
+        // connection and says nothing (stuck, or shutting down) is retried.
+        let resp = tokio::time::timeout(TAIL_ANSWER_TIMEOUT, self.authorized(req).send())
             .await
+            .map_err(|_| {
+                Transient(format!(
+                    "the server at {} did not answer within {}s",
+                    self.base,
+                    TAIL_ANSWER_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|e| self.unreachable(&e))?;
         self.check(resp, query).await
     }
