@@ -246,3 +246,57 @@ async fn tail_streams_new_matching_records() {
         .collect();
     assert_eq!(messages, ["first", "second"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_client_that_does_not_read_never_slows_ingest_and_is_told_what_it_missed() {
+    let server = start(&[]);
+    let resp = reqwest::Client::new() // no overall timeout: the stream outlives 30 s
+        .get(format!("{}/api/v1/tail", server.http))
+        .query(&[("q", "service:flood")])
+        .send()
+        .await
+        .expect("tail");
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // More batches than the feed keeps, and more bytes than the socket buffers hold, while
+    // the tail client reads nothing: every request is still acknowledged.
+    let filler = "x".repeat(12_000); // ~66 MB: more than the kernel buffers (32 MB rmem max here)
+    let body: String = (0..5)
+        .map(|i| json!({"service": "flood", "msg": format!("{i} {filler}")}).to_string() + "\n")
+        .collect();
+    for _ in 0..1100 {
+        let (status, resp) = post_ndjson(&server, body.clone()).await;
+        assert_eq!(status, 200, "{resp}");
+    }
+    // Now read: somewhere in the stream the client is told how many records it missed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut text = String::new();
+    while !text.contains("event: dropped") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("a dropped event in time")
+            .expect("stream open")
+            .expect("chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if !text.contains("event: dropped") && text.len() > 1_000_000 {
+            // Keep only the end of what was read (a marker may straddle two chunks).
+            let mut cut = text.len() - 100;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            text = text[cut..].to_string();
+        }
+    }
+    let dropped: u64 = text
+        .split("event: dropped\ndata: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .and_then(|v| v["dropped"].as_u64())
+        .expect("dropped count");
+    assert!(
+        dropped > 0 && dropped % 5 == 0,
+        "whole batches of 5: {dropped}"
+    );
+}

@@ -310,14 +310,16 @@ async fn tail(State(state): State<AppState>, Query(p): Query<TailParams>) -> Res
         return bad_request("live tail takes a filter: stats, timechart and top are not live");
     }
     let matcher = Matcher::new(prepared.filter);
-    let rx = state.collector.ingestor.tail().subscribe();
-    Sse::new(tail_events(rx, matcher))
+    let (rx, seq) = state.collector.ingestor.tail().subscribe();
+    Sse::new(tail_events(rx, seq, matcher))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
+/// The SSE events for a tail subscriber whose first batch should have sequence `start_seq`.
 fn tail_events(
     rx: tokio::sync::broadcast::Receiver<std::sync::Arc<pharos_collector::ingest::tail::TailBatch>>,
+    start_seq: u64,
     matcher: Matcher,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     struct St {
@@ -325,13 +327,13 @@ fn tail_events(
             std::sync::Arc<pharos_collector::ingest::tail::TailBatch>,
         >,
         matcher: Matcher,
-        expected_seq: Option<u64>,
+        expected_seq: u64,
         pending: std::collections::VecDeque<Event>,
     }
     let st = St {
         rx,
         matcher,
-        expected_seq: None,
+        expected_seq: start_seq,
         pending: Default::default(),
     };
     stream::unfold(st, |mut st| async move {
@@ -341,17 +343,15 @@ fn tail_events(
             }
             match st.rx.recv().await {
                 Ok(batch) => {
-                    if let Some(expected) = st.expected_seq {
-                        if batch.seq > expected {
-                            let dropped = batch.seq - expected;
-                            st.pending.push_back(
-                                Event::default()
-                                    .event("dropped")
-                                    .data(json!({"dropped": dropped}).to_string()),
-                            );
-                        }
+                    if batch.seq > st.expected_seq {
+                        let dropped = batch.seq - st.expected_seq;
+                        st.pending.push_back(
+                            Event::default()
+                                .event("dropped")
+                                .data(json!({"dropped": dropped}).to_string()),
+                        );
                     }
-                    st.expected_seq = Some(batch.seq + batch.records.len() as u64);
+                    st.expected_seq = batch.seq + batch.records.len() as u64;
                     for (i, r) in batch.records.iter().enumerate() {
                         let lsn = batch.first_lsn + i as u64;
                         if st.matcher.matches(r, lsn) {
