@@ -11,15 +11,15 @@ use pharos_collector::index::{LogStore, PartitionHandle};
 use serde::Serialize;
 use serde_json::Value;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query};
+use tantivy::query::Query;
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{DocAddress, Order, Searcher};
 
 use crate::agg::{AggCollector, AggFruit, AggPlan, MAX_GROUP_FIELDS};
-use crate::compile::{compile, time_range};
+use crate::compile::compile;
 use crate::field::{invalid, resolve, FieldRef};
 use crate::filter::{Filter, Resolver};
-use crate::hits::{hit_field, index_err, load_hit};
+use crate::hits::{hit_field, index_err, load_hit, within_range};
 use crate::lang::{AggFunc, Aggregation, Ident, Pipe, Query as Ast, SortOrder};
 use crate::table::{finish_table, TableShape};
 use crate::QueryError;
@@ -122,9 +122,10 @@ pub fn auto_span_ns(start: i64, end: i64) -> i64 {
         .unwrap_or(STEPS[STEPS.len() - 1])
 }
 
-fn agg_plan_parts(
-    aggs: &[Aggregation],
-) -> Result<(Vec<(AggFunc, Option<FieldRef>)>, Vec<String>), QueryError> {
+/// Each aggregation's function and field, and their column names.
+type AggParts = (Vec<(AggFunc, Option<FieldRef>)>, Vec<String>);
+
+fn agg_plan_parts(aggs: &[Aggregation]) -> Result<AggParts, QueryError> {
     let mut out = Vec::new();
     let mut names = Vec::new();
     for a in aggs {
@@ -173,6 +174,11 @@ pub fn prepare(ast: &Ast, req: &QueryRequest) -> Result<Prepared, QueryError> {
     let (fs, fe) = filter.time_bounds();
     let start = req.start_ns.unwrap_or(i64::MIN).max(fs);
     let end = req.end_ns.unwrap_or(i64::MAX).min(fe);
+    if let (Some(s), Some(e)) = (req.start_ns, req.end_ns) {
+        if e <= s {
+            return Err(QueryError::BadRequest("end must be after start".into()));
+        }
+    }
     if req.limit > MAX_LIMIT {
         return Err(QueryError::BadRequest(format!(
             "limit {} is over the maximum of {MAX_LIMIT}",
@@ -370,14 +376,7 @@ pub(crate) fn partition_query(
     start: i64,
     end: i64,
 ) -> Box<dyn Query> {
-    let (p_start, p_end) = p.range_ns();
-    if start <= p_start && end >= p_end {
-        return compiled.box_clone();
-    }
-    Box::new(BooleanQuery::new(vec![
-        (Occur::Must, compiled.box_clone()),
-        (Occur::Must, time_range(store.schema(), start, end)),
-    ]))
+    within_range(p, store, compiled.box_clone(), start, end)
 }
 
 /// Runs a prepared query. Blocking (tantivy is synchronous): call from `spawn_blocking`.

@@ -4,9 +4,11 @@ use pharos_collector::index::{LogStore, PartitionHandle};
 use pharos_collector::normalize::rebuild;
 use pharos_collector::record::Source;
 use serde_json::Value;
+use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::schema::Value as _;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
+use crate::compile::time_range;
 use crate::field::{FieldRef, JsonRoot};
 use crate::hit::hit_json;
 use crate::QueryError;
@@ -55,6 +57,38 @@ pub(crate) fn load_hit(
             serde_json::json!({"record_id": lsn.to_string(), "raw": raw})
         }
     })
+}
+
+/// `[start, end)` with open ends filled in (all of time); an empty range is the caller's error.
+pub(crate) fn checked_range(
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+) -> Result<(i64, i64), QueryError> {
+    let start = start_ns.unwrap_or(i64::MIN);
+    let end = end_ns.unwrap_or(i64::MAX);
+    if end <= start {
+        return Err(QueryError::BadRequest("end must be after start".into()));
+    }
+    Ok((start, end))
+}
+
+/// `query` restricted to `[start, end)` on `ts`; unchanged when the partition lies wholly
+/// inside the range (no range filter to evaluate per document).
+pub(crate) fn within_range(
+    p: &PartitionHandle,
+    store: &LogStore,
+    query: Box<dyn Query>,
+    start: i64,
+    end: i64,
+) -> Box<dyn Query> {
+    let (p_start, p_end) = p.range_ns();
+    if start <= p_start && end >= p_end {
+        return query;
+    }
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, query),
+        (Occur::Must, time_range(store.schema(), start, end)),
+    ]))
 }
 
 /// A field's value in a hit (as `hit_json` shapes it); `Null` when absent.

@@ -1,7 +1,7 @@
-//! The Pharos query layer: search over the collector's partitions.
-//!
-//! For now searches use tantivy's query parser over the log schema's fields; Pharos's own
-//! query language replaces it in the query issue.
+//! The Pharos query layer: the log query language (`lang`), its resolution (`field`,
+//! `filter`) and execution on tantivy (`compile`, `exec`, `agg`, `table`), the in-memory
+//! evaluator for live tail (`eval`), streamed export, and the record read APIs (the request
+//! view `correlate`, a record's `context`, `field_stats` for the UI).
 
 pub mod agg;
 pub mod compile;
@@ -16,13 +16,14 @@ pub mod filter;
 pub mod hit;
 pub mod hits;
 pub mod lang;
-pub mod search;
 pub mod table;
 pub mod time;
 pub mod topn;
 
+pub use context::{context, ContextResponse};
+pub use correlate::{correlate, CorrelateResponse};
+pub use field_stats::{field_stats, FieldsResponse};
 pub use hit::hit_json;
-pub use search::{search, SearchRequest, SearchResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -38,6 +39,9 @@ pub enum QueryError {
     /// The query parses but means nothing valid (an unknown level, a bad regex, ...).
     #[error("{message} (at column {})", position + 1)]
     Invalid { message: String, position: usize },
+    /// What the request names (a record id) does not exist (any more).
+    #[error("{0}")]
+    NotFound(String),
     #[error("searching {partition}: {source}")]
     Index {
         partition: String,

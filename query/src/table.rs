@@ -97,6 +97,12 @@ fn column_index(columns: &[String], ident: &Ident) -> Result<usize, QueryError> 
     if let Some(i) = columns.iter().position(|c| *c == ident.name) {
         return Ok(i);
     }
+    // `sort by count()` names the `count` column.
+    if ident.name == "count()" {
+        if let Some(i) = columns.iter().position(|c| c == "count") {
+            return Ok(i);
+        }
+    }
     if let Ok(field) = resolve(ident) {
         if let Some(i) = columns.iter().position(|c| *c == field.display_name()) {
             return Ok(i);

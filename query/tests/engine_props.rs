@@ -176,7 +176,11 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
 
 fn arb_range() -> impl Strategy<Value = (Option<i64>, Option<i64>)> {
     let t = (0i64..=72).prop_map(|h| DAY0 * NANOS_PER_DAY + h * HOUR);
-    (prop::option::of(t.clone()), prop::option::of(t))
+    // The API refuses end <= start, so ranges are well-formed (or open).
+    (prop::option::of(t.clone()), prop::option::of(t)).prop_map(|r| match r {
+        (Some(a), Some(b)) if a >= b => (Some(b), Some(a + HOUR)),
+        r => r,
+    })
 }
 
 /// Naive evaluation of the filter + range.
@@ -305,7 +309,7 @@ async fn engine_matches_naive_evaluation() {
         .expect("engine and naive evaluation agree on filters");
 
     // Aggregations: stats by service/level/user/status with every function.
-    let aggs = vec![
+    let aggs = [
         (AggFunc::Count, None),
         (AggFunc::Sum, Some("duration_ms")),
         (AggFunc::Avg, Some("duration_ms")),

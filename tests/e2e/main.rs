@@ -9,5 +9,7 @@ mod crash_cycles;
 mod durability;
 mod ingest;
 mod otlp;
+mod query;
 mod real_clients;
+mod records;
 mod service;

@@ -60,12 +60,41 @@ impl TailFeed {
         }));
     }
 
-    /// A new subscriber sees batches acknowledged from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TailBatch>> {
-        self.tx.subscribe()
+    /// A new subscriber sees batches acknowledged from now on; the second value is the `seq`
+    /// its first batch will have unless it falls behind at once.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<TailBatch>>, u64) {
+        let published = self.published.lock();
+        (self.tx.subscribe(), *published)
     }
 
     pub fn subscribers(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize_json_object;
+
+    #[test]
+    fn a_subscriber_that_falls_behind_can_count_what_it_missed() {
+        let feed = TailFeed::default();
+        let r = normalize_json_object(r#"{"msg":"x"}"#, 1).expect("record");
+        feed.publish(1, std::slice::from_ref(&r)); // nobody listens: not kept
+        let (mut rx, start) = feed.subscribe();
+        assert_eq!(start, 0);
+        let batches = FEED_CAPACITY + 10;
+        for i in 0..batches {
+            feed.publish(10 + 2 * i as u64, &[r.clone(), r.clone()]);
+        }
+        // The 10 oldest batches are gone; the first one left says how many records came before.
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(10))
+        ));
+        let first = rx.try_recv().expect("a batch");
+        assert_eq!(first.seq - start, 20, "10 batches of 2 records missed");
+        assert_eq!(first.first_lsn, 30);
     }
 }

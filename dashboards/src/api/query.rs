@@ -74,12 +74,12 @@ struct QueryParams {
     limit: Option<usize>,
 }
 
-fn time(name: &str, v: Option<String>, now: i64) -> Result<Option<i64>, Response> {
+fn time(name: &str, v: Option<String>, now: i64) -> Result<Option<i64>, String> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => parse_time_literal(s, now)
             .map(Some)
-            .map_err(|e| bad_request(format!("parameter {name}: {e}"))),
+            .map_err(|e| format!("parameter {name}: {e}")),
     }
 }
 
@@ -88,7 +88,7 @@ fn request(
     start: Option<String>,
     end: Option<String>,
     limit: Option<usize>,
-) -> Result<QueryRequest, Response> {
+) -> Result<QueryRequest, String> {
     let now = state.collector.clock.now_ns();
     Ok(QueryRequest {
         start_ns: time("start", start, now)?,
@@ -118,15 +118,15 @@ async fn run_query(state: AppState, text: String, req: QueryRequest) -> Response
             v["took_ms"] = json!(took_ms);
             Json(v).into_response()
         }
-        Ok(Err(e)) => query_error(e),
-        Err(e) => query_error(QueryError::BadRequest(format!("query task failed: {e}"))),
+        Ok(Err(e)) => query_error("query", e),
+        Err(e) => super::internal_error(format!("query task failed: {e}")),
     }
 }
 
 async fn query_get(State(state): State<AppState>, Query(p): Query<QueryParams>) -> Response {
     match request(&state, p.start, p.end, p.limit) {
         Ok(req) => run_query(state, p.q, req).await,
-        Err(r) => r,
+        Err(e) => bad_request(e),
     }
 }
 
@@ -142,7 +142,7 @@ async fn query_post(State(state): State<AppState>, body: axum::body::Bytes) -> R
         b.limit,
     ) {
         Ok(req) => run_query(state, b.query, req).await,
-        Err(r) => r,
+        Err(e) => bad_request(e),
     }
 }
 
@@ -161,7 +161,7 @@ struct HistogramParams {
 async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParams>) -> Response {
     let mut req = match request(&state, p.start, p.end, Some(0)) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     if req.start_ns.is_none() {
         // A histogram needs a range: default to the last hour.
@@ -199,8 +199,8 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
     .await;
     let (result, took_ms) = match result {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return query_error(e),
-        Err(e) => return query_error(QueryError::BadRequest(format!("query task failed: {e}"))),
+        Ok(Err(e)) => return query_error("histogram", e),
+        Err(e) => return super::internal_error(format!("query task failed: {e}")),
     };
     let QueryResult::Table {
         total,
@@ -209,7 +209,7 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
         ..
     } = result
     else {
-        return query_error(QueryError::BadRequest("unexpected result".into()));
+        return super::internal_error("unexpected result".into());
     };
     // Rows are (_time, level, count), sorted by time: fold them into buckets.
     let mut buckets: Vec<Value> = Vec::new();
@@ -242,19 +242,19 @@ struct ExportParams {
 
 /// Streams every matching record (or the aggregation's rows) without buffering the result.
 async fn export_handler(State(state): State<AppState>, Query(p): Query<ExportParams>) -> Response {
-    let format = match p.format.as_deref().unwrap_or("ndjson") {
-        f => match Format::parse(f) {
-            Some(f) => f,
-            None => return bad_request(format!("parameter format: `{f}` is not ndjson or csv")),
-        },
+    let requested = p.format.as_deref().unwrap_or("ndjson");
+    let Some(format) = Format::parse(requested) else {
+        return bad_request(format!(
+            "parameter format: `{requested}` is not ndjson or csv"
+        ));
     };
     let req = match request(&state, p.start, p.end, Some(pharos_query::exec::MAX_LIMIT)) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let prepared = match prepared(&p.q, &req) {
         Ok(p) => p,
-        Err(e) => return query_error(e),
+        Err(e) => return query_error("request", e),
     };
     let store = state.collector.store.clone();
     // A small channel: the export thread runs only as fast as the client reads.
@@ -300,24 +300,26 @@ struct TailParams {
 async fn tail(State(state): State<AppState>, Query(p): Query<TailParams>) -> Response {
     let req = match request(&state, None, None, Some(0)) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let prepared = match prepared(&p.q, &req) {
         Ok(p) => p,
-        Err(e) => return query_error(e),
+        Err(e) => return query_error("request", e),
     };
     if !matches!(prepared.mode, Mode::Hits { .. }) {
         return bad_request("live tail takes a filter: stats, timechart and top are not live");
     }
     let matcher = Matcher::new(prepared.filter);
-    let rx = state.collector.ingestor.tail().subscribe();
-    Sse::new(tail_events(rx, matcher))
+    let (rx, seq) = state.collector.ingestor.tail().subscribe();
+    Sse::new(tail_events(rx, seq, matcher))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
+/// The SSE events for a tail subscriber whose first batch should have sequence `start_seq`.
 fn tail_events(
     rx: tokio::sync::broadcast::Receiver<std::sync::Arc<pharos_collector::ingest::tail::TailBatch>>,
+    start_seq: u64,
     matcher: Matcher,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     struct St {
@@ -325,13 +327,13 @@ fn tail_events(
             std::sync::Arc<pharos_collector::ingest::tail::TailBatch>,
         >,
         matcher: Matcher,
-        expected_seq: Option<u64>,
+        expected_seq: u64,
         pending: std::collections::VecDeque<Event>,
     }
     let st = St {
         rx,
         matcher,
-        expected_seq: None,
+        expected_seq: start_seq,
         pending: Default::default(),
     };
     stream::unfold(st, |mut st| async move {
@@ -341,17 +343,15 @@ fn tail_events(
             }
             match st.rx.recv().await {
                 Ok(batch) => {
-                    if let Some(expected) = st.expected_seq {
-                        if batch.seq > expected {
-                            let dropped = batch.seq - expected;
-                            st.pending.push_back(
-                                Event::default()
-                                    .event("dropped")
-                                    .data(json!({"dropped": dropped}).to_string()),
-                            );
-                        }
+                    if batch.seq > st.expected_seq {
+                        let dropped = batch.seq - st.expected_seq;
+                        st.pending.push_back(
+                            Event::default()
+                                .event("dropped")
+                                .data(json!({"dropped": dropped}).to_string()),
+                        );
                     }
-                    st.expected_seq = Some(batch.seq + batch.records.len() as u64);
+                    st.expected_seq = batch.seq + batch.records.len() as u64;
                     for (i, r) in batch.records.iter().enumerate() {
                         let lsn = batch.first_lsn + i as u64;
                         if st.matcher.matches(r, lsn) {
