@@ -530,16 +530,15 @@ enum RawQuery {
 enum PharosCall {
     /// `pharos_query::exec::run` with this query text and limit.
     Query { text: String, limit: usize },
+    /// `pharos_query::correlate` (the request view) of this id.
+    Correlate { id: String, limit: usize },
 }
 
 /// How results are compared.
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {
-    /// Hits in the order returned.
-    Ordered,
-    /// Hits as a set of timestamps (correlate: oldest first on one side, newest first on the
-    /// other when it goes through the query language).
-    Unordered,
+    /// Hits in the order returned (newest first, or oldest first for correlate).
+    Hits,
     /// `stats count() by service`.
     Stats,
     /// `timechart count() by level`.
@@ -562,6 +561,7 @@ impl QuerySpec {
     fn pharos_text(&self) -> String {
         match &self.pharos {
             PharosCall::Query { text, .. } => text.clone(),
+            PharosCall::Correlate { id, limit } => format!("correlate({id}, limit {limit})"),
         }
     }
 }
@@ -596,7 +596,6 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
     let d_text = format!("service:/{}/", p.service_regex);
     let e_text = "* | stats count() by service".to_string();
     let f_text = "* | timechart span=1m count() by level".to_string();
-    let g_text = format!("trace_id:{0} OR correlation_id:{0}", p.trace_id);
     Ok(vec![
         QuerySpec {
             key: "a",
@@ -609,7 +608,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
                 (Occur::Must, term(f.service, &p.service)),
                 (Occur::Must, term(f.level, "error")),
             ]))),
-            shape: Shape::Ordered,
+            shape: Shape::Hits,
         },
         QuerySpec {
             key: "b",
@@ -622,7 +621,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
             target_ms: 50.0,
             pharos: hits(b_text),
             raw: top(term(f.message, &p.word)),
-            shape: Shape::Ordered,
+            shape: Shape::Hits,
         },
         QuerySpec {
             key: "c",
@@ -638,7 +637,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
                 Term::from_field_text(f.message, &p.phrase[0]),
                 Term::from_field_text(f.message, &p.phrase[1]),
             ]))),
-            shape: Shape::Ordered,
+            shape: Shape::Hits,
         },
         QuerySpec {
             key: "d",
@@ -650,7 +649,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
             raw: top(Box::new(
                 RegexQuery::from_pattern(&p.service_regex, f.service).context("regex")?,
             )),
-            shape: Shape::Ordered,
+            shape: Shape::Hits,
         },
         QuerySpec {
             key: "e",
@@ -699,8 +698,8 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
             start: all_start,
             end,
             target_ms: 50.0,
-            pharos: PharosCall::Query {
-                text: g_text,
+            pharos: PharosCall::Correlate {
+                id: p.trace_id.clone(),
                 limit: CORRELATE_LIMIT,
             },
             raw: RawQuery::Top {
@@ -711,7 +710,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
                 limit: CORRELATE_LIMIT,
                 order: Order::Asc,
             },
-            shape: Shape::Unordered,
+            shape: Shape::Hits,
         },
     ])
 }
@@ -719,6 +718,7 @@ fn build_queries(spec: &CorpusSpec, p: &Params, f: &RawFields) -> Result<Vec<Que
 /// What Pharos returned.
 enum PharosOut {
     Query(pharos_query::exec::QueryResponse),
+    Correlate(pharos_query::CorrelateResponse),
 }
 
 fn run_pharos(store: &LogStore, q: &QuerySpec) -> Result<PharosOut> {
@@ -733,6 +733,11 @@ fn run_pharos(store: &LogStore, q: &QuerySpec) -> Result<PharosOut> {
             let resp = pharos_query::exec::run(store, text, &req)
                 .map_err(|e| anyhow::anyhow!("pharos query {text:?}: {e}"))?;
             Ok(PharosOut::Query(resp))
+        }
+        PharosCall::Correlate { id, limit } => {
+            let resp = pharos_query::correlate(store, id, Some(q.start), Some(q.end), Some(*limit))
+                .map_err(|e| anyhow::anyhow!("pharos correlate {id:?}: {e}"))?;
+            Ok(PharosOut::Correlate(resp))
         }
     }
 }
@@ -917,23 +922,31 @@ impl Outcome {
     }
 }
 
+fn hit_times(hits: &[Value]) -> Result<Vec<i64>> {
+    hits.iter()
+        .map(|h| {
+            h["timestamp_ns"]
+                .as_i64()
+                .with_context(|| format!("a Pharos hit without timestamp_ns: {h}"))
+        })
+        .collect()
+}
+
 fn pharos_outcome(out: &PharosOut, shape: Shape) -> Result<Outcome> {
-    let PharosOut::Query(resp) = out;
-    match (&resp.result, shape) {
-        (QueryResult::Hits { total, hits }, Shape::Ordered | Shape::Unordered) => {
-            let mut ts = hits
-                .iter()
-                .map(|h| {
-                    h["timestamp_ns"]
-                        .as_i64()
-                        .with_context(|| format!("a Pharos hit without timestamp_ns: {h}"))
-                })
-                .collect::<Result<Vec<i64>>>()?;
-            if shape == Shape::Unordered {
-                ts.sort_unstable();
-            }
-            Ok(Outcome::Hits { total: *total, ts })
+    let resp = match out {
+        PharosOut::Query(resp) => resp,
+        PharosOut::Correlate(c) => {
+            return Ok(Outcome::Hits {
+                total: c.total,
+                ts: hit_times(&c.records)?,
+            })
         }
+    };
+    match (&resp.result, shape) {
+        (QueryResult::Hits { total, hits }, Shape::Hits) => Ok(Outcome::Hits {
+            total: *total,
+            ts: hit_times(hits)?,
+        }),
         (
             QueryResult::Table {
                 total,
@@ -997,13 +1010,10 @@ fn pharos_outcome(out: &PharosOut, shape: Shape) -> Result<Outcome> {
 
 fn raw_outcome(out: &RawOut, shape: Shape) -> Result<Outcome> {
     match out {
-        RawOut::Hits { total, docs } => {
-            let mut ts: Vec<i64> = docs.iter().map(|(t, _)| *t).collect();
-            if shape == Shape::Unordered {
-                ts.sort_unstable();
-            }
-            Ok(Outcome::Hits { total: *total, ts })
-        }
+        RawOut::Hits { total, docs } => Ok(Outcome::Hits {
+            total: *total,
+            ts: docs.iter().map(|(t, _)| *t).collect(),
+        }),
         RawOut::Agg { total, result } => {
             let v = serde_json::to_value(result).context("aggregation result to JSON")?;
             let mut groups = BTreeMap::new();
@@ -1431,7 +1441,7 @@ pub fn run(opts: &QueryBenchOpts) -> Result<QueryBenchReport> {
         machine: Machine::detect(),
         params,
         correlate_via: format!(
-            "through the query language (`trace_id:X OR correlation_id:X`, limit {CORRELATE_LIMIT}); tantivy: the same two terms, oldest {CORRELATE_LIMIT} by ts, documents loaded"
+            "Pharos: `pharos_query::correlate` (the request view: records oldest first, plus per-service statistics over all matches), limit {CORRELATE_LIMIT}; tantivy: `trace_id` OR `correlation_id` term, oldest {CORRELATE_LIMIT} by ts, documents loaded"
         ),
         rows,
         mismatches,
