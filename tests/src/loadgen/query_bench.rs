@@ -69,8 +69,10 @@ const SAMPLE: usize = 50_000;
 const HITS: usize = 100;
 /// Most records correlate returns.
 const CORRELATE_LIMIT: usize = 1_000;
-/// The generator's pacing is replaced by an even spread; this bounds the indexing backlog.
+/// Appends wait while more records than this wait to be indexed.
 const MAX_BACKLOG: u64 = 200_000;
+/// Records hashed into [`CorpusSpec::generator`].
+const FINGERPRINT_RECORDS: usize = 1_000;
 const HOUR_NS: i64 = NANOS_PER_DAY / 24;
 
 #[derive(Clone, Debug)]
@@ -95,6 +97,9 @@ pub struct CorpusSpec {
     pub seed: u64,
     pub start_ns: i64,
     pub index_format: u32,
+    /// Hash of the first generated lines: a corpus made by a generator that has changed
+    /// since is not reused.
+    pub generator: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,13 +112,23 @@ pub struct Marker {
 
 impl CorpusSpec {
     pub fn new(records: usize, days: u32, seed: u64) -> CorpusSpec {
-        CorpusSpec {
+        let mut spec = CorpusSpec {
             records,
             days,
             seed,
             start_ns: EPOCH_DAY * NANOS_PER_DAY,
             index_format: INDEX_FORMAT_VERSION,
+            generator: String::new(),
+        };
+        // FNV-1a over the first lines (stable across builds, unlike std's hasher).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for r in spec.records().take(FINGERPRINT_RECORDS) {
+            for b in r.to_ndjson().bytes().chain(std::iter::once(b'\n')) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
         }
+        spec.generator = format!("{h:016x}");
+        spec
     }
 
     /// Exclusive end of the data, and the benchmark's "now".
@@ -1461,6 +1476,8 @@ mod tests {
     fn timestamps_spread_evenly_over_the_days() {
         let spec = CorpusSpec::new(7_000, 7, 1);
         assert_eq!(rfc3339(spec.start_ns), "2026-01-01T00:00:00Z");
+        assert_eq!(spec.generator, CorpusSpec::new(7_000, 7, 1).generator);
+        assert_ne!(spec.generator, CorpusSpec::new(7_000, 7, 2).generator);
         let ts: Vec<i64> = (0..spec.records).map(|i| spec.ts(i)).collect();
         assert!(ts.windows(2).all(|w| w[0] < w[1]));
         assert!(ts[0] >= spec.start_ns && *ts.last().unwrap() < spec.end_ns());
