@@ -189,8 +189,13 @@ pub fn ensure_corpus(data_dir: &Path, spec: &CorpusSpec) -> Result<CorpusInfo> {
     if marker_path.exists() {
         let text = std::fs::read_to_string(&marker_path)
             .with_context(|| format!("reading {}", marker_path.display()))?;
-        let marker: Marker = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", marker_path.display()))?;
+        let marker: Marker = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is from another version of query-bench: remove {} or pass another --data-dir",
+                marker_path.display(),
+                data_dir.display()
+            )
+        })?;
         if marker.spec != *spec {
             bail!(
                 "{} holds another corpus ({:?}, this run wants {:?}): remove it or pass another --data-dir",
