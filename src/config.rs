@@ -127,7 +127,13 @@ impl PharosConfig {
                 }
             }
         }
-        figment = figment.merge(Env::prefixed("PHAROS_").split("__").ignore(&["config"]));
+        // PHAROS_CONFIG is the --config flag; PHAROS_SERVER and PHAROS_API_TOKEN belong to the
+        // `search` and `tail` clients (a shell that sets them can still run `serve`).
+        figment = figment.merge(Env::prefixed("PHAROS_").split("__").ignore(&[
+            "config",
+            "server",
+            "api_token",
+        ]));
         let config: PharosConfig = figment.extract().map_err(|e| {
             // figment says "for key default.x.y"; the profile name only confuses.
             anyhow::anyhow!("{}", e.to_string().replace("key \"default.", "key \""))

@@ -1,5 +1,6 @@
 //! The `pharos` binary: the command line and the wiring of the crates. No logic lives here.
 
+mod cli;
 mod config;
 mod serve;
 
@@ -37,6 +38,11 @@ enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Searches the logs on a running server and prints the records (or the table of a
+    /// `| stats`, `| timechart` or `| top` query). Exits 2 when the server rejects the query.
+    Search(cli::search::SearchArgs),
+    /// Follows the records matching a filter as they arrive (Ctrl-C to stop).
+    Tail(cli::tail::TailArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,9 +50,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve::run(cli.config.as_deref()),
         Command::CheckConfig { print } => check_config(cli.config.as_deref(), print),
+        Command::Search(args) => cli::search::run(args),
+        Command::Tail(args) => cli::tail::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<cli::QueryRejected>() => {
+            eprintln!("pharos: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("pharos: {}", error_chain(&e));
             ExitCode::FAILURE

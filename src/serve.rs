@@ -155,6 +155,7 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
+    collector.ingestor.tail().close();
     let budget = Duration::from_secs(config.server.shutdown_timeout_secs);
     let deadline = tokio::time::Instant::now() + budget;
     // Finish in-flight requests (their records are then in the WAL), then flush and commit.

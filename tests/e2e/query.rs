@@ -296,7 +296,42 @@ async fn a_tail_client_that_does_not_read_never_slows_ingest_and_is_told_what_it
         .and_then(|v| v["dropped"].as_u64())
         .expect("dropped count");
     assert!(
-        dropped > 0 && dropped % 5 == 0,
+        dropped > 0 && dropped.is_multiple_of(5),
         "whole batches of 5: {dropped}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_live_tail_does_not_hold_shutdown_open() {
+    let mut server = seeded().await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/tail", server.http))
+        .query(&[("q", "*")])
+        .send()
+        .await
+        .expect("tail");
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let (exit, took) = tokio::task::spawn_blocking(move || {
+        let r = server.terminate(Duration::from_secs(15)).expect("SIGTERM");
+        (r, server)
+    })
+    .await
+    .map(|((exit, took), server)| {
+        assert!(
+            server.log().contains("WAL flushed and index committed"),
+            "{}",
+            server.log()
+        );
+        (exit, took)
+    })
+    .expect("join");
+    assert!(exit.success(), "exit status {exit}");
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    // The tail stream ended rather than being cut.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the tail stream ends at shutdown");
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::record::LogRecord;
 use crate::wal::Lsn;
@@ -31,6 +31,9 @@ pub struct TailBatch {
 pub struct TailFeed {
     tx: broadcast::Sender<Arc<TailBatch>>,
     published: Arc<parking_lot::Mutex<u64>>,
+    /// Set at shutdown: live-tail streams end, so their connections do not hold the server's
+    /// graceful shutdown open.
+    closed: Arc<watch::Sender<bool>>,
 }
 
 impl Default for TailFeed {
@@ -39,6 +42,7 @@ impl Default for TailFeed {
         TailFeed {
             tx,
             published: Arc::default(),
+            closed: Arc::new(watch::channel(false).0),
         }
     }
 }
@@ -65,6 +69,19 @@ impl TailFeed {
     pub fn subscribe(&self) -> (broadcast::Receiver<Arc<TailBatch>>, u64) {
         let published = self.published.lock();
         (self.tx.subscribe(), *published)
+    }
+
+    /// Tells every subscriber to finish (the server is shutting down).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once [`TailFeed::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed.subscribe();
+        async move {
+            let _ = rx.wait_for(|closed| *closed).await;
+        }
     }
 
     pub fn subscribers(&self) -> usize {

@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use pharos_query::eval::Matcher;
 use pharos_query::exec::{execute, prepare, Mode, Prepared, QueryRequest, QueryResult};
 use pharos_query::export::{export, Format};
@@ -310,8 +310,11 @@ async fn tail(State(state): State<AppState>, Query(p): Query<TailParams>) -> Res
         return bad_request("live tail takes a filter: stats, timechart and top are not live");
     }
     let matcher = Matcher::new(prepared.filter);
-    let (rx, seq) = state.collector.ingestor.tail().subscribe();
-    Sse::new(tail_events(rx, seq, matcher))
+    let feed = state.collector.ingestor.tail();
+    let (rx, seq) = feed.subscribe();
+    // The stream ends when the server shuts down, so it does not hold the shutdown open.
+    let events = tail_events(rx, seq, matcher).take_until(feed.closed());
+    Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

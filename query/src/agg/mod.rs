@@ -6,7 +6,9 @@ pub mod acc;
 pub mod value;
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -101,7 +103,7 @@ impl Collector for AggCollector {
             ts,
             keys,
             sources,
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             overflow: false,
         })
     }
@@ -178,7 +180,7 @@ impl SegmentCollector for AggSegment {
 
     fn harvest(self) -> AggFruit {
         let mut fruit = AggFruit {
-            groups: HashMap::with_capacity(self.groups.len()),
+            groups: HashMap::with_capacity_and_hasher(self.groups.len(), Default::default()),
             overflow: self.overflow,
         };
         let has_bucket = self.plan.bucket_ns.is_some();
@@ -203,7 +205,7 @@ impl SegmentCollector for AggSegment {
                 })
                 .collect();
             fruit.merge(AggFruit {
-                groups: HashMap::from([(gkey, accs)]),
+                groups: HashMap::from_iter([(gkey, accs)]),
                 overflow: false,
             });
         }

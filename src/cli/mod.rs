@@ -1,0 +1,155 @@
+//! `pharos search` and `pharos tail`: the query API (`/api/v1/query`, `/api/v1/tail`) from the
+//! terminal. The server does all the work; this module only calls it and renders the answer.
+
+pub mod client;
+pub mod search;
+pub mod table;
+pub mod tail;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Where the server is and how to authenticate (shared by `search` and `tail`).
+#[derive(Args, Debug, Clone)]
+pub struct Connection {
+    /// The Pharos server's base URL.
+    #[arg(
+        long,
+        env = "PHAROS_SERVER",
+        default_value = "http://127.0.0.1:7070",
+        value_name = "URL"
+    )]
+    pub server: String,
+    /// A file holding the API token (trimmed), for a server started with one. Without it the
+    /// token comes from the PHAROS_API_TOKEN variable; there is no flag taking the token itself,
+    /// since other users could read it in `ps`.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// How `pharos search` prints its answer.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Aligned columns fitted to the terminal (records: time, level, service, message).
+    Table,
+    /// The server's JSON answer as it is, pretty-printed.
+    Json,
+    /// One JSON object per line: each record, or each row as {column: value}.
+    Ndjson,
+}
+
+/// How `pharos tail` prints records.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TailOutput {
+    /// One aligned line per record: time, level, service, message.
+    Table,
+    /// Each record as one line of JSON.
+    Ndjson,
+}
+
+/// The server rejected the query or its parameters (HTTP 400). `pharos` exits with 2.
+#[derive(Debug)]
+pub struct QueryRejected {
+    /// The server's `error` text.
+    pub message: String,
+    /// The query as sent, to point into.
+    pub query: String,
+    /// Byte offset of the error in `query`, when the server gave one.
+    pub position: Option<usize>,
+    /// 1-based column (in characters) of the error, when the server gave one.
+    pub column: Option<usize>,
+}
+
+impl std::error::Error for QueryRejected {}
+
+impl fmt::Display for QueryRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "query error: {}", self.message)?;
+        if let Some((line, caret)) = caret_lines(&self.query, self.position, self.column) {
+            write!(f, "\n  {line}\n  {caret}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The query line holding the error and a `^` under the error's character. The byte
+/// `position` is preferred (it is exact); `column` (1-based characters) is the fallback.
+fn caret_lines(
+    query: &str,
+    position: Option<usize>,
+    column: Option<usize>,
+) -> Option<(String, String)> {
+    let pos = match (position, column) {
+        (Some(p), _) if p <= query.len() && query.is_char_boundary(p) => p,
+        (_, Some(c)) if c >= 1 => query
+            .char_indices()
+            .nth(c - 1)
+            .map_or(query.len(), |(i, _)| i),
+        _ => return None,
+    };
+    let line_start = query[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = query[pos..].find('\n').map_or(query.len(), |i| pos + i);
+    let line = table::sanitize(&query[line_start..line_end]);
+    let indent = table::display_width(&table::sanitize(&query[line_start..pos]));
+    Some((line, format!("{}^", " ".repeat(indent))))
+}
+
+/// A small runtime for one command: the CLI does one request (or one stream) at a time.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(query: &str, position: Option<usize>, column: Option<usize>) -> String {
+        QueryRejected {
+            message: "unexpected `)`".into(),
+            query: query.into(),
+            position,
+            column,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn caret_points_at_the_position() {
+        assert_eq!(
+            rejected("service:api )", Some(12), None),
+            "query error: unexpected `)`\n  service:api )\n              ^"
+        );
+    }
+
+    #[test]
+    fn caret_from_column_when_no_position() {
+        assert_eq!(
+            rejected("é )", None, Some(3)),
+            "query error: unexpected `)`\n  é )\n    ^"
+        );
+    }
+
+    #[test]
+    fn caret_at_the_end_and_on_the_right_line() {
+        assert_eq!(
+            rejected("a AND", Some(5), None),
+            "query error: unexpected `)`\n  a AND\n       ^"
+        );
+        assert_eq!(
+            rejected("a\nb )", Some(4), None),
+            "query error: unexpected `)`\n  b )\n    ^"
+        );
+    }
+
+    #[test]
+    fn no_caret_without_a_place() {
+        assert_eq!(rejected("a", None, None), "query error: unexpected `)`");
+        assert_eq!(rejected("a", Some(99), None), "query error: unexpected `)`");
+    }
+}
