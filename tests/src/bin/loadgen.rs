@@ -11,6 +11,7 @@ use pharos_tests::gen::Generator;
 use pharos_tests::loadgen::baseline::{self, BaselineOpts};
 use pharos_tests::loadgen::bench::{self, BenchOpts};
 use pharos_tests::loadgen::ingest::{self, IngestOpts, Mode};
+use pharos_tests::loadgen::query_bench::{self, QueryBenchOpts};
 
 #[derive(Parser)]
 #[command(
@@ -99,6 +100,27 @@ enum Cmd {
         latency_secs: u64,
         #[command(flatten)]
         idx: IndexArgs,
+    },
+    /// Query latency of Pharos vs raw tantivy over the same partitions; prints a markdown
+    /// table.
+    QueryBench {
+        /// Records of the corpus, spread evenly over `--days` UTC days from 2026-01-01.
+        #[arg(long, default_value_t = 10_000_000)]
+        records: usize,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Timed runs of each query, after one warm-up.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Where the corpus lives; kept, and reused by a later run with the same records,
+        /// days and seed (default: a temporary dir, removed at the end).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write a JSON summary to this file.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -232,6 +254,34 @@ fn main() -> Result<()> {
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
             };
             runtime()?.block_on(bench::run(&opts))?;
+            Ok(())
+        }
+        Cmd::QueryBench {
+            records,
+            days,
+            runs,
+            data_dir,
+            seed,
+            output,
+        } => {
+            let opts = QueryBenchOpts {
+                records,
+                days,
+                runs,
+                data_dir,
+                seed,
+                output,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let report = query_bench::run(&opts)?;
+            println!("{}", report.markdown());
+            if !report.mismatches.is_empty() {
+                anyhow::bail!(
+                    "Pharos and tantivy disagree on {} queries: {}",
+                    report.mismatches.len(),
+                    report.mismatches.join(" | ")
+                );
+            }
             Ok(())
         }
     }

@@ -8,5 +8,6 @@ pub mod ingest;
 pub mod markers;
 pub mod pace;
 pub mod proc;
+pub mod query_bench;
 pub mod stats;
 pub mod target;
