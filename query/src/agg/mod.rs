@@ -86,7 +86,7 @@ impl Collector for AggCollector {
             Some(_) => Some(FieldReader::open(reader, &FieldRef::Time)?),
             None => None,
         };
-        let keys = self
+        let keys: Vec<FieldReader> = self
             .plan
             .keys
             .iter()
@@ -98,7 +98,9 @@ impl Collector for AggCollector {
             .iter()
             .map(|(_, f)| f.as_ref().map(|f| FieldReader::open(reader, f)).transpose())
             .collect::<tantivy::Result<_>>()?;
+        let fast = FastCount::new(&self.plan, ts.as_ref(), &keys);
         Ok(AggSegment {
+            fast,
             plan: self.plan.clone(),
             ts,
             keys,
@@ -121,7 +123,82 @@ impl Collector for AggCollector {
     }
 }
 
+/// Counting by keyword columns and/or a time bucket — the shape of `top`, `stats count() by
+/// service`, `timechart count() by level` and the histogram — runs on whole blocks of
+/// documents: ordinals and timestamps are fetched column-wise, and the group key is a few
+/// integers.
+struct FastCount {
+    ts: Option<(tantivy::columnar::Column<i64>, i64)>,
+    /// Ordinal columns of the keys; `None` for a key absent from this segment (always null).
+    ords: Vec<Option<tantivy::columnar::Column<u64>>>,
+    counts: HashMap<[u64; 3], u64>,
+    ts_buf: Vec<Option<i64>>,
+    ord_buf: Vec<Option<u64>>,
+}
+
+/// The key slot for "no value" in [`FastCount`].
+const NULL_ORD: u64 = u64::MAX;
+
+impl FastCount {
+    fn new(plan: &AggPlan, ts: Option<&FieldReader>, keys: &[FieldReader]) -> Option<FastCount> {
+        let only_counts = plan
+            .aggs
+            .iter()
+            .all(|(f, src)| *f == AggFunc::Count && src.is_none());
+        if !only_counts || keys.len() > 2 {
+            return None;
+        }
+        let ts = match (ts, plan.bucket_ns) {
+            (Some(r), Some(span)) => Some((r.single_i64()?, span)),
+            (None, None) => None,
+            _ => return None,
+        };
+        let mut ords = Vec::with_capacity(keys.len());
+        for k in keys {
+            if k.is_absent() {
+                ords.push(None);
+            } else {
+                ords.push(Some(k.single_str_ords()?));
+            }
+        }
+        Some(FastCount {
+            ts,
+            ords,
+            counts: HashMap::default(),
+            ts_buf: Vec::new(),
+            ord_buf: Vec::new(),
+        })
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let n = docs.len();
+        let mut keys = vec![[NULL_ORD; 3]; n];
+        if let Some((col, span)) = &self.ts {
+            self.ts_buf.clear();
+            self.ts_buf.resize(n, None);
+            col.first_vals(docs, &mut self.ts_buf);
+            for (k, t) in keys.iter_mut().zip(&self.ts_buf) {
+                let t = t.unwrap_or(0);
+                k[0] = (t - t.rem_euclid(*span)) as u64;
+            }
+        }
+        for (i, col) in self.ords.iter().enumerate() {
+            let Some(col) = col else { continue };
+            self.ord_buf.clear();
+            self.ord_buf.resize(n, None);
+            col.first_vals(docs, &mut self.ord_buf);
+            for (k, o) in keys.iter_mut().zip(&self.ord_buf) {
+                k[i + 1] = o.unwrap_or(NULL_ORD);
+            }
+        }
+        for k in keys {
+            *self.counts.entry(k).or_insert(0) += 1;
+        }
+    }
+}
+
 pub struct AggSegment {
+    fast: Option<FastCount>,
     plan: Arc<AggPlan>,
     ts: Option<FieldReader>,
     keys: Vec<FieldReader>,
@@ -133,7 +210,18 @@ pub struct AggSegment {
 impl SegmentCollector for AggSegment {
     type Fruit = AggFruit;
 
+    fn collect_block(&mut self, docs: &[DocId]) {
+        match &mut self.fast {
+            Some(fast) => fast.collect_block(docs),
+            None => docs.iter().for_each(|d| self.collect(*d, 0.0)),
+        }
+    }
+
     fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(fast) = &mut self.fast {
+            fast.collect_block(&[doc]);
+            return;
+        }
         let mut key = [KeyPart::Null; KEY_LEN];
         if let (Some(ts), Some(span)) = (&self.ts, self.plan.bucket_ns) {
             let t = ts.first_i64(doc).unwrap_or(0);
@@ -178,7 +266,29 @@ impl SegmentCollector for AggSegment {
         }
     }
 
-    fn harvest(self) -> AggFruit {
+    fn harvest(mut self) -> AggFruit {
+        if let Some(fast) = self.fast.take() {
+            // Re-key the counts the way the general path does, then resolve as usual.
+            for (k, n) in fast.counts {
+                let mut key = [KeyPart::Null; KEY_LEN];
+                if fast.ts.is_some() {
+                    key[0] = KeyPart::Num(NumKey::I64(k[0] as i64));
+                }
+                for i in 0..fast.ords.len() {
+                    if k[i + 1] != NULL_ORD {
+                        key[i + 1] = KeyPart::Str {
+                            col: 0,
+                            ord: k[i + 1],
+                        };
+                    }
+                }
+                if self.groups.len() >= MAX_GROUPS {
+                    self.overflow = true;
+                    break;
+                }
+                self.groups.insert(key, vec![Acc::Count(n)]);
+            }
+        }
         let mut fruit = AggFruit {
             groups: HashMap::with_capacity_and_hasher(self.groups.len(), Default::default()),
             overflow: self.overflow,

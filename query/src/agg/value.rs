@@ -201,6 +201,28 @@ impl FieldReader {
         KeyPart::Null
     }
 
+    /// The ordinal column, when the field is one string column in this segment (the fast path
+    /// for grouping by a keyword). Ordinals resolve with [`FieldReader::resolve`] as column 0.
+    pub fn single_str_ords(&self) -> Option<Column<u64>> {
+        match self.cols.as_slice() {
+            [Col::Str(c)] => Some(c.ords().clone()),
+            _ => None,
+        }
+    }
+
+    /// The column of a field that is one i64 column (the timestamp).
+    pub fn single_i64(&self) -> Option<Column<i64>> {
+        match self.cols.as_slice() {
+            [Col::I64(c)] => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when the field has no column at all in this segment.
+    pub fn is_absent(&self) -> bool {
+        self.cols.is_empty()
+    }
+
     /// The i64 value of a single-valued i64 column (the timestamp), if this is one.
     pub fn first_i64(&self, doc: DocId) -> Option<i64> {
         match self.cols.first() {
