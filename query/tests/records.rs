@@ -3,52 +3,19 @@
 //! statistics, with exact expected results.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pharos_collector::clock::{rfc3339, ManualClock, NANOS_PER_DAY};
-use pharos_collector::config::CollectorConfig;
+use pharos_collector::clock::{rfc3339, NANOS_PER_DAY};
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::Collector;
 use pharos_query::context::context;
 use pharos_query::correlate::correlate;
-use pharos_query::exec::{run, QueryRequest, QueryResult};
 use pharos_query::field_stats::{field_stats, FieldStats, TopValue};
 use pharos_query::QueryError;
 
-struct SearchRequest {
-    query: String,
-    start_ns: Option<i64>,
-    end_ns: Option<i64>,
-    limit: usize,
-}
+mod common;
+use common::{search, SearchRequest};
 
-#[derive(Debug)]
-struct SearchResponse {
-    total: u64,
-    hits: Vec<serde_json::Value>,
-}
-
-/// A plain search through the query language.
-fn search(
-    store: &pharos_collector::index::LogStore,
-    req: &SearchRequest,
-) -> Result<SearchResponse, QueryError> {
-    let r = run(
-        store,
-        &req.query,
-        &QueryRequest {
-            start_ns: req.start_ns,
-            end_ns: req.end_ns,
-            limit: req.limit,
-            now_ns: 0,
-        },
-    )?;
-    match r.result {
-        QueryResult::Hits { total, hits } => Ok(SearchResponse { total, hits }),
-        QueryResult::Table { .. } => panic!("a plain search answers hits"),
-    }
-}
 use serde_json::{json, Value};
 
 const DAY0: i64 = 20_400; // 2025-11-08
@@ -60,14 +27,7 @@ fn at(day: i64, hour: i64) -> i64 {
 }
 
 async fn open_collector(dir: &std::path::Path) -> Collector {
-    let mut cfg = CollectorConfig::default();
-    cfg.storage.data_dir = dir.to_path_buf();
-    cfg.index.commit_interval_ms = 20;
-    cfg.index.writer_memory_mb = 32;
-    cfg.index.writer_threads = 1;
-    cfg.ingest.min_free_disk_bytes = 0;
-    let clock = ManualClock::new(at(2, 23));
-    Collector::open(cfg, Arc::new(clock), tokio::runtime::Handle::current()).expect("open")
+    common::open(dir).await // its clock says day 2, 23:00
 }
 
 /// Appends the JSON lines in this order (so record ids follow it) and waits until they are

@@ -2,63 +2,22 @@
 //! totals, time-range pruning and bad input — through a real collector (WAL + indexer).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pharos_collector::clock::{ManualClock, NANOS_PER_DAY};
-use pharos_collector::config::CollectorConfig;
+use pharos_collector::clock::NANOS_PER_DAY;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::Collector;
-use pharos_query::exec::{run, QueryRequest, QueryResult};
 use pharos_query::QueryError;
 
-struct SearchRequest {
-    query: String,
-    start_ns: Option<i64>,
-    end_ns: Option<i64>,
-    limit: usize,
-}
-
-#[derive(Debug)]
-struct SearchResponse {
-    total: u64,
-    hits: Vec<serde_json::Value>,
-}
-
-/// A plain search through the query language.
-fn search(
-    store: &pharos_collector::index::LogStore,
-    req: &SearchRequest,
-) -> Result<SearchResponse, QueryError> {
-    let r = run(
-        store,
-        &req.query,
-        &QueryRequest {
-            start_ns: req.start_ns,
-            end_ns: req.end_ns,
-            limit: req.limit,
-            now_ns: 0,
-        },
-    )?;
-    match r.result {
-        QueryResult::Hits { total, hits } => Ok(SearchResponse { total, hits }),
-        QueryResult::Table { .. } => panic!("a plain search answers hits"),
-    }
-}
+mod common;
+use common::{search, SearchRequest};
 
 const DAY0: i64 = 20_400; // 2025-11-08
 const HOUR: i64 = NANOS_PER_DAY / 24;
 
 async fn collector_with_three_days(dir: &std::path::Path) -> Collector {
-    let mut cfg = CollectorConfig::default();
-    cfg.storage.data_dir = dir.to_path_buf();
-    cfg.index.commit_interval_ms = 20;
-    cfg.index.writer_memory_mb = 32;
-    cfg.index.writer_threads = 1;
-    cfg.ingest.min_free_disk_bytes = 0;
-    let clock = ManualClock::new((DAY0 + 2) * NANOS_PER_DAY + 23 * HOUR);
-    let c = Collector::open(cfg, Arc::new(clock), tokio::runtime::Handle::current()).expect("open");
-    // 10 records a day at hours 0..10, services alternating, every third one an error.
+    let c = common::open(dir).await; // its clock says day 2, 23:00
+                                     // 10 records a day at hours 0..10, services alternating, every third one an error.
     let mut records = Vec::new();
     for day in 0..3 {
         for h in 0..10 {

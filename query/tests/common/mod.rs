@@ -12,6 +12,8 @@ use pharos_collector::config::CollectorConfig;
 use pharos_collector::normalize::normalize_json_object;
 use pharos_collector::record::LogRecord;
 use pharos_collector::Collector;
+use pharos_query::exec::{run, QueryRequest, QueryResult};
+use pharos_query::QueryError;
 
 pub const DAY0: i64 = 20_400; // 2025-11-08
 pub const HOUR: i64 = NANOS_PER_DAY / 24;
@@ -57,4 +59,38 @@ pub async fn ingest(c: &Collector, lines: &[String], chunks: usize) -> Vec<(u64,
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     out
+}
+
+pub struct SearchRequest {
+    pub query: String,
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+    pub limit: usize,
+}
+
+#[derive(Debug)]
+pub struct SearchResponse {
+    pub total: u64,
+    pub hits: Vec<serde_json::Value>,
+}
+
+/// A plain search through the query language.
+pub fn search(
+    store: &pharos_collector::index::LogStore,
+    req: &SearchRequest,
+) -> Result<SearchResponse, QueryError> {
+    let r = run(
+        store,
+        &req.query,
+        &QueryRequest {
+            start_ns: req.start_ns,
+            end_ns: req.end_ns,
+            limit: req.limit,
+            now_ns: 0,
+        },
+    )?;
+    match r.result {
+        QueryResult::Hits { total, hits } => Ok(SearchResponse { total, hits }),
+        QueryResult::Table { .. } => panic!("a plain search answers hits"),
+    }
 }
