@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod normalize;
 pub mod record;
+pub mod tsdb;
 pub mod wal;
 
 use std::sync::Arc;

@@ -1,0 +1,63 @@
+//! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
+//! chunks and rollups in sled, behind the [`MetricStore`] trait).
+
+pub mod types;
+
+pub use types::*;
+
+/// Errors of the time-series store.
+#[derive(Debug, thiserror::Error)]
+pub enum TsdbError {
+    #[error("metrics storage: {0}")]
+    Storage(String),
+    #[error("stored metrics data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("invalid matcher: {0}")]
+    BadMatcher(String),
+}
+
+/// Merged distributions of one histogram family per bucket (`start_ms`, histogram).
+pub type DistributionSeries = (Labels, Vec<(i64, hdrhistogram::Histogram<u64>)>);
+
+/// The read side of the time-series store: what the PromQL engine and the Prometheus HTTP
+/// API need. Implementations: the sled store (production) and an in-memory one (tests).
+pub trait MetricStore: Send + Sync + 'static {
+    /// The series matching every matcher that have data in `[start_ms, end_ms]`, with that
+    /// data at the requested resolution, sorted by labels.
+    fn select(&self, req: &SelectRequest) -> Result<Vec<SeriesData>, TsdbError>;
+
+    /// Merged HdrHistograms of the distribution families matching, per bucket of
+    /// `resolution` (`Raw` means per ingested observation time).
+    fn select_distributions(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        resolution: Resolution,
+    ) -> Result<Vec<DistributionSeries>, TsdbError>;
+
+    /// Label sets of the matching series with data in the range (`/api/v1/series`).
+    fn series(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Labels>, TsdbError>;
+
+    /// Label names present on matching series (all series when `matchers` is empty).
+    fn label_names(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError>;
+
+    /// Values of one label on matching series.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError>;
+}
