@@ -21,6 +21,7 @@ use crate::field::{invalid, resolve, FieldRef};
 use crate::filter::{Filter, Resolver};
 use crate::hits::{hit_field, index_err, load_hit, within_range};
 use crate::lang::{AggFunc, Aggregation, Ident, Pipe, Query as Ast, SortOrder};
+use crate::parallel::par_map;
 use crate::table::{finish_table, TableShape};
 use crate::QueryError;
 
@@ -393,15 +394,16 @@ pub fn execute(store: &LogStore, prepared: &Prepared) -> Result<QueryResult, Que
             let collector = AggCollector {
                 plan: Arc::new(shape.plan.clone()),
             };
-            let mut fruit = AggFruit::default();
-            let mut total = 0u64;
-            for p in &partitions {
+            let per_partition = par_map(&partitions, |p| {
                 let q = partition_query(store, p, compiled.as_ref(), start, end);
-                let (f, n) = p
-                    .reader
+                p.reader
                     .searcher()
                     .search(&q, &(collector.clone(), Count))
-                    .map_err(|e| index_err(p, e))?;
+                    .map_err(|e| index_err(p, e))
+            })?;
+            let mut fruit = AggFruit::default();
+            let mut total = 0u64;
+            for (f, n) in per_partition {
                 fruit.merge(f);
                 total += n as u64;
             }
@@ -465,6 +467,8 @@ fn fetch_hits(
     let mut total = 0u64;
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut searchers: Vec<Option<Searcher>> = vec![None; partitions.len()];
+    // Partitions that cannot contribute hits are only counted, afterwards and in parallel.
+    let mut count_only: Vec<&Arc<PartitionHandle>> = Vec::new();
     for &i in &order {
         let p = &partitions[i];
         let searcher = p.reader.searcher();
@@ -478,7 +482,7 @@ fn fetch_hits(
                 _ => false,
             };
         if limit == 0 || cannot_improve {
-            total += searcher.search(&q, &Count).map_err(|e| index_err(p, e))? as u64;
+            count_only.push(p);
             continue;
         }
         let found: Vec<Candidate> = match (by_time, sort) {
@@ -515,6 +519,16 @@ fn fetch_hits(
         candidates.truncate(limit);
         searchers[i] = Some(searcher);
     }
+    total += par_map(&count_only, |p| {
+        let q = partition_query(store, p, compiled, start, end);
+        p.reader
+            .searcher()
+            .search(&q, &Count)
+            .map(|n| n as u64)
+            .map_err(|e| index_err(p, e))
+    })?
+    .into_iter()
+    .sum::<u64>();
     let mut hits = Vec::with_capacity(candidates.len());
     for (_, i, addr) in candidates {
         let p = &partitions[i];

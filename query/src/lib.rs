@@ -16,6 +16,7 @@ pub mod filter;
 pub mod hit;
 pub mod hits;
 pub mod lang;
+pub mod parallel;
 pub mod table;
 pub mod time;
 pub mod topn;
