@@ -101,6 +101,10 @@ pub struct Collector {
     pub ingestor: Arc<Ingestor>,
     pub metrics: Arc<CollectorMetrics>,
     pub clock: SharedClock,
+    /// The metrics write path (remote write, OTLP metrics).
+    pub metric_ingestor: Arc<tsdb::ingest::MetricsIngestor>,
+    /// The metrics read side (PromQL, the Prometheus HTTP API).
+    pub tsdb: Arc<dyn tsdb::MetricStore>,
     indexer: parking_lot::Mutex<IndexerHandle>,
     progress: Arc<index::indexer::IndexerProgress>,
     /// Held for the collector's lifetime (see [`lock_data_dir`]).
@@ -160,6 +164,8 @@ impl Collector {
             clock.clone(),
         ));
         Ok(Collector {
+            metric_ingestor: Arc::new(tsdb::ingest::MetricsIngestor::default()),
+            tsdb: Arc::new(tsdb::EmptyStore),
             config,
             wal,
             store,

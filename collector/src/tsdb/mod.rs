@@ -1,6 +1,7 @@
 //! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
 //! chunks and rollups in sled, behind the [`MetricStore`] trait).
 
+pub mod ingest;
 pub mod types;
 
 pub use types::*;
@@ -60,4 +61,38 @@ pub trait MetricStore: Send + Sync + 'static {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<String>, TsdbError>;
+}
+
+/// A store with no data: what the collector serves until the metrics store is wired in.
+#[derive(Debug, Default)]
+pub struct EmptyStore;
+
+impl MetricStore for EmptyStore {
+    fn select(&self, _req: &SelectRequest) -> Result<Vec<SeriesData>, TsdbError> {
+        Ok(Vec::new())
+    }
+    fn select_distributions(
+        &self,
+        _matchers: &[LabelMatcher],
+        _start_ms: i64,
+        _end_ms: i64,
+        _resolution: Resolution,
+    ) -> Result<Vec<DistributionSeries>, TsdbError> {
+        Ok(Vec::new())
+    }
+    fn series(&self, _m: &[LabelMatcher], _s: i64, _e: i64) -> Result<Vec<Labels>, TsdbError> {
+        Ok(Vec::new())
+    }
+    fn label_names(&self, _m: &[LabelMatcher], _s: i64, _e: i64) -> Result<Vec<String>, TsdbError> {
+        Ok(Vec::new())
+    }
+    fn label_values(
+        &self,
+        _name: &str,
+        _m: &[LabelMatcher],
+        _s: i64,
+        _e: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        Ok(Vec::new())
+    }
 }
