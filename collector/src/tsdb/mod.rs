@@ -1,9 +1,11 @@
 //! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
 //! chunks and rollups in sled, behind the [`MetricStore`] trait).
 
+pub mod block;
 pub mod gorilla;
 pub mod ingest;
 pub mod kv;
+pub mod rollup;
 pub mod sled_kv;
 pub mod types;
 
