@@ -79,6 +79,8 @@ pub trait Kv: Send + Sync + 'static {
     fn range<'a>(&'a self, tree: Tree, start: &[u8], end: &[u8]) -> KvIter<'a>;
     /// Entries whose key starts with `prefix`, in key order.
     fn scan_prefix<'a>(&'a self, tree: Tree, prefix: &[u8]) -> KvIter<'a>;
+    /// The entry with the greatest key in `start <= key < end`.
+    fn last(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<Option<Entry>, TsdbError>;
     /// Removes the entries with `start <= key < end` atomically; returns how many.
     fn remove_range(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<usize, TsdbError>;
     /// Makes every completed write durable (fsync).

@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod gorilla;
+pub mod index;
 pub mod ingest;
 pub mod kv;
 pub mod rollup;

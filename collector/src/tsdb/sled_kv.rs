@@ -57,6 +57,21 @@ impl SledKv {
     }
 }
 
+impl SledKv {
+    fn iter_rev_first(&self, mut iter: sled::Iter) -> Result<Option<Entry>, TsdbError> {
+        match iter.next_back() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r.map_err(storage)?;
+                let key = k.get(1..).map(<[u8]>::to_vec).ok_or_else(|| {
+                    TsdbError::Corrupt("empty key in the metrics store".to_string())
+                })?;
+                Ok(Some((key, v.to_vec())))
+            }
+        }
+    }
+}
+
 impl Kv for SledKv {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, TsdbError> {
         Ok(self
@@ -90,6 +105,14 @@ impl Kv for SledKv {
             return self.iter(self.db.range(vec![tree as u8]..tree_end(tree)));
         }
         self.iter(self.db.scan_prefix(prefixed(tree, prefix)))
+    }
+
+    fn last(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<Option<Entry>, TsdbError> {
+        let (s, e) = (prefixed(tree, start), prefixed(tree, end));
+        if s >= e {
+            return Ok(None);
+        }
+        self.iter_rev_first(self.db.range(s..e))
     }
 
     fn remove_range(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<usize, TsdbError> {
@@ -137,6 +160,11 @@ mod tests {
         );
         assert_eq!(keys(kv.scan_prefix(Tree::Chunks, b""))?.len(), 3);
         assert_eq!(keys(kv.range(Tree::Chunks, b"a2", b"b2"))?.len(), 2);
+        assert_eq!(
+            kv.last(Tree::Chunks, b"a", b"b")?,
+            Some((b"a2".to_vec(), b"y".to_vec()))
+        );
+        assert_eq!(kv.last(Tree::Chunks, b"c", b"d")?, None);
         assert_eq!(kv.remove_range(Tree::Chunks, b"a", b"b")?, 2);
         assert_eq!(
             keys(kv.scan_prefix(Tree::Chunks, b""))?,
