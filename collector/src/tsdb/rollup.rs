@@ -27,7 +27,8 @@ pub const DISTRIBUTION_SCALE: f64 = 1_000_000.0;
 
 /// Start of the bucket of `width` holding `ts_ms`.
 pub fn bucket_start(ts_ms: i64, width: i64) -> i64 {
-    ts_ms.div_euclid(width) * width
+    // Saturating: reads pass i64::MIN for "from the beginning".
+    ts_ms.div_euclid(width).saturating_mul(width)
 }
 
 /// Whether increases are tracked for this kind.

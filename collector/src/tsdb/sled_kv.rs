@@ -34,15 +34,27 @@ fn tree_end(tree: Tree) -> Vec<u8> {
 
 impl SledKv {
     pub fn open(dir: &Path) -> Result<SledKv, TsdbError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // The head keeps recent data in memory; sled's cache serves index loads and reads.
             .cache_capacity(64 * 1024 * 1024)
             // Durability is explicit: the store calls `flush` after each checkpoint batch.
-            .flush_every_ms(None)
-            .open()
-            .map_err(storage)?;
-        Ok(SledKv { db })
+            .flush_every_ms(None);
+        // sled's background threads release a dropped database's file lock a moment after
+        // the drop: a reopen right after a close retries for up to 5 s.
+        let mut tries = 0;
+        loop {
+            match config.open() {
+                Ok(db) => return Ok(SledKv { db }),
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && tries < 500 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        }
     }
 
     fn iter<'a>(&'a self, iter: sled::Iter) -> KvIter<'a> {
