@@ -12,7 +12,8 @@ use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use pharos_collector::config::{
-    CollectorConfig, IndexSettings, IngestSettings, RetentionSettings, StorageConfig, WalSettings,
+    CollectorConfig, IndexSettings, IngestSettings, MetricsSettings, RetentionSettings,
+    StorageConfig, WalSettings,
 };
 use pharos_dashboards::Tokens;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,7 @@ pub struct PharosConfig {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub retention: RetentionSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// Parsed listen addresses.
@@ -149,6 +151,7 @@ impl PharosConfig {
             index: self.index.clone(),
             ingest: self.ingest.clone(),
             retention: self.retention.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
