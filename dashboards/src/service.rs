@@ -78,7 +78,57 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        out,
+        prometheus_text(&out),
     )
         .into_response()
+}
+
+/// prometheus-client writes OpenMetrics (a counter family `x` with samples `x_total`, `# EOF`),
+/// but `/metrics` is served as the classic text format 0.0.4, which every scraper and
+/// `promtool check metrics` read: there a counter's HELP and TYPE name the `_total` samples,
+/// and `# UNIT` / `# EOF` do not exist.
+fn prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            i += 1;
+            continue;
+        }
+        // A HELP followed by a counter TYPE: rename both to the `_total` samples' name.
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or("");
+            let is_counter = lines
+                .get(i + 1)
+                .is_some_and(|t| *t == format!("# TYPE {name} counter"));
+            if is_counter && !name.ends_with("_total") {
+                out.push_str(&format!("# HELP {name}_total{}\n", &rest[name.len()..]));
+                out.push_str(&format!("# TYPE {name}_total counter\n"));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn counters_are_named_by_their_total_samples_and_openmetrics_markers_go() {
+        let om = "# HELP reqs Requests.\n# TYPE reqs counter\nreqs_total{a=\"1\"} 2\n\
+                  # HELP lat Latency.\n# TYPE lat histogram\n# UNIT lat seconds\nlat_count 1\n# EOF\n";
+        assert_eq!(
+            prometheus_text(om),
+            "# HELP reqs_total Requests.\n# TYPE reqs_total counter\nreqs_total{a=\"1\"} 2\n\
+             # HELP lat Latency.\n# TYPE lat histogram\nlat_count 1\n"
+        );
+    }
 }
