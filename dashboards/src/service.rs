@@ -30,7 +30,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     let wal_ok = !c.wal.is_broken();
     let index_ok = !indexer_failed && backlog < high_water;
     let disk_ok = free.map(|f| f >= min_free).unwrap_or(false);
-    let all_ok = wal_ok && index_ok && disk_ok;
+    let m = &c.metric_ingestor;
+    let metrics_backlog = m.backlog();
+    let metrics_high_water = c.config.metrics.backlog_high_water;
+    let metrics_ok = m.healthy() && metrics_backlog < metrics_high_water;
+    let all_ok = wal_ok && index_ok && disk_ok && metrics_ok;
     let body = json!({
         "status": if all_ok { "ready" } else { "not_ready" },
         "components": {
@@ -44,6 +48,12 @@ async fn ready(State(state): State<AppState>) -> Response {
                 "partitions": c.store.all().len(),
             },
             "disk": {"ok": disk_ok, "free_bytes": free, "min_free_bytes": min_free},
+            "metrics": {
+                "ok": metrics_ok,
+                "backlog_records": metrics_backlog,
+                "backlog_high_water_records": metrics_high_water,
+                "applied_lsn": m.applied_lsn(),
+            },
         }
     });
     let status = if all_ok {
