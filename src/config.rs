@@ -177,6 +177,10 @@ impl PharosConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listeners()?;
         self.collector().validate()?;
+        for (i, rule) in self.metrics.from_logs.iter().enumerate() {
+            pharos_query::derived::rule::compile(rule)
+                .map_err(|e| anyhow::anyhow!("metrics.from_logs[{i}]: {e}"))?;
+        }
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }

@@ -146,6 +146,31 @@ pub struct MetricsSettings {
     pub flush_interval_secs: u64,
     /// Metrics WAL records not yet applied to the store above which ingest answers 429.
     pub backlog_high_water: u64,
+    /// Metrics derived from logs (`[[metrics.from_logs]]`), for apps that emit no metrics.
+    pub from_logs: Vec<LogMetricRule>,
+}
+
+/// A metric computed from the logs a query selects: a counter of matching records, or a
+/// histogram of a numeric field's values, per combination of `by` values, per minute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogMetricRule {
+    /// The metric name (`log_errors_total`, `http_request_duration_ms`).
+    pub name: String,
+    /// A log query filter (the query language, without pipes).
+    pub query: String,
+    /// Labels from fields: `service`, `label=field`, or `label=field:class` (an HTTP status
+    /// code as its class, `5xx`).
+    #[serde(default)]
+    pub by: Vec<String>,
+    /// When set, a histogram of this numeric field (classic `_bucket`/`_sum`/`_count` series
+    /// plus a distribution for percentiles) instead of a counter.
+    #[serde(default)]
+    pub histogram: Option<String>,
+    /// Histogram bucket upper bounds (default: 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+    /// 10000 — suited to milliseconds).
+    #[serde(default)]
+    pub buckets: Vec<f64>,
 }
 
 impl Default for MetricsSettings {
@@ -158,6 +183,7 @@ impl Default for MetricsSettings {
             max_series_per_metric: 100_000,
             flush_interval_secs: 60,
             backlog_high_water: 10_000,
+            from_logs: Vec::new(),
         }
     }
 }

@@ -156,7 +156,7 @@ impl Collector {
             metrics: metrics.clone(),
             clock: clock.clone(),
         }
-        .start(runtime.clone())?;
+        .start(runtime)?;
         let progress = indexer.progress.clone();
         let ingestor = Arc::new(Ingestor::new(
             &config,
@@ -180,7 +180,6 @@ impl Collector {
             metrics.clone(),
             Some(ingestor.clone()),
             clock.clone(),
-            runtime,
         )?;
         Ok(Collector {
             metric_ingestor: Arc::new(metric_ingestor),

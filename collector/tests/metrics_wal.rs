@@ -106,7 +106,6 @@ fn start(
         metrics,
         None,
         Arc::new(ManualClock::new(0)),
-        tokio::runtime::Handle::current(),
     )
     .expect("start");
     (wal, ingestor)
