@@ -1077,6 +1077,12 @@ fn bytes_on_disk_per_sample() -> R {
             "{tree:?}: {n} entries, {bytes} B ({:.3} B/sample)",
             bytes as f64 / samples
         );
+        if tree == Tree::Chunks {
+            // The target for raw chunks (keys included); sled's own space overhead
+            // comes on top (printed above as size_on_disk).
+            let per = bytes as f64 / samples;
+            assert!(per <= 2.0, "{per} B/sample in raw chunks");
+        }
     }
     Ok(())
 }

@@ -523,3 +523,22 @@ impl TsdbStore {
         }
     }
 }
+
+/// The write path drives the store through this (see `ingest.rs`).
+impl super::ingest::MetricSink for TsdbStore {
+    fn admit(&self, batch: MetricBatch) -> (MetricBatch, Vec<RejectedSeries>) {
+        TsdbStore::admit(self, batch)
+    }
+    fn apply(&self, lsn: u64, batch: &MetricBatch) -> Result<(), TsdbError> {
+        TsdbStore::apply(self, lsn, batch)
+    }
+    fn durable_lsn(&self) -> u64 {
+        TsdbStore::durable_lsn(self)
+    }
+    fn flush(&self) -> Result<u64, TsdbError> {
+        TsdbStore::flush(self)
+    }
+    fn run_retention(&self, now_ms: i64) -> Result<(), TsdbError> {
+        TsdbStore::run_retention(self, now_ms).map(|_| ())
+    }
+}
