@@ -173,9 +173,22 @@ impl Collector {
         };
         check_wal_format(&metrics_wal_config.dir)?;
         let (metrics_wal, _) = Wal::open(metrics_wal_config, metrics.clone())?;
+        const DAY_MS: i64 = 86_400_000;
+        let m = &config.metrics;
+        let tsdb_store = Arc::new(tsdb::TsdbStore::open(
+            &config.metrics_store_dir(),
+            tsdb::TsdbLimits {
+                max_series: m.max_series,
+                max_series_per_metric: m.max_series_per_metric,
+                raw_retention_ms: i64::from(m.raw_retention_days) * DAY_MS,
+                minute_retention_ms: i64::from(m.minute_retention_days) * DAY_MS,
+                hour_retention_ms: i64::from(m.hour_retention_days) * DAY_MS,
+            },
+            clock.clone(),
+        )?);
         let metric_ingestor = tsdb::ingest::MetricsIngestor::start(
             metrics_wal.clone(),
-            Arc::new(tsdb::ingest::WalOnlySink),
+            tsdb_store.clone(),
             config.metrics.clone(),
             metrics.clone(),
             Some(ingestor.clone()),
@@ -184,7 +197,7 @@ impl Collector {
         Ok(Collector {
             metric_ingestor: Arc::new(metric_ingestor),
             metrics_wal,
-            tsdb: Arc::new(tsdb::EmptyStore),
+            tsdb: tsdb_store,
             config,
             wal,
             store,
