@@ -103,6 +103,9 @@ pub struct Collector {
     pub clock: SharedClock,
     /// The metrics write path (remote write, OTLP metrics).
     pub metric_ingestor: Arc<tsdb::ingest::MetricsIngestor>,
+    /// The metrics ingest endpoints' shared state (conversion, counters) around
+    /// `metric_ingestor`.
+    pub metrics_ingest: Arc<ingest::metrics::MetricsIngest>,
     /// The metrics read side (PromQL, the Prometheus HTTP API).
     pub tsdb: Arc<dyn tsdb::MetricStore>,
     indexer: parking_lot::Mutex<IndexerHandle>,
@@ -163,8 +166,16 @@ impl Collector {
             metrics.clone(),
             clock.clone(),
         ));
+        let metric_ingestor = Arc::new(tsdb::ingest::MetricsIngestor::default());
+        let metrics_ingest = Arc::new(ingest::metrics::MetricsIngest::new(
+            metric_ingestor.clone(),
+            metrics.clone(),
+            clock.clone(),
+            &config.ingest,
+        ));
         Ok(Collector {
-            metric_ingestor: Arc::new(tsdb::ingest::MetricsIngestor::default()),
+            metric_ingestor,
+            metrics_ingest,
             tsdb: Arc::new(tsdb::EmptyStore),
             config,
             wal,
