@@ -11,6 +11,7 @@ mod durability;
 mod ingest;
 mod metrics_ingest;
 mod otlp;
+mod prometheus;
 mod query;
 mod real_clients;
 mod records;

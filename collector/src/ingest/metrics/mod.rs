@@ -258,18 +258,75 @@ fn export_response(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::config::MetricsSettings;
+    use crate::tsdb::ingest::{MetricSink, RejectedSeries};
+    use crate::tsdb::TsdbError;
+    use crate::wal::{Wal, WalConfig};
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
     use opentelemetry_proto::tonic::metrics::v1::{
         number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
     };
     use remote_write::{Label, Sample, TimeSeries, WriteRequest};
 
-    fn ingest() -> (MetricsIngest, Arc<CollectorMetrics>) {
+    /// Refuses series whose name starts with `limited` (as cardinality limits would).
+    struct LimitSink;
+
+    impl MetricSink for LimitSink {
+        fn admit(&self, batch: MetricBatch) -> (MetricBatch, Vec<RejectedSeries>) {
+            let (ok, bad): (Vec<_>, Vec<_>) = batch
+                .series
+                .into_iter()
+                .partition(|s| !s.labels.metric_name().starts_with("limited"));
+            let rejected = bad
+                .iter()
+                .map(|s| RejectedSeries {
+                    series: s.labels.to_string(),
+                    samples: s.samples.len(),
+                    reason: "over the series limit".into(),
+                })
+                .collect();
+            (
+                MetricBatch {
+                    series: ok,
+                    distributions: batch.distributions,
+                },
+                rejected,
+            )
+        }
+        fn apply(&self, _lsn: u64, _batch: &MetricBatch) -> Result<(), TsdbError> {
+            Ok(())
+        }
+        fn durable_lsn(&self) -> u64 {
+            0
+        }
+        fn flush(&self) -> Result<u64, TsdbError> {
+            Ok(0)
+        }
+        fn run_retention(&self, _now_ms: i64) -> Result<(), TsdbError> {
+            Ok(())
+        }
+    }
+
+    fn ingest(dir: &std::path::Path) -> (MetricsIngest, Arc<CollectorMetrics>) {
         let metrics = Arc::new(CollectorMetrics::default());
-        let ingest = MetricsIngest::new(
-            Arc::new(MetricsIngestor::default()),
+        let mut wal_config = WalConfig::new(dir.join("wal"));
+        wal_config.fsync = false;
+        let (wal, _) = Wal::open(wal_config, metrics.clone()).expect("wal");
+        let clock: crate::clock::SharedClock =
+            Arc::new(ManualClock::new(1_700_000_000_000_000_000));
+        let ingestor = MetricsIngestor::start(
+            wal,
+            Arc::new(LimitSink),
+            MetricsSettings::default(),
             metrics.clone(),
-            Arc::new(ManualClock::new(1_700_000_000_000_000_000)),
+            None,
+            clock.clone(),
+        )
+        .expect("ingestor");
+        let ingest = MetricsIngest::new(
+            Arc::new(ingestor),
+            metrics.clone(),
+            clock,
             &IngestSettings::default(),
         );
         (ingest, metrics)
@@ -303,7 +360,8 @@ mod tests {
 
     #[tokio::test]
     async fn otlp_export_counts_samples_and_reports_partial_success() {
-        let (ingest, metrics) = ingest();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ingest, metrics) = ingest(dir.path());
         let req = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 scope_metrics: vec![ScopeMetrics {
@@ -352,11 +410,45 @@ mod tests {
             .await
             .expect("export");
         assert_eq!(resp.partial_success, None);
+
+        // Series the store's limits refuse: counted as `limit`, mapped back to data points.
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        gauge("limited.a", vec![point(5_000_000), point(6_000_000)]),
+                        gauge("limited.b", vec![point(5_000_000)]),
+                        gauge("fine", vec![point(5_000_000)]),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let resp = ingest
+            .export_otlp(&req, crate::ingest::ENDPOINT_OTLP_GRPC)
+            .await
+            .expect("export");
+        let partial = resp.partial_success.expect("partial success");
+        assert_eq!(partial.rejected_data_points, 3);
+        assert!(
+            partial
+                .error_message
+                .starts_with("limited_a{}: over the series limit; limited_b{}"),
+            "{}",
+            partial.error_message
+        );
+        let text = exposition(&metrics);
+        assert!(text.contains(
+            "pharos_metric_samples_rejected_total{endpoint=\"otlp_grpc\",reason=\"limit\"} 3"
+        ));
+        assert!(text.contains("pharos_metric_samples_received_total{endpoint=\"otlp_grpc\"} 5"));
     }
 
     #[tokio::test]
     async fn remote_write_counts_samples_and_returns_invalid_series() {
-        let (ingest, metrics) = ingest();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ingest, metrics) = ingest(dir.path());
         let series = |name: &str, n: i64| TimeSeries {
             labels: vec![Label::new("__name__", name)],
             samples: (0..n)
@@ -379,6 +471,21 @@ mod tests {
         assert!(text.contains("pharos_metric_samples_received_total{endpoint=\"remote_write\"} 5"));
         assert!(text.contains(
             "pharos_metric_samples_rejected_total{endpoint=\"remote_write\",reason=\"invalid\"} 2"
+        ));
+
+        // Only limit rejections: no invalid series (the handler answers 204), counted.
+        let req = WriteRequest {
+            timeseries: vec![series("good", 1), series("limited_x", 4)],
+            metadata: vec![],
+        };
+        let outcome = ingest.remote_write(&req).await.expect("write");
+        assert!(outcome.invalid.is_empty());
+        assert_eq!(outcome.report.accepted_samples, 1);
+        assert_eq!(outcome.report.rejected.len(), 1);
+        assert_eq!(outcome.report.rejected[0].series, "limited_x{}");
+        let text = exposition(&metrics);
+        assert!(text.contains(
+            "pharos_metric_samples_rejected_total{endpoint=\"remote_write\",reason=\"limit\"} 4"
         ));
     }
 }
