@@ -105,6 +105,9 @@ pub struct Collector {
     pub clock: SharedClock,
     /// The metrics write path (remote write, OTLP metrics).
     pub metric_ingestor: Arc<tsdb::ingest::MetricsIngestor>,
+    /// The metrics ingest endpoints' shared state (conversion, counters) around
+    /// `metric_ingestor`.
+    pub metrics_ingest: Arc<ingest::metrics::MetricsIngest>,
     /// The metrics read side (PromQL, the Prometheus HTTP API).
     pub tsdb: Arc<dyn tsdb::MetricStore>,
     metrics_wal: Wal,
@@ -186,16 +189,23 @@ impl Collector {
             },
             clock.clone(),
         )?);
-        let metric_ingestor = tsdb::ingest::MetricsIngestor::start(
+        let metric_ingestor = Arc::new(tsdb::ingest::MetricsIngestor::start(
             metrics_wal.clone(),
             tsdb_store.clone(),
             config.metrics.clone(),
             metrics.clone(),
             Some(ingestor.clone()),
             clock.clone(),
-        )?;
+        )?);
+        let metrics_ingest = Arc::new(ingest::metrics::MetricsIngest::new(
+            metric_ingestor.clone(),
+            metrics.clone(),
+            clock.clone(),
+            &config.ingest,
+        ));
         Ok(Collector {
-            metric_ingestor: Arc::new(metric_ingestor),
+            metric_ingestor,
+            metrics_ingest,
             metrics_wal,
             tsdb: tsdb_store,
             config,
