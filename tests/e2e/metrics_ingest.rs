@@ -26,8 +26,22 @@ use tonic::codec::CompressionEncoding;
 
 use super::common::{client, start, Server};
 
-const T0_MS: i64 = 1_740_830_400_000; // 2025-03-01T12:00:00Z
-const T0_NS: u64 = T0_MS as u64 * 1_000_000;
+/// A fixed time for the whole test run, ten minutes ago on a minute boundary: recent enough
+/// for the store's raw retention, old enough that nothing lands in the future.
+fn t0_ms() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        (now - 600_000) / 60_000 * 60_000
+    })
+}
+
+fn t0_ns() -> u64 {
+    t0_ms() as u64 * 1_000_000
+}
 
 /// The value of the sample line `name_and_labels VALUE` in Prometheus text (0 when absent).
 fn sample(text: &str, name_and_labels: &str) -> f64 {
@@ -125,11 +139,11 @@ async fn remote_write_with_snappy() {
                     ("instance", "a:9100"),
                     ("job", "api"),
                 ],
-                &[(T0_MS, 1.0), (T0_MS + 15_000, 3.0)],
+                &[(t0_ms(), 1.0), (t0_ms() + 15_000, 3.0)],
             ),
             series(
                 &[("__name__", "up"), ("instance", "a:9100"), ("job", "api")],
-                &[(T0_MS, 1.0), (T0_MS + 15_000, stale)],
+                &[(t0_ms(), 1.0), (t0_ms() + 15_000, stale)],
             ),
         ],
         metadata: vec![],
@@ -141,7 +155,7 @@ async fn remote_write_with_snappy() {
     assert_eq!(received(&text, "remote_write"), 4.0, "{text}");
     // Compressed by an independent (literal-only) snappy encoder.
     let req = WriteRequest {
-        timeseries: vec![series(&[("__name__", "hand_made")], &[(T0_MS, 9.0)])],
+        timeseries: vec![series(&[("__name__", "hand_made")], &[(t0_ms(), 9.0)])],
         metadata: vec![],
     };
     let (status, body) =
@@ -154,11 +168,11 @@ async fn remote_write_with_snappy() {
         timeseries: vec![
             series(
                 &[("__name__", "http.requests"), ("job", "x")],
-                &[(T0_MS, 1.0)],
+                &[(t0_ms(), 1.0)],
             ),
             series(
                 &[("__name__", "ok_metric")],
-                &[(T0_MS, 2.0), (T0_MS + 1, 3.0)],
+                &[(t0_ms(), 2.0), (t0_ms() + 1, 3.0)],
             ),
         ],
         metadata: vec![],
@@ -251,7 +265,7 @@ fn kv(k: &str, v: &str) -> KeyValue {
 fn number(t_ns: u64, v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
     NumberDataPoint {
         attributes: attrs,
-        start_time_unix_nano: T0_NS - 60_000_000_000,
+        start_time_unix_nano: t0_ns() - 60_000_000_000,
         time_unix_nano: t_ns,
         value: Some(number_data_point::Value::AsDouble(v)),
         ..Default::default()
@@ -263,7 +277,7 @@ fn number(t_ns: u64, v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
 /// its first point is a baseline) and target_info (1): 9 samples; `bad` adds a point without a
 /// time (rejected).
 fn otlp_request(service: &str, bad: bool) -> ExportMetricsServiceRequest {
-    let mut gauge_points = vec![number(T0_NS, 0.5, vec![kv("state", "used")])];
+    let mut gauge_points = vec![number(t0_ns(), 0.5, vec![kv("state", "used")])];
     if bad {
         gauge_points.push(number(0, 1.0, vec![]));
     }
@@ -291,8 +305,8 @@ fn otlp_request(service: &str, bad: bool) -> ExportMetricsServiceRequest {
                         name: "http.server.requests".into(),
                         data: Some(Data::Sum(Sum {
                             data_points: vec![
-                                number(T0_NS, 10.0, vec![kv("http.route", "/a")]),
-                                number(T0_NS + 15_000_000_000, 12.0, vec![kv("http.route", "/a")]),
+                                number(t0_ns(), 10.0, vec![kv("http.route", "/a")]),
+                                number(t0_ns() + 15_000_000_000, 12.0, vec![kv("http.route", "/a")]),
                             ],
                             aggregation_temporality: AggregationTemporality::Cumulative as i32,
                             is_monotonic: true,
@@ -304,8 +318,8 @@ fn otlp_request(service: &str, bad: bool) -> ExportMetricsServiceRequest {
                         unit: "s".into(),
                         data: Some(Data::Histogram(Histogram {
                             data_points: vec![HistogramDataPoint {
-                                start_time_unix_nano: T0_NS - 60_000_000_000,
-                                time_unix_nano: T0_NS,
+                                start_time_unix_nano: t0_ns() - 60_000_000_000,
+                                time_unix_nano: t0_ns(),
                                 count: 6,
                                 sum: Some(1.5),
                                 bucket_counts: vec![3, 2, 1],
@@ -479,7 +493,7 @@ async fn ingest_token_and_size_limit_guard_metrics_endpoints() {
         ("PHAROS_INGEST__MAX_LINE_BYTES", "100000"),
     ]);
     let req = WriteRequest {
-        timeseries: vec![series(&[("__name__", "up")], &[(T0_MS, 1.0)])],
+        timeseries: vec![series(&[("__name__", "up")], &[(t0_ms(), 1.0)])],
         metadata: vec![],
     };
     let (status, _) = post_remote_write(&server, remote_write::encode(&req), RW_HEADERS).await;
@@ -495,7 +509,7 @@ async fn ingest_token_and_size_limit_guard_metrics_endpoints() {
             .map(|i| {
                 series(
                     &[("__name__", "big_metric"), ("i", &format!("{i:08}"))],
-                    &[(T0_MS, 1.0)],
+                    &[(t0_ms(), 1.0)],
                 )
             })
             .collect(),
