@@ -17,6 +17,7 @@ pub mod hit;
 pub mod hits;
 pub mod lang;
 pub mod parallel;
+pub mod promql;
 pub mod table;
 pub mod time;
 pub mod topn;
