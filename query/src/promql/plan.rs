@@ -53,6 +53,9 @@ use super::PromError;
 /// the selector is read raw once.
 const FALLBACK_ONE_BY_ONE: usize = 8;
 
+/// Rollup reads index at most this many buckets per series (a bigger span reads raw).
+const MAX_SLOTS: i64 = 10_000_000;
+
 /// Whether `f` can be answered from rollups at all (rule 1).
 pub fn rollup_function(f: RangeFn) -> bool {
     matches!(
@@ -251,6 +254,9 @@ pub(crate) fn try_rollup(
         return Ok(None);
     }
     let w = res.bucket_ms();
+    if (ev.end - ev.start + range) / w > MAX_SLOTS {
+        return Ok(None);
+    }
     let matchers = ev.matchers(&ms.vs)?;
     let first_a = first_end - range;
     let last_b = ev.end - off;
