@@ -107,6 +107,38 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
+/// The store matchers of a selector (its metric name included).
+pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>, PromError> {
+    if vs.at.is_some() {
+        return unsupported("the @ modifier");
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return unsupported("`or` inside label matchers");
+    }
+    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    if let Some(name) = &vs.name {
+        out.push(LabelMatcher {
+            name: METRIC_NAME.into(),
+            op: MatchOp::Equal,
+            value: name.clone(),
+        });
+    }
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            PMatchOp::Equal => MatchOp::Equal,
+            PMatchOp::NotEqual => MatchOp::NotEqual,
+            PMatchOp::Re(_) => MatchOp::RegexMatch,
+            PMatchOp::NotRe(_) => MatchOp::RegexNoMatch,
+        };
+        out.push(LabelMatcher {
+            name: m.name.clone(),
+            op,
+            value: m.value.clone(),
+        });
+    }
+    Ok(out)
+}
+
 /// Labels without `__name__` (what arithmetic and most functions return).
 pub(crate) fn drop_name(l: &Labels) -> Labels {
     l.without(&[METRIC_NAME])
@@ -221,34 +253,7 @@ impl<'a> Evaluator<'a> {
 
     /// The store matchers of a selector (its metric name included).
     pub fn matchers(&self, vs: &VectorSelector) -> Result<Vec<LabelMatcher>, PromError> {
-        if vs.at.is_some() {
-            return unsupported("the @ modifier");
-        }
-        if !vs.matchers.or_matchers.is_empty() {
-            return unsupported("`or` inside label matchers");
-        }
-        let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-        if let Some(name) = &vs.name {
-            out.push(LabelMatcher {
-                name: METRIC_NAME.into(),
-                op: MatchOp::Equal,
-                value: name.clone(),
-            });
-        }
-        for m in &vs.matchers.matchers {
-            let op = match m.op {
-                PMatchOp::Equal => MatchOp::Equal,
-                PMatchOp::NotEqual => MatchOp::NotEqual,
-                PMatchOp::Re(_) => MatchOp::RegexMatch,
-                PMatchOp::NotRe(_) => MatchOp::RegexNoMatch,
-            };
-            out.push(LabelMatcher {
-                name: m.name.clone(),
-                op,
-                value: m.value.clone(),
-            });
-        }
-        Ok(out)
+        selector_matchers(vs)
     }
 
     /// Raw samples of the matching series in `[start, end]`, sorted by time.

@@ -25,7 +25,9 @@ pub mod testing;
 
 use std::time::{Duration, Instant};
 
-use pharos_collector::tsdb::{Labels, MetricStore, TsdbError};
+use promql_parser::parser::value::ValueType;
+
+use pharos_collector::tsdb::{LabelMatcher, Labels, MetricStore, TsdbError};
 
 /// Prometheus's default lookback delta for instant selectors.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -164,6 +166,24 @@ pub fn parse(expr: &str) -> Result<promql_parser::parser::Expr, PromError> {
     }
 }
 
+/// Parses a series selector (`match[]` of `/api/v1/series`, `/labels`, …) into store
+/// matchers.
+pub fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, PromError> {
+    match parse(text)? {
+        promql_parser::parser::Expr::VectorSelector(vs) => {
+            if vs.offset.is_some() {
+                return Err(PromError::BadData(format!(
+                    "invalid series selector {text:?}: offset is not allowed"
+                )));
+            }
+            eval::selector_matchers(&vs)
+        }
+        _ => Err(PromError::BadData(format!(
+            "invalid series selector {text:?}: expected a selector like metric{{label=\"value\"}}"
+        ))),
+    }
+}
+
 fn deadline(opts: &PromOptions) -> Option<Instant> {
     opts.timeout.and_then(|t| Instant::now().checked_add(t))
 }
@@ -236,6 +256,17 @@ pub fn range_query(
         ));
     }
     let ast = parse(expr)?;
+    let vt = ast.value_type();
+    if vt != ValueType::Vector && vt != ValueType::Scalar {
+        let name = if vt == ValueType::Matrix {
+            "range vector"
+        } else {
+            "string"
+        };
+        return Err(PromError::BadData(format!(
+            "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
+        )));
+    }
     let ev = eval::Evaluator::new(
         store,
         start_ms,
