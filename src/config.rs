@@ -12,7 +12,8 @@ use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use pharos_collector::config::{
-    CollectorConfig, IndexSettings, IngestSettings, RetentionSettings, StorageConfig, WalSettings,
+    CollectorConfig, IndexSettings, IngestSettings, MetricsSettings, RetentionSettings,
+    StorageConfig, WalSettings,
 };
 use pharos_dashboards::Tokens;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,7 @@ pub struct PharosConfig {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub retention: RetentionSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// Parsed listen addresses.
@@ -149,6 +151,7 @@ impl PharosConfig {
             index: self.index.clone(),
             ingest: self.ingest.clone(),
             retention: self.retention.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -174,6 +177,10 @@ impl PharosConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listeners()?;
         self.collector().validate()?;
+        for (i, rule) in self.metrics.from_logs.iter().enumerate() {
+            pharos_query::derived::rule::compile(rule)
+                .map_err(|e| anyhow::anyhow!("metrics.from_logs[{i}]: {e}"))?;
+        }
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }

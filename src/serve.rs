@@ -146,6 +146,25 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         });
     }
 
+    // Metrics from logs: each closed minute, 30 s after it ends (indexing is about 1 s behind).
+    if !config.metrics.from_logs.is_empty() {
+        let materializer = pharos_query::derived::Materializer::new(
+            collector.store.clone(),
+            collector.metric_ingestor.clone(),
+            &config.metrics.from_logs,
+            collector
+                .config
+                .storage
+                .data_dir
+                .join("metrics")
+                .join("from_logs.json"),
+            collector.clock.clone(),
+            Duration::from_secs(30),
+        )
+        .context("metrics.from_logs")?;
+        tokio::spawn(materializer.run(stop_rx.clone()));
+    }
+
     // Serve until a signal, or until a server fails.
     let mut failure = None;
     tokio::select! {

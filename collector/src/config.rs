@@ -127,6 +127,67 @@ impl RetentionSettings {
     }
 }
 
+/// Metrics storage: retention per resolution, cardinality limits, and how often the in-memory
+/// head is flushed to disk (which bounds the metrics WAL replayed after a crash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Raw samples are kept this many days.
+    pub raw_retention_days: u32,
+    /// 1-minute rollups are kept this many days.
+    pub minute_retention_days: u32,
+    /// 1-hour rollups are kept this many days.
+    pub hour_retention_days: u32,
+    /// Most series stored in total; a new series beyond it is rejected with a reason.
+    pub max_series: usize,
+    /// Most series per metric name; a new series beyond it is rejected with a reason.
+    pub max_series_per_metric: usize,
+    /// How often the head (open chunks and rollup buckets) is written to disk, in seconds.
+    pub flush_interval_secs: u64,
+    /// Metrics WAL records not yet applied to the store above which ingest answers 429.
+    pub backlog_high_water: u64,
+    /// Metrics derived from logs (`[[metrics.from_logs]]`), for apps that emit no metrics.
+    pub from_logs: Vec<LogMetricRule>,
+}
+
+/// A metric computed from the logs a query selects: a counter of matching records, or a
+/// histogram of a numeric field's values, per combination of `by` values, per minute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogMetricRule {
+    /// The metric name (`log_errors_total`, `http_request_duration_ms`).
+    pub name: String,
+    /// A log query filter (the query language, without pipes).
+    pub query: String,
+    /// Labels from fields: `service`, `label=field`, or `label=field:class` (an HTTP status
+    /// code as its class, `5xx`).
+    #[serde(default)]
+    pub by: Vec<String>,
+    /// When set, a histogram of this numeric field (classic `_bucket`/`_sum`/`_count` series
+    /// plus a distribution for percentiles) instead of a counter.
+    #[serde(default)]
+    pub histogram: Option<String>,
+    /// Histogram bucket upper bounds (default: 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+    /// 10000 — suited to milliseconds).
+    #[serde(default)]
+    pub buckets: Vec<f64>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            raw_retention_days: 2,
+            minute_retention_days: 30,
+            hour_retention_days: 400,
+            max_series: 500_000,
+            max_series_per_metric: 100_000,
+            flush_interval_secs: 60,
+            backlog_high_water: 10_000,
+            from_logs: Vec::new(),
+        }
+    }
+}
+
 /// Everything the collector needs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CollectorConfig {
@@ -135,6 +196,7 @@ pub struct CollectorConfig {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub retention: RetentionSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// A config value that is out of range, with the dotted key that names it.
@@ -212,12 +274,49 @@ impl CollectorConfig {
                 "must be 0 or at least retention.days",
             );
         }
+        let m = &self.metrics;
+        if m.raw_retention_days == 0 {
+            return fail("metrics.raw_retention_days", "must be at least 1");
+        }
+        if m.minute_retention_days < m.raw_retention_days {
+            return fail(
+                "metrics.minute_retention_days",
+                "must be at least metrics.raw_retention_days",
+            );
+        }
+        if m.hour_retention_days < m.minute_retention_days {
+            return fail(
+                "metrics.hour_retention_days",
+                "must be at least metrics.minute_retention_days",
+            );
+        }
+        if m.max_series == 0 {
+            return fail("metrics.max_series", "must be at least 1");
+        }
+        if m.max_series_per_metric == 0 || m.max_series_per_metric > m.max_series {
+            return fail(
+                "metrics.max_series_per_metric",
+                "must be between 1 and metrics.max_series",
+            );
+        }
+        if m.flush_interval_secs == 0 {
+            return fail("metrics.flush_interval_secs", "must be at least 1");
+        }
+        if m.backlog_high_water == 0 {
+            return fail("metrics.backlog_high_water", "must be at least 1");
+        }
         if self.retention.check_interval_secs == 0 {
             return fail("retention.check_interval_secs", "must be at least 1");
         }
         Ok(())
     }
 
+    pub fn metrics_wal_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("metrics").join("wal")
+    }
+    pub fn metrics_store_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("metrics").join("store")
+    }
     pub fn wal_dir(&self) -> PathBuf {
         self.storage.data_dir.join("wal")
     }

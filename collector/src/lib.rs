@@ -33,6 +33,8 @@ pub enum CollectorError {
     Format(String),
     #[error("{0}")]
     Locked(String),
+    #[error("metrics: {0}")]
+    Metrics(#[from] tsdb::TsdbError),
 }
 
 /// Takes the data dir's lock file, so a second Pharos on the same data dir stops at start
@@ -105,6 +107,7 @@ pub struct Collector {
     pub metric_ingestor: Arc<tsdb::ingest::MetricsIngestor>,
     /// The metrics read side (PromQL, the Prometheus HTTP API).
     pub tsdb: Arc<dyn tsdb::MetricStore>,
+    metrics_wal: Wal,
     indexer: parking_lot::Mutex<IndexerHandle>,
     progress: Arc<index::indexer::IndexerProgress>,
     /// Held for the collector's lifetime (see [`lock_data_dir`]).
@@ -163,8 +166,24 @@ impl Collector {
             metrics.clone(),
             clock.clone(),
         ));
+        let metrics_wal_config = WalConfig {
+            dir: config.metrics_wal_dir(),
+            segment_bytes: config.wal.segment_bytes,
+            fsync: config.wal.fsync,
+        };
+        check_wal_format(&metrics_wal_config.dir)?;
+        let (metrics_wal, _) = Wal::open(metrics_wal_config, metrics.clone())?;
+        let metric_ingestor = tsdb::ingest::MetricsIngestor::start(
+            metrics_wal.clone(),
+            Arc::new(tsdb::ingest::WalOnlySink),
+            config.metrics.clone(),
+            metrics.clone(),
+            Some(ingestor.clone()),
+            clock.clone(),
+        )?;
         Ok(Collector {
-            metric_ingestor: Arc::new(tsdb::ingest::MetricsIngestor::default()),
+            metric_ingestor: Arc::new(metric_ingestor),
+            metrics_wal,
             tsdb: Arc::new(tsdb::EmptyStore),
             config,
             wal,
@@ -192,7 +211,9 @@ impl Collector {
     /// Blocking: call from `spawn_blocking` in async code.
     pub fn shutdown(&self) -> Result<(), CollectorError> {
         self.wal.close();
+        self.metrics_wal.close();
         self.indexer.lock().shutdown()?;
+        self.metric_ingestor.shutdown()?;
         Ok(())
     }
 }

@@ -30,7 +30,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     let wal_ok = !c.wal.is_broken();
     let index_ok = !indexer_failed && backlog < high_water;
     let disk_ok = free.map(|f| f >= min_free).unwrap_or(false);
-    let all_ok = wal_ok && index_ok && disk_ok;
+    let m = &c.metric_ingestor;
+    let metrics_backlog = m.backlog();
+    let metrics_high_water = c.config.metrics.backlog_high_water;
+    let metrics_ok = m.healthy() && metrics_backlog < metrics_high_water;
+    let all_ok = wal_ok && index_ok && disk_ok && metrics_ok;
     let body = json!({
         "status": if all_ok { "ready" } else { "not_ready" },
         "components": {
@@ -44,6 +48,12 @@ async fn ready(State(state): State<AppState>) -> Response {
                 "partitions": c.store.all().len(),
             },
             "disk": {"ok": disk_ok, "free_bytes": free, "min_free_bytes": min_free},
+            "metrics": {
+                "ok": metrics_ok,
+                "backlog_records": metrics_backlog,
+                "backlog_high_water_records": metrics_high_water,
+                "applied_lsn": m.applied_lsn(),
+            },
         }
     });
     let status = if all_ok {
@@ -78,7 +88,57 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        out,
+        prometheus_text(&out),
     )
         .into_response()
+}
+
+/// prometheus-client writes OpenMetrics (a counter family `x` with samples `x_total`, `# EOF`),
+/// but `/metrics` is served as the classic text format 0.0.4, which every scraper and
+/// `promtool check metrics` read: there a counter's HELP and TYPE name the `_total` samples,
+/// and `# UNIT` / `# EOF` do not exist.
+fn prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            i += 1;
+            continue;
+        }
+        // A HELP followed by a counter TYPE: rename both to the `_total` samples' name.
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or("");
+            let is_counter = lines
+                .get(i + 1)
+                .is_some_and(|t| *t == format!("# TYPE {name} counter"));
+            if is_counter && !name.ends_with("_total") {
+                out.push_str(&format!("# HELP {name}_total{}\n", &rest[name.len()..]));
+                out.push_str(&format!("# TYPE {name}_total counter\n"));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn counters_are_named_by_their_total_samples_and_openmetrics_markers_go() {
+        let om = "# HELP reqs Requests.\n# TYPE reqs counter\nreqs_total{a=\"1\"} 2\n\
+                  # HELP lat Latency.\n# TYPE lat histogram\n# UNIT lat seconds\nlat_count 1\n# EOF\n";
+        assert_eq!(
+            prometheus_text(om),
+            "# HELP reqs_total Requests.\n# TYPE reqs_total counter\nreqs_total{a=\"1\"} 2\n\
+             # HELP lat Latency.\n# TYPE lat histogram\nlat_count 1\n"
+        );
+    }
 }

@@ -7,6 +7,7 @@ pub mod agg;
 pub mod compile;
 pub mod context;
 pub mod correlate;
+pub mod derived;
 pub mod eval;
 pub mod exec;
 pub mod export;

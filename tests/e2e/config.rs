@@ -179,3 +179,23 @@ fn the_example_config_is_valid_and_every_key_is_documented() {
         }
     }
 }
+
+#[test]
+fn metrics_from_logs_rules_are_checked_and_named() {
+    let good = "[[metrics.from_logs]]\nname = \"log_errors\"\nquery = \"level:error\"\nby = [\"service\"]\n";
+    let (ok, out) = check_config(Some(good), &[]);
+    assert!(ok, "{out}");
+    let bad = format!("{good}\n[[metrics.from_logs]]\nname = \"lat\"\nquery = \"service:(api\"\nhistogram = \"duration_ms\"\n");
+    let (ok, out) = check_config(Some(&bad), &[]);
+    assert!(!ok);
+    assert!(
+        out.contains("metrics.from_logs[1]") && out.contains("query"),
+        "{out}"
+    );
+    let (ok, out) = check_config(
+        Some("[[metrics.from_logs]]\nname = \"x\"\nquery = \"*\"\nby = [\"message\"]\n"),
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("full text"), "{out}");
+}

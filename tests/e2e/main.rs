@@ -10,6 +10,7 @@ mod crash_cycles;
 mod durability;
 mod ingest;
 mod otlp;
+mod prometheus;
 mod query;
 mod real_clients;
 mod records;
