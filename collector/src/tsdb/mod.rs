@@ -1,8 +1,22 @@
 //! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
-//! chunks and rollups in sled, behind the [`MetricStore`] trait).
+//! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
 
+pub mod block;
+pub mod gorilla;
+pub mod head;
+pub mod index;
 pub mod ingest;
+pub mod kv;
+mod read;
+mod retention;
+pub mod rollup;
+pub mod sled_kv;
+mod store;
 pub mod types;
+
+pub use retention::RetentionReport;
+pub use rollup::rollup;
+pub use store::{TsdbLimits, TsdbStats, TsdbStore, TSDB_FORMAT_VERSION};
 
 pub use types::*;
 

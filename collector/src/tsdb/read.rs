@@ -1,0 +1,292 @@
+//! Reads of [`TsdbStore`]: the kv's chunks and blocks merged with the head's (the head's
+//! version of an entry wins: it is the same entry with more data), under the state's read
+//! lock so that a flush or retention never shows a half-moved entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hdrhistogram::Histogram;
+
+use super::block::{decode_block, decode_histogram};
+use super::gorilla::decode_chunk;
+use super::head::{block_lookback_ms, dist_key, CHUNK_MAX_SPAN_MS, DIST_TREES};
+use super::index::compile;
+use super::kv::{get_i64, id_time_key, Tree};
+use super::store::{State, TsdbStore};
+use super::{
+    DistributionSeries, LabelMatcher, Labels, MetricStore, Points, Resolution, RollupBucket,
+    Sample, SelectRequest, SeriesData, TsdbError,
+};
+
+/// Keys of `id` with time in `[from, to]`.
+fn key_range(id: u64, from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
+    let end = match to.checked_add(1) {
+        Some(t) => id_time_key(id, t),
+        None => id_time_key(id.saturating_add(1), i64::MIN),
+    };
+    (id_time_key(id, from), end)
+}
+
+impl TsdbStore {
+    /// Stored entries of `id` in `tree` with key time in `[from, to]`, by key time.
+    fn stored(
+        &self,
+        tree: Tree,
+        id: u64,
+        from: i64,
+        to: i64,
+    ) -> Result<BTreeMap<i64, Vec<u8>>, TsdbError> {
+        let (s, e) = key_range(id, from, to);
+        let mut out = BTreeMap::new();
+        for entry in self.kv.range(tree, &s, &e) {
+            let (k, v) = entry?;
+            out.insert(get_i64(&k, 8)?, v);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn raw_samples(
+        &self,
+        st: &State,
+        id: u64,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Sample>, TsdbError> {
+        let from = start.saturating_sub(CHUNK_MAX_SPAN_MS - 1);
+        let mut chunks = self.stored(Tree::Chunks, id, from, end)?;
+        if let Some(h) = st.heads.get(&id) {
+            chunks.extend(
+                h.chunks()
+                    .into_iter()
+                    .filter(|(k, _)| (from..=end).contains(k)),
+            );
+        }
+        let mut out: Vec<Sample> = Vec::new();
+        for bytes in chunks.values() {
+            for s in decode_chunk(bytes)? {
+                if s.ts_ms >= start
+                    && s.ts_ms <= end
+                    && out.last().is_none_or(|l| s.ts_ms > l.ts_ms)
+                {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn rollup_buckets(
+        &self,
+        st: &State,
+        id: u64,
+        res: Resolution,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<RollupBucket>, TsdbError> {
+        let (tree, w) = match res {
+            Resolution::Hour => (Tree::Hour, res.bucket_ms()),
+            _ => (Tree::Minute, Resolution::Minute.bucket_ms()),
+        };
+        let from = start.saturating_sub(block_lookback_ms(res));
+        let mut blocks = self.stored(tree, id, from, end)?;
+        if let Some(h) = st.heads.get(&id) {
+            blocks.extend(
+                h.buckets(res)
+                    .blocks()
+                    .into_iter()
+                    .filter(|(k, _)| (from..=end).contains(k)),
+            );
+        }
+        let mut out: Vec<RollupBucket> = Vec::new();
+        for bytes in blocks.values() {
+            for b in decode_block(bytes)? {
+                let overlaps = b.start_ms <= end && b.start_ms.saturating_add(w) > start;
+                if overlaps && out.last().is_none_or(|l| b.start_ms > l.start_ms) {
+                    out.push(b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn family_histograms(
+        &self,
+        st: &State,
+        id: u64,
+        res: Resolution,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(i64, Histogram<u64>)>, TsdbError> {
+        let Some((i, (_, tree))) = DIST_TREES.iter().enumerate().find(|(_, (r, _))| *r == res)
+        else {
+            return Ok(Vec::new());
+        };
+        let w = res.bucket_ms();
+        let from = dist_key(res, start);
+        let mut out: BTreeMap<i64, Histogram<u64>> = BTreeMap::new();
+        for (k, bytes) in self.stored(*tree, id, from, end)? {
+            out.insert(k, decode_histogram(&bytes)?);
+        }
+        if let Some(h) = st.fam_heads.get(&id) {
+            for (j, k, bytes) in &h.closed {
+                if *j == i && (from..=end).contains(k) {
+                    out.insert(*k, decode_histogram(bytes)?);
+                }
+            }
+            if let Some((k, hist)) = &h.open[i] {
+                if (from..=end).contains(k) {
+                    out.insert(*k, hist.clone());
+                }
+            }
+        }
+        // Raw entries are points in time; buckets overlap the range when they end after start.
+        out.retain(|k, _| *k <= end && k.saturating_add(w.max(1)) > start);
+        Ok(out.into_iter().collect())
+    }
+
+    /// Series of `index` whose data may overlap the range (by their head's time bounds).
+    fn in_range(st: &State, id: u64, start: i64, end: i64) -> bool {
+        st.heads.get(&id).is_some_and(|h| {
+            h.min_ts.is_some_and(|m| m <= end)
+                && h.newest
+                    .is_some_and(|n| n.ts_ms >= start.saturating_sub(Resolution::Hour.bucket_ms()))
+        })
+    }
+
+    /// Matching series (by the index) that have data in the range.
+    fn matching_series(
+        &self,
+        st: &State,
+        matchers: &[LabelMatcher],
+        start: i64,
+        end: i64,
+        allow_all: bool,
+    ) -> Result<Vec<(u64, Labels)>, TsdbError> {
+        let compiled = compile(matchers, allow_all)?;
+        let mut out = Vec::new();
+        for id in st.series.matching(&compiled) {
+            if !Self::in_range(st, id, start, end) {
+                continue;
+            }
+            // Confirm with the data: any raw sample or bucket in the range.
+            let has = !self.raw_samples(st, id, start, end)?.is_empty()
+                || !self
+                    .rollup_buckets(st, id, Resolution::Minute, start, end)?
+                    .is_empty()
+                || !self
+                    .rollup_buckets(st, id, Resolution::Hour, start, end)?
+                    .is_empty();
+            if has {
+                if let Some(e) = st.series.entry(id) {
+                    out.push((id, e.labels.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+}
+
+fn names_of(ids: &[(u64, Labels)]) -> Vec<String> {
+    let set: BTreeSet<&str> = ids
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|(n, _)| n))
+        .collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+impl MetricStore for TsdbStore {
+    fn select(&self, req: &SelectRequest) -> Result<Vec<SeriesData>, TsdbError> {
+        let st = self.state.read();
+        let compiled = compile(&req.matchers, false)?;
+        let mut out = Vec::new();
+        for id in st.series.matching(&compiled) {
+            if !Self::in_range(&st, id, req.start_ms, req.end_ms) {
+                continue;
+            }
+            let Some(e) = st.series.entry(id) else {
+                continue;
+            };
+            let points = match req.resolution {
+                Resolution::Raw => {
+                    let s = self.raw_samples(&st, id, req.start_ms, req.end_ms)?;
+                    if s.is_empty() {
+                        continue;
+                    }
+                    Points::Raw(s)
+                }
+                res => {
+                    let b = self.rollup_buckets(&st, id, res, req.start_ms, req.end_ms)?;
+                    if b.is_empty() {
+                        continue;
+                    }
+                    Points::Rollup(res, b)
+                }
+            };
+            out.push(SeriesData {
+                labels: e.labels.clone(),
+                kind: e.kind,
+                points,
+            });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn select_distributions(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        resolution: Resolution,
+    ) -> Result<Vec<DistributionSeries>, TsdbError> {
+        let st = self.state.read();
+        let compiled = compile(matchers, false)?;
+        let mut out = Vec::new();
+        for id in st.families.matching(&compiled) {
+            let Some(e) = st.families.entry(id) else {
+                continue;
+            };
+            let hists = self.family_histograms(&st, id, resolution, start_ms, end_ms)?;
+            if !hists.is_empty() {
+                out.push((e.labels.clone(), hists));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn series(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Labels>, TsdbError> {
+        let st = self.state.read();
+        let ids = self.matching_series(&st, matchers, start_ms, end_ms, false)?;
+        Ok(ids.into_iter().map(|(_, l)| l).collect())
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let st = self.state.read();
+        let ids = self.matching_series(&st, matchers, start_ms, end_ms, true)?;
+        Ok(names_of(&ids))
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let st = self.state.read();
+        let ids = self.matching_series(&st, matchers, start_ms, end_ms, true)?;
+        let set: BTreeSet<&str> = ids.iter().filter_map(|(_, l)| l.get(name)).collect();
+        Ok(set.into_iter().map(str::to_string).collect())
+    }
+}

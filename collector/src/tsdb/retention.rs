@@ -1,0 +1,229 @@
+//! Retention: raw samples older than `raw_retention`, 1-minute and 1-hour buckets that ended
+//! before theirs, and distributions likewise. Chunks and blocks that straddle a cutoff are
+//! rewritten without the expired part, so retention is exact at its boundaries. Series (and
+//! families) with no data left leave the index and the cardinality counts.
+
+use super::block::{decode_block, BlockEncoder};
+use super::gorilla::decode_chunk;
+use super::head::{chunk_from, dist_expired, DIST_TREES};
+use super::kv::{get_i64, id_time_key, put_u64, Tree, WriteBatch};
+use super::store::{State, TsdbStore};
+use super::{Resolution, TsdbError};
+
+/// What one retention run removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionReport {
+    /// Raw chunks removed whole.
+    pub chunks_removed: u64,
+    /// Raw chunks and rollup blocks rewritten without their expired part.
+    pub rewritten: u64,
+    /// Rollup blocks removed whole (1-minute and 1-hour).
+    pub blocks_removed: u64,
+    /// Distribution histograms removed (raw, 1-minute and 1-hour).
+    pub histograms_removed: u64,
+    pub series_removed: usize,
+    pub families_removed: usize,
+}
+
+/// Series handled per write batch (and per hold of the state lock).
+const GROUP: usize = 256;
+
+struct Cutoffs {
+    raw: i64,
+    minute: i64,
+    hour: i64,
+}
+
+impl TsdbStore {
+    /// Removes what is past retention at `now_ms`.
+    pub fn run_retention(&self, now_ms: i64) -> Result<RetentionReport, TsdbError> {
+        let _w = self.writer.lock();
+        let cut = Cutoffs {
+            raw: now_ms.saturating_sub(self.limits.raw_retention_ms),
+            minute: now_ms.saturating_sub(self.limits.minute_retention_ms),
+            hour: now_ms.saturating_sub(self.limits.hour_retention_ms),
+        };
+        let mut report = RetentionReport::default();
+        let (mut series, mut families): (Vec<u64>, Vec<u64>) = {
+            let st = self.state.read();
+            (st.series.ids().collect(), st.families.ids().collect())
+        };
+        series.sort_unstable();
+        families.sort_unstable();
+        for group in series.chunks(GROUP) {
+            let mut guard = self.state.write();
+            let st = &mut *guard;
+            let mut batch = WriteBatch::default();
+            for &id in group {
+                self.expire_series(st, id, &cut, &mut batch, &mut report)?;
+            }
+            let mut v = Vec::with_capacity(8);
+            put_u64(&mut v, st.stored_chunks);
+            batch.put(Tree::Meta, b"chunks".to_vec(), v);
+            self.kv.write(batch)?;
+        }
+        for group in families.chunks(GROUP) {
+            let mut guard = self.state.write();
+            let st = &mut *guard;
+            let mut batch = WriteBatch::default();
+            for &id in group {
+                self.expire_family(st, id, &cut, &mut batch, &mut report)?;
+            }
+            self.kv.write(batch)?;
+        }
+        self.kv.flush()?;
+        Ok(report)
+    }
+
+    /// Whether `tree` holds an entry of `id` at or after `from`.
+    fn any_from(&self, tree: Tree, id: u64, from: i64) -> Result<bool, TsdbError> {
+        let end = id_time_key(id.saturating_add(1), i64::MIN);
+        match self.kv.range(tree, &id_time_key(id, from), &end).next() {
+            None => Ok(false),
+            Some(e) => e.map(|_| true),
+        }
+    }
+
+    /// Entries of `id` in `tree` with key time below `below`.
+    fn entries_below(
+        &self,
+        tree: Tree,
+        id: u64,
+        below: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, TsdbError> {
+        let mut out = Vec::new();
+        for e in self
+            .kv
+            .range(tree, &id_time_key(id, i64::MIN), &id_time_key(id, below))
+        {
+            let (k, v) = e?;
+            out.push((get_i64(&k, 8)?, v));
+        }
+        Ok(out)
+    }
+
+    fn expire_series(
+        &self,
+        st: &mut State,
+        id: u64,
+        cut: &Cutoffs,
+        batch: &mut WriteBatch,
+        report: &mut RetentionReport,
+    ) -> Result<(), TsdbError> {
+        let mut kept_any = false;
+        let mut chunk_in_kv = st.heads.get(&id).and_then(|h| h.chunk_in_kv);
+        for (first, bytes) in self.entries_below(Tree::Chunks, id, cut.raw)? {
+            batch.delete(Tree::Chunks, id_time_key(id, first));
+            match chunk_from(decode_chunk(&bytes)?, cut.raw) {
+                Some(c) => {
+                    batch.put(Tree::Chunks, id_time_key(id, c.first_ts()), c.bytes());
+                    report.rewritten += 1;
+                    kept_any = true;
+                    if chunk_in_kv == Some(first) {
+                        chunk_in_kv = Some(c.first_ts());
+                    }
+                }
+                None => {
+                    report.chunks_removed += 1;
+                    st.stored_chunks = st.stored_chunks.saturating_sub(1);
+                    if chunk_in_kv == Some(first) {
+                        chunk_in_kv = None;
+                    }
+                }
+            }
+        }
+        for (tree, res, cutoff) in [
+            (Tree::Minute, Resolution::Minute, cut.minute),
+            (Tree::Hour, Resolution::Hour, cut.hour),
+        ] {
+            let w = res.bucket_ms();
+            for (first, bytes) in self.entries_below(tree, id, cutoff)? {
+                let kept: Vec<_> = decode_block(&bytes)?
+                    .into_iter()
+                    .filter(|b| b.start_ms.saturating_add(w) > cutoff)
+                    .collect();
+                match kept.first() {
+                    Some(b) if b.start_ms == first => {}
+                    Some(b) => {
+                        batch.delete(tree, id_time_key(id, first));
+                        batch.put(
+                            tree,
+                            id_time_key(id, b.start_ms),
+                            BlockEncoder::from_buckets(&kept).bytes(),
+                        );
+                        report.rewritten += 1;
+                        kept_any = true;
+                    }
+                    None => {
+                        batch.delete(tree, id_time_key(id, first));
+                        report.blocks_removed += 1;
+                    }
+                }
+                if kept.first().is_some_and(|b| b.start_ms == first) {
+                    // Nothing in this block has expired yet: keep it as it is.
+                    kept_any = true;
+                }
+            }
+        }
+        let head_empty = match st.heads.get_mut(&id) {
+            Some(h) => {
+                h.expire(cut.raw, cut.minute, cut.hour)?;
+                h.chunk_in_kv = chunk_in_kv;
+                let floor = cut
+                    .raw
+                    .min(cut.minute)
+                    .min(cut.hour)
+                    .saturating_sub(Resolution::Hour.bucket_ms());
+                h.min_ts = h.min_ts.map(|m| m.max(floor));
+                h.is_empty()
+            }
+            None => true,
+        };
+        let has_data = kept_any
+            || !head_empty
+            || self.any_from(Tree::Chunks, id, cut.raw)?
+            || self.any_from(Tree::Minute, id, cut.minute)?
+            || self.any_from(Tree::Hour, id, cut.hour)?;
+        if !has_data {
+            st.series.remove(id, batch);
+            st.heads.remove(&id);
+            report.series_removed += 1;
+        }
+        Ok(())
+    }
+
+    fn expire_family(
+        &self,
+        st: &mut State,
+        id: u64,
+        cut: &Cutoffs,
+        batch: &mut WriteBatch,
+        report: &mut RetentionReport,
+    ) -> Result<(), TsdbError> {
+        let cutoffs = [cut.raw, cut.minute, cut.hour];
+        let mut has_data = false;
+        for (i, (res, tree)) in DIST_TREES.iter().enumerate() {
+            // Entries at or after this key are not expired.
+            let live_from = cutoffs[i]
+                .saturating_sub(res.bucket_ms().max(1))
+                .saturating_add(1);
+            for (k, _) in self.entries_below(*tree, id, live_from)? {
+                if dist_expired(*res, k, cutoffs[i]) {
+                    batch.delete(*tree, id_time_key(id, k));
+                    report.histograms_removed += 1;
+                }
+            }
+            has_data = has_data || self.any_from(*tree, id, live_from)?;
+        }
+        if let Some(h) = st.fam_heads.get_mut(&id) {
+            h.expire(cutoffs);
+            has_data = has_data || !h.is_empty();
+        }
+        if !has_data {
+            st.families.remove(id, batch);
+            st.fam_heads.remove(&id);
+            report.families_removed += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,544 @@
+//! [`TsdbStore`]: the time-series store. Writes go to the in-memory head (`apply`, in WAL
+//! order); `flush` writes the head's new data and the applied LSN to the kv in one atomic
+//! batch; reads (`read.rs`) merge the kv and the head; retention is in `retention.rs`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::block::decode_block;
+use super::block::decode_histogram;
+use super::gorilla::decode_chunk;
+use super::head::{HeadFamily, HeadSeries, DIST_TREES};
+use super::index::{Index, FAMILY_TREES, SERIES_TREES};
+use super::ingest::RejectedSeries;
+use super::kv::{get_i64, get_u64, id_time_key, put_u64, Kv, Tree, WriteBatch};
+use super::sled_kv::SledKv;
+use super::{Labels, MetricBatch, MetricKind, SeriesSamples, TsdbError};
+use crate::clock::SharedClock;
+
+/// Bumped whenever the store's on-disk layout changes incompatibly.
+pub const TSDB_FORMAT_VERSION: u32 = 1;
+const FORMAT_FILE: &str = "FORMAT";
+const APPLIED_LSN_KEY: &[u8] = b"applied_lsn";
+const CHUNKS_KEY: &[u8] = b"chunks";
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Cardinality limits and retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TsdbLimits {
+    pub max_series: usize,
+    pub max_series_per_metric: usize,
+    pub raw_retention_ms: i64,
+    pub minute_retention_ms: i64,
+    pub hour_retention_ms: i64,
+}
+
+impl Default for TsdbLimits {
+    fn default() -> Self {
+        TsdbLimits {
+            max_series: 1_000_000,
+            max_series_per_metric: 100_000,
+            raw_retention_ms: 2 * DAY_MS,
+            minute_retention_ms: 30 * DAY_MS,
+            hour_retention_ms: 400 * DAY_MS,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TsdbStats {
+    pub series: usize,
+    pub distribution_families: usize,
+    /// Samples in the open chunks.
+    pub head_samples: usize,
+    /// Raw chunks, on disk and in the head.
+    pub chunks: u64,
+    pub disk_bytes: u64,
+    pub applied_lsn: u64,
+    pub durable_lsn: u64,
+}
+
+/// The index and the head, changed together under one lock.
+pub(crate) struct State {
+    pub series: Index,
+    pub families: Index,
+    pub heads: HashMap<u64, HeadSeries>,
+    pub fam_heads: HashMap<u64, HeadFamily>,
+    /// Raw chunks on disk (persisted in the meta tree with every flush).
+    pub stored_chunks: u64,
+}
+
+pub struct TsdbStore {
+    pub(crate) kv: Box<dyn Kv>,
+    pub(crate) limits: TsdbLimits,
+    pub(crate) clock: SharedClock,
+    pub(crate) state: RwLock<State>,
+    /// Serialises apply, flush and retention (readers only take `state`).
+    pub(crate) writer: Mutex<()>,
+    applied: AtomicU64,
+    durable: AtomicU64,
+}
+
+fn io(path: &Path, e: std::io::Error) -> TsdbError {
+    TsdbError::Storage(format!("{}: {e}", path.display()))
+}
+
+fn check_format(dir: &Path) -> Result<(), TsdbError> {
+    let path = dir.join(FORMAT_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim() == TSDB_FORMAT_VERSION.to_string() => Ok(()),
+        Ok(s) => Err(TsdbError::Storage(format!(
+            "{}: format {} is not the supported {TSDB_FORMAT_VERSION}; use the Pharos version that wrote it, or move the data dir away",
+            path.display(),
+            s.trim()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&path, format!("{TSDB_FORMAT_VERSION}\n")).map_err(|e| io(&path, e))
+        }
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+/// The first and last entries of one id in a tree.
+fn first_key_time(kv: &dyn Kv, tree: Tree, id: u64) -> Result<Option<i64>, TsdbError> {
+    match kv
+        .range(
+            tree,
+            &id_time_key(id, i64::MIN),
+            &id_time_key(id + 1, i64::MIN),
+        )
+        .next()
+    {
+        None => Ok(None),
+        Some(e) => Ok(Some(get_i64(&e?.0, 8)?)),
+    }
+}
+
+fn newest(kv: &dyn Kv, tree: Tree, id: u64) -> Result<Option<(i64, Vec<u8>)>, TsdbError> {
+    match kv.last(
+        tree,
+        &id_time_key(id, i64::MIN),
+        &id_time_key(id + 1, i64::MIN),
+    )? {
+        None => Ok(None),
+        Some((k, v)) => Ok(Some((get_i64(&k, 8)?, v))),
+    }
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The head of a series as the kv holds it.
+pub(crate) fn restore_series(
+    kv: &dyn Kv,
+    id: u64,
+    kind: MetricKind,
+) -> Result<HeadSeries, TsdbError> {
+    let chunk = newest(kv, Tree::Chunks, id)?
+        .map(|(_, b)| decode_chunk(&b))
+        .transpose()?;
+    let minute = newest(kv, Tree::Minute, id)?
+        .map(|(_, b)| decode_block(&b))
+        .transpose()?
+        .unwrap_or_default();
+    let hour = newest(kv, Tree::Hour, id)?
+        .map(|(_, b)| decode_block(&b))
+        .transpose()?
+        .unwrap_or_default();
+    let mut min_ts = None;
+    for tree in [Tree::Chunks, Tree::Minute, Tree::Hour] {
+        min_ts = min_opt(min_ts, first_key_time(kv, tree, id)?);
+    }
+    Ok(HeadSeries::restore(kind, chunk, minute, hour, min_ts))
+}
+
+pub(crate) fn restore_family(kv: &dyn Kv, id: u64) -> Result<HeadFamily, TsdbError> {
+    let mut open = [None, None, None];
+    let mut min_ts = None;
+    for (i, (_, tree)) in DIST_TREES.iter().enumerate() {
+        if let Some((k, b)) = newest(kv, *tree, id)? {
+            open[i] = Some((k, decode_histogram(&b)?));
+        }
+        min_ts = min_opt(min_ts, first_key_time(kv, *tree, id)?);
+    }
+    Ok(HeadFamily::restore(open, min_ts))
+}
+
+impl TsdbStore {
+    /// Opens (or creates) the store in `dir`, restoring the head from the last flush.
+    pub fn open(
+        dir: &Path,
+        limits: TsdbLimits,
+        clock: SharedClock,
+    ) -> Result<TsdbStore, TsdbError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        check_format(dir)?;
+        let kv: Box<dyn Kv> = Box::new(SledKv::open(&dir.join("kv"))?);
+        let lsn = match kv.get(Tree::Meta, APPLIED_LSN_KEY)? {
+            Some(v) => get_u64(&v, 0)?,
+            None => 0,
+        };
+        let stored_chunks = match kv.get(Tree::Meta, CHUNKS_KEY)? {
+            Some(v) => get_u64(&v, 0)?,
+            None => 0,
+        };
+        let series = Index::open(kv.as_ref(), SERIES_TREES)?;
+        let families = Index::open(kv.as_ref(), FAMILY_TREES)?;
+        let mut heads = HashMap::with_capacity(series.len());
+        for id in series.ids() {
+            let kind = series.entry(id).map_or(MetricKind::Unknown, |e| e.kind);
+            heads.insert(id, restore_series(kv.as_ref(), id, kind)?);
+        }
+        let mut fam_heads = HashMap::with_capacity(families.len());
+        for id in families.ids() {
+            fam_heads.insert(id, restore_family(kv.as_ref(), id)?);
+        }
+        Ok(TsdbStore {
+            kv,
+            limits,
+            clock,
+            state: RwLock::new(State {
+                series,
+                families,
+                heads,
+                fam_heads,
+                stored_chunks,
+            }),
+            writer: Mutex::new(()),
+            applied: AtomicU64::new(lsn),
+            durable: AtomicU64::new(lsn),
+        })
+    }
+
+    pub fn applied_lsn(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    pub fn durable_lsn(&self) -> u64 {
+        self.durable.load(Ordering::SeqCst)
+    }
+
+    pub fn limits(&self) -> &TsdbLimits {
+        &self.limits
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ns().div_euclid(1_000_000)
+    }
+
+    /// Splits `batch` into what may be applied and what is rejected (cardinality limits, out
+    /// of order, past raw retention). Writes nothing; safe beside `apply`.
+    pub fn admit(&self, batch: MetricBatch) -> (MetricBatch, Vec<RejectedSeries>) {
+        let oldest = self.now_ms().saturating_sub(self.limits.raw_retention_ms);
+        let st = self.state.read();
+        let mut out = MetricBatch::default();
+        let mut rejected = Vec::new();
+        // Series this batch would create, and the newest sample admitted per series.
+        let mut new_total = 0usize;
+        let mut new_per_metric: HashMap<String, usize> = HashMap::new();
+        let mut newest: HashMap<Labels, (i64, u64)> = HashMap::new();
+        for series in batch.series {
+            let name = series.labels.to_string();
+            let reject = |reason: String, samples: usize, rejected: &mut Vec<RejectedSeries>| {
+                if samples > 0 {
+                    rejected.push(RejectedSeries {
+                        series: name.clone(),
+                        samples,
+                        reason,
+                    });
+                }
+            };
+            let id = st.series.id(&series.labels);
+            if id.is_none() && !newest.contains_key(&series.labels) {
+                let metric = series.labels.metric_name().to_string();
+                let per_metric = st.series.metric_count(&metric)
+                    + new_per_metric.get(&metric).copied().unwrap_or(0);
+                if st.series.len() + new_total >= self.limits.max_series {
+                    let reason = format!("series limit {} reached", self.limits.max_series);
+                    reject(reason, series.samples.len(), &mut rejected);
+                    continue;
+                }
+                if per_metric >= self.limits.max_series_per_metric {
+                    let reason = format!("metric {metric} has {per_metric} series (limit)");
+                    reject(reason, series.samples.len(), &mut rejected);
+                    continue;
+                }
+                new_total += 1;
+                *new_per_metric.entry(metric).or_default() += 1;
+            }
+            let mut last = newest.get(&series.labels).copied().or_else(|| {
+                id.and_then(|id| st.heads.get(&id))
+                    .and_then(|h| h.newest)
+                    .map(|s| (s.ts_ms, s.value.to_bits()))
+            });
+            let (mut ooo, mut dup, mut old) = (0usize, 0usize, 0usize);
+            let mut ooo_at = None;
+            let mut kept = Vec::with_capacity(series.samples.len());
+            for s in &series.samples {
+                match last {
+                    Some((t, bits)) if s.ts_ms == t && s.value.to_bits() == bits => continue,
+                    Some((t, _)) if s.ts_ms == t => dup += 1,
+                    Some((t, _)) if s.ts_ms < t => {
+                        ooo += 1;
+                        ooo_at.get_or_insert(t);
+                    }
+                    _ if s.ts_ms < oldest => old += 1,
+                    _ => {
+                        kept.push(*s);
+                        last = Some((s.ts_ms, s.value.to_bits()));
+                    }
+                }
+            }
+            if let Some(t) = ooo_at {
+                reject(
+                    format!("out of order: older than the series' newest sample ({t} ms)"),
+                    ooo,
+                    &mut rejected,
+                );
+            }
+            reject(
+                "duplicate timestamp with a different value".to_string(),
+                dup,
+                &mut rejected,
+            );
+            reject(
+                format!(
+                    "older than the raw retention ({} ms)",
+                    self.limits.raw_retention_ms
+                ),
+                old,
+                &mut rejected,
+            );
+            if let Some(l) = last {
+                newest.insert(series.labels.clone(), l);
+            }
+            if !kept.is_empty() {
+                out.series.push(SeriesSamples {
+                    labels: series.labels,
+                    kind: series.kind,
+                    samples: kept,
+                });
+            }
+        }
+        let mut fam_newest: HashMap<Labels, i64> = HashMap::new();
+        let mut new_families = 0usize;
+        for d in batch.distributions {
+            let id = st.families.id(&d.labels);
+            let name = d.labels.to_string();
+            let known = id.is_some() || fam_newest.contains_key(&d.labels);
+            if !known && st.families.len() + new_families >= self.limits.max_series {
+                rejected.push(RejectedSeries {
+                    series: name,
+                    samples: 1,
+                    reason: format!(
+                        "distribution family limit {} reached",
+                        self.limits.max_series
+                    ),
+                });
+                continue;
+            }
+            let last = fam_newest.get(&d.labels).copied().or_else(|| {
+                id.and_then(|id| st.fam_heads.get(&id))
+                    .and_then(|h| h.newest_ts)
+            });
+            let reason = if last.is_some_and(|t| d.ts_ms < t) {
+                Some("out of order: older than the family's newest distribution".to_string())
+            } else if d.ts_ms < oldest {
+                Some(format!(
+                    "older than the raw retention ({} ms)",
+                    self.limits.raw_retention_ms
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                rejected.push(RejectedSeries {
+                    series: name,
+                    samples: 1,
+                    reason,
+                });
+                continue;
+            }
+            if !known {
+                new_families += 1;
+            }
+            fam_newest.insert(d.labels.clone(), d.ts_ms);
+            out.distributions.push(d);
+        }
+        (out, rejected)
+    }
+
+    /// Applies an admitted batch to the head. Batches come in LSN order from one thread;
+    /// those at or below [`TsdbStore::applied_lsn`] were applied already (WAL replay) and
+    /// are skipped. What admission could not see (a concurrent batch creating the same new
+    /// series, or newer samples) is dropped here the same way, deterministically.
+    pub fn apply(&self, lsn: u64, batch: &MetricBatch) -> Result<(), TsdbError> {
+        let _w = self.writer.lock();
+        if lsn <= self.applied_lsn() {
+            return Ok(());
+        }
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        for series in &batch.series {
+            let id = match st.series.id(&series.labels) {
+                Some(id) => {
+                    st.series.learn_kind(id, series.kind);
+                    id
+                }
+                None => {
+                    let metric = series.labels.metric_name();
+                    if st.series.len() >= self.limits.max_series
+                        || st.series.metric_count(metric) >= self.limits.max_series_per_metric
+                    {
+                        tracing::warn!(series = %series.labels, "series over the cardinality limit dropped at apply");
+                        continue;
+                    }
+                    let id = st.series.create(series.labels.clone(), series.kind);
+                    st.heads.insert(id, HeadSeries::new(series.kind));
+                    id
+                }
+            };
+            let kind = st.series.entry(id).map_or(series.kind, |e| e.kind);
+            let head = st.heads.entry(id).or_insert_with(|| HeadSeries::new(kind));
+            head.kind = kind;
+            for s in &series.samples {
+                if head.newest.is_none_or(|n| s.ts_ms > n.ts_ms) {
+                    head.append(*s);
+                }
+            }
+        }
+        for d in &batch.distributions {
+            let id = match st.families.id(&d.labels) {
+                Some(id) => id,
+                None => {
+                    if st.families.len() >= self.limits.max_series {
+                        continue;
+                    }
+                    let id = st.families.create(d.labels.clone(), MetricKind::Unknown);
+                    st.fam_heads.insert(id, HeadFamily::default());
+                    id
+                }
+            };
+            let head = st.fam_heads.entry(id).or_default();
+            if head.newest_ts.is_none_or(|n| d.ts_ms >= n) {
+                head.add(d)?;
+            }
+        }
+        self.applied.store(lsn, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes the head's new and open data, the index changes and the applied LSN in one
+    /// atomic batch, makes it durable and returns the new durable LSN.
+    pub fn flush(&self) -> Result<u64, TsdbError> {
+        let _w = self.writer.lock();
+        let lsn = self.applied_lsn();
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        let mut batch = WriteBatch::default();
+        let series_ids = st.series.pending_writes(&mut batch);
+        let family_ids = st.families.pending_writes(&mut batch);
+        let mut new_chunks = 0;
+        let dirty: Vec<u64> = st
+            .heads
+            .iter()
+            .filter(|(_, h)| h.dirty)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &dirty {
+            if let Some(h) = st.heads.get(id) {
+                new_chunks += h.flush_into(*id, &mut batch);
+            }
+        }
+        let dirty_fams: Vec<u64> = st
+            .fam_heads
+            .iter()
+            .filter(|(_, h)| h.dirty)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &dirty_fams {
+            if let Some(h) = st.fam_heads.get(id) {
+                h.flush_into(*id, &mut batch)?;
+            }
+        }
+        let stored_chunks = st.stored_chunks + new_chunks;
+        let mut v = Vec::with_capacity(8);
+        put_u64(&mut v, lsn);
+        batch.put(Tree::Meta, APPLIED_LSN_KEY.to_vec(), v);
+        let mut v = Vec::with_capacity(8);
+        put_u64(&mut v, stored_chunks);
+        batch.put(Tree::Meta, CHUNKS_KEY.to_vec(), v);
+        self.kv.write(batch)?;
+        self.kv.flush()?;
+        st.series.flushed(&series_ids);
+        st.families.flushed(&family_ids);
+        for id in &dirty {
+            if let Some(h) = st.heads.get_mut(id) {
+                h.flushed();
+            }
+        }
+        for id in &dirty_fams {
+            if let Some(h) = st.fam_heads.get_mut(id) {
+                h.flushed();
+            }
+        }
+        st.stored_chunks = stored_chunks;
+        self.durable.store(lsn, Ordering::SeqCst);
+        Ok(lsn)
+    }
+
+    pub fn stats(&self) -> TsdbStats {
+        let st = self.state.read();
+        let head_samples = st.heads.values().map(HeadSeries::head_samples).sum();
+        let unflushed: u64 = st
+            .heads
+            .values()
+            .map(|h| {
+                let open =
+                    u64::from(!h.chunk.is_empty() && h.chunk_in_kv != Some(h.chunk.first_ts()));
+                let closed = h
+                    .closed_chunks
+                    .iter()
+                    .filter(|(f, _)| h.chunk_in_kv != Some(*f))
+                    .count() as u64;
+                open + closed
+            })
+            .sum();
+        TsdbStats {
+            series: st.series.len(),
+            distribution_families: st.families.len(),
+            head_samples,
+            chunks: st.stored_chunks + unflushed,
+            disk_bytes: self.kv.size_on_disk().unwrap_or(0),
+            applied_lsn: self.applied_lsn(),
+            durable_lsn: self.durable_lsn(),
+        }
+    }
+}
+
+/// The write path drives the store through this (see `ingest.rs`).
+impl super::ingest::MetricSink for TsdbStore {
+    fn admit(&self, batch: MetricBatch) -> (MetricBatch, Vec<RejectedSeries>) {
+        TsdbStore::admit(self, batch)
+    }
+    fn apply(&self, lsn: u64, batch: &MetricBatch) -> Result<(), TsdbError> {
+        TsdbStore::apply(self, lsn, batch)
+    }
+    fn durable_lsn(&self) -> u64 {
+        TsdbStore::durable_lsn(self)
+    }
+    fn flush(&self) -> Result<u64, TsdbError> {
+        TsdbStore::flush(self)
+    }
+    fn run_retention(&self, now_ms: i64) -> Result<(), TsdbError> {
+        TsdbStore::run_retention(self, now_ms).map(|_| ())
+    }
+}
