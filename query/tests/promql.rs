@@ -550,37 +550,69 @@ fn dist_store(with_buckets: bool) -> MemStore {
     s
 }
 
+/// HdrHistogram quantiles are the highest value equivalent to the true one at 3
+/// significant digits (0.1 %).
+#[track_caller]
+fn assert_hdr(got: f64, want: f64) {
+    assert!(
+        got >= want && got <= want * 1.001,
+        "got {got}, want {want} (+0.1 %)"
+    );
+}
+
 #[test]
 fn histogram_quantile_over_distributions() {
     let s = dist_store(false);
-    assert_eq!(
-        iq(&s, "histogram_quantile(0.5, rate(lat_bucket[5m]))", 300),
-        vec![
-            (r#"{svc="api"}"#.to_string(), 50.0),
-            (r#"{svc="web"}"#.to_string(), 150.0)
-        ]
+    let v = iq(&s, "histogram_quantile(0.5, rate(lat_bucket[5m]))", 300);
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].0, r#"{svc="api"}"#);
+    assert_hdr(v[0].1, 50.0);
+    assert_eq!(v[1].0, r#"{svc="web"}"#);
+    assert_hdr(v[1].1, 150.0);
+    let v = iq(
+        &s,
+        r#"histogram_quantile(0.9, rate(lat_bucket{svc="web"}[5m]))"#,
+        300,
     );
-    assert_eq!(
-        iq(
-            &s,
-            r#"histogram_quantile(0.9, rate(lat_bucket{svc="web"}[5m]))"#,
-            300
-        ),
-        vec![(r#"{svc="web"}"#.to_string(), 190.0)]
-    );
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].0, r#"{svc="web"}"#);
+    assert_hdr(v[0].1, 190.0);
     // Merged by the aggregation's grouping.
-    assert_eq!(
+    assert_hdr(
         one(
             &s,
             "histogram_quantile(0.5, sum by (le) (rate(lat_bucket[5m])))",
-            300
+            300,
         ),
-        100.0
+        100.0,
     );
-    assert_eq!(
+    assert_hdr(
         one(&s, "histogram_quantile(0.9, sum(increase(lat[5m])))", 300),
-        180.0
+        180.0,
     );
+    // With the store's scale 1 (values recorded as they are) the answer is exact.
+    let mut exact = dist_store(false);
+    exact.distribution_scale = 1.0;
+    exact.add_distribution(
+        labels(&[("__name__", "small"), ("svc", "x")]),
+        t(100),
+        &[(1.0, 10), (2.0, 10), (3.0, 80)],
+    );
+    let one_opts = PromOptions {
+        distribution_scale: 1.0,
+        ..opts()
+    };
+    for (phi, want) in [(0.1, 1.0), (0.2, 2.0), (0.21, 3.0), (1.0, 3.0)] {
+        match instant_query(
+            &exact,
+            &format!("histogram_quantile({phi}, rate(small_bucket[5m]))"),
+            t(300),
+            &one_opts,
+        ) {
+            Ok(PromValue::Vector(v)) => assert_eq!(v[0].value, want, "φ {phi}"),
+            other => panic!("{other:?}"),
+        }
+    }
     // The window (t - 5m, t] no longer holds the observations.
     assert!(iq(&s, "histogram_quantile(0.5, rate(lat_bucket[5m]))", 400).is_empty());
     assert!(one(&s, "histogram_quantile(2, sum(rate(lat_bucket[5m])))", 300).is_infinite());
@@ -589,6 +621,36 @@ fn histogram_quantile_over_distributions() {
     let v = iq(&s, "histogram_quantile(0.5, rate(lat_bucket[5m]))", 300);
     assert_eq!(v.len(), 1);
     assert!(v[0].1.is_nan(), "{v:?}");
+}
+
+#[test]
+fn the_test_store_folds_rollups_like_the_metrics_store() {
+    use pharos_collector::tsdb::{rollup, Resolution, Sample};
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    let strategy = prop::collection::vec((1i64..90_000, -5i64..20, 0u8..20), 0..200);
+    let result = runner.run(&strategy, |steps| {
+        let mut ts = T0;
+        let mut v = 0.0;
+        let mut samples = Vec::new();
+        for (gap, inc, r) in steps {
+            ts += gap;
+            v = if r == 0 { 0.0 } else { v + inc as f64 };
+            let value = if r == 1 { stale() } else { v };
+            samples.push(Sample { ts_ms: ts, value });
+        }
+        for res in [Resolution::Minute, Resolution::Hour] {
+            let theirs = rollup(&samples, MetricKind::Counter, res, None);
+            let ours = pharos_query::promql::testing::fold_buckets(&samples, res.bucket_ms());
+            prop_assert_eq!(theirs, ours);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }
 
 #[test]

@@ -86,8 +86,8 @@ pub struct PromOptions {
     /// Whether eligible range functions may read rollups instead of raw samples
     /// (see [`plan`]); off, every read is raw.
     pub use_rollups: bool,
-    /// Distribution (HdrHistogram) values are recorded as `observation × scale`; quantiles
-    /// are divided by it.
+    /// Distribution (HdrHistogram) values are recorded as `observation × scale` (the store's
+    /// `rollup::DISTRIBUTION_SCALE`); quantiles are divided by it.
     pub distribution_scale: f64,
     /// The most series × steps an evaluation may hold at once.
     pub max_points: usize,
@@ -99,7 +99,7 @@ impl Default for PromOptions {
             lookback_ms: DEFAULT_LOOKBACK_MS,
             timeout: Some(Duration::from_secs(120)),
             use_rollups: true,
-            distribution_scale: 1.0,
+            distribution_scale: pharos_collector::tsdb::rollup::DISTRIBUTION_SCALE,
             max_points: 50_000_000,
         }
     }

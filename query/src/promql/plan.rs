@@ -21,9 +21,10 @@
 //! - a sample at exactly `a` that is not its bucket's only sample: `count` and `last`
 //!   subtract it; `min` (`max`) keep the bucket's minimum only if that sample is strictly
 //!   above (below) it; every other function reads raw;
-//! - `rate` / `increase`: the series must be a `Counter` (the store tracks resets for
-//!   counters) with `resets == 0` in every bucket used and no decrease between buckets (or to
-//!   the sample at `b`): then Prometheus's raw difference is `last - first`, and the
+//! - `rate` / `increase`: the series must not be a `Gauge` (the store tracks resets for
+//!   counters and `Unknown` metrics) with `resets == 0` in every bucket used and no decrease
+//!   between buckets (or to the sample at `b`): then Prometheus's raw difference is
+//!   `last - first`, and the
 //!   extrapolation needs only the first and last sample and the count, so the answer is
 //!   bit-identical. A window with a reset reads raw;
 //! - a bucket whose `first`/`last` is a staleness marker or whose `min`/`max` is NaN (the
@@ -212,7 +213,7 @@ fn window_value(
         RangeFn::AvgOverTime => Some(agg.sum / agg.count as f64),
         RangeFn::Delta | RangeFn::Increase | RangeFn::Rate => {
             let counter = f != RangeFn::Delta;
-            if counter && (kind != MetricKind::Counter || agg.reset) {
+            if counter && (kind == MetricKind::Gauge || agg.reset) {
                 return Err(());
             }
             let Some(first) = agg.first else {

@@ -21,7 +21,8 @@ pub struct MemStore {
     series: BTreeMap<Labels, (MetricKind, Vec<Sample>)>,
     /// Per family: (time, value, count) observations.
     distributions: BTreeMap<Labels, Vec<(i64, f64, u64)>>,
-    /// Distribution values are recorded as `round(value × scale)`.
+    /// Distribution values are recorded as `round(value × scale)` (the store's scale from
+    /// [`MemStore::new`]).
     pub distribution_scale: f64,
 }
 
@@ -102,7 +103,7 @@ pub fn fold_buckets(samples: &[Sample], width: i64) -> Vec<RollupBucket> {
 impl MemStore {
     pub fn new() -> MemStore {
         MemStore {
-            distribution_scale: 1.0,
+            distribution_scale: pharos_collector::tsdb::rollup::DISTRIBUTION_SCALE,
             ..MemStore::default()
         }
     }
