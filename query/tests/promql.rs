@@ -302,6 +302,17 @@ fn aggregations() {
     assert_eq!(one(&s, "max(m)", 60), 4.0);
     assert_eq!(one(&s, "count(m)", 60), 4.0);
     assert_eq!(one(&s, "group(m)", 60), 1.0);
+    // 1, 2, 3, 4: rank 0.5 × 3 = 1.5 → 2.5; rank 0.9 × 3 = 2.7 → 3.7.
+    assert_eq!(one(&s, "quantile(0.5, m)", 60), 2.5);
+    assert_close(one(&s, "quantile(0.9, m)", 60), 3.7);
+    assert_eq!(
+        iq(&s, "quantile by (env) (0, m)", 60),
+        vec![
+            ("{}".to_string(), 4.0),
+            (r#"{env="dev"}"#.to_string(), 2.0),
+            (r#"{env="prod"}"#.to_string(), 1.0)
+        ]
+    );
     assert_eq!(
         iq(&s, "sum by (env) (m)", 60),
         vec![
@@ -722,7 +733,7 @@ fn unsupported_constructs_and_parse_errors_say_what() {
         ("c1 @ 100", "@ modifier"),
         ("a + on (inst) group_left b", "group_left"),
         ("stddev(m)", "aggregation stddev"),
-        ("quantile(0.5, m)", "aggregation quantile"),
+        ("stdvar(m)", "aggregation stdvar"),
         ("count_values(\"v\", m)", "aggregation count_values"),
         (
             r#"label_replace(m, "x", "$1", "svc", "(.*)")"#,

@@ -1,18 +1,18 @@
-//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `topk`, `bottomk`, with
-//! `by (…)` or `without (…)`. The others (`stddev`, `stdvar`, `quantile`, `count_values`,
-//! `limitk`, `limit_ratio`) answer unsupported.
+//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `quantile`, `topk`,
+//! `bottomk`, with `by (…)` or `without (…)`. The others (`stddev`, `stdvar`,
+//! `count_values`, `limitk`, `limit_ratio`) answer unsupported.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use pharos_collector::tsdb::{Labels, METRIC_NAME};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{Evaluator, Series, Value};
-use super::functions::{prom_mean, prom_sum};
+use super::functions::{prom_mean, prom_sum, quantile};
 use super::{unsupported, PromError};
 
 /// The output labels of a group: `by` keeps the labels named, `without` drops them and
@@ -67,11 +67,10 @@ fn rank(a: f64, b: f64, top: bool) -> Ordering {
 
 pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
     let op = a.op.id();
-    if ![
-        T_SUM, T_AVG, T_MIN, T_MAX, T_COUNT, T_GROUP, T_TOPK, T_BOTTOMK,
-    ]
-    .contains(&op)
-    {
+    const SUPPORTED: [u16; 9] = [
+        T_SUM, T_AVG, T_MIN, T_MAX, T_COUNT, T_GROUP, T_QUANTILE, T_TOPK, T_BOTTOMK,
+    ];
+    if !SUPPORTED.contains(&op) {
         return unsupported(format!("aggregation {}", a.op));
     }
     let k = if op == T_TOPK || op == T_BOTTOMK {
@@ -93,6 +92,10 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
         Some(k)
     } else {
         None
+    };
+    let phi = match (&a.param, op) {
+        (Some(p), T_QUANTILE) => ev.eval_scalar(p)?,
+        _ => Vec::new(),
     };
     let input = ev.eval_vector(&a.expr)?;
     let keys: Vec<Labels> = input
@@ -150,6 +153,10 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
                 T_AVG => prom_mean(present()).unwrap_or(f64::NAN),
                 T_COUNT => present().count() as f64,
                 T_GROUP => 1.0,
+                T_QUANTILE => {
+                    let q = phi.get(step).copied().unwrap_or(f64::NAN);
+                    quantile(q, &mut present().collect::<Vec<_>>()).unwrap_or(f64::NAN)
+                }
                 T_MIN => present().fold(first, |m, v| if m > v || m.is_nan() { v } else { m }),
                 _ => present().fold(first, |m, v| if m < v || m.is_nan() { v } else { m }),
             };
