@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use pharos_collector::clock::SystemClock;
 use pharos_collector::ingest::grpc::OtlpLogsService;
+use pharos_collector::ingest::metrics::grpc::OtlpMetricsService;
 use pharos_collector::Collector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -132,11 +133,14 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
             tokens.ingest.clone(),
             collector.clock.clone(),
         );
+        let metrics_service =
+            OtlpMetricsService::server(collector.metrics_ingest.clone(), tokens.ingest.clone());
         tracing::info!(addr = ?listeners.otlp_grpc, "OTLP/gRPC listening");
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
+                .add_service(metrics_service)
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     stop,

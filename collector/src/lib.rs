@@ -105,6 +105,9 @@ pub struct Collector {
     pub clock: SharedClock,
     /// The metrics write path (remote write, OTLP metrics).
     pub metric_ingestor: Arc<tsdb::ingest::MetricsIngestor>,
+    /// The metrics ingest endpoints' shared state (conversion, counters) around
+    /// `metric_ingestor`.
+    pub metrics_ingest: Arc<ingest::metrics::MetricsIngest>,
     /// The metrics read side (PromQL, the Prometheus HTTP API).
     pub tsdb: Arc<dyn tsdb::MetricStore>,
     metrics_wal: Wal,
@@ -173,18 +176,38 @@ impl Collector {
         };
         check_wal_format(&metrics_wal_config.dir)?;
         let (metrics_wal, _) = Wal::open(metrics_wal_config, metrics.clone())?;
-        let metric_ingestor = tsdb::ingest::MetricsIngestor::start(
+        const DAY_MS: i64 = 86_400_000;
+        let m = &config.metrics;
+        let tsdb_store = Arc::new(tsdb::TsdbStore::open(
+            &config.metrics_store_dir(),
+            tsdb::TsdbLimits {
+                max_series: m.max_series,
+                max_series_per_metric: m.max_series_per_metric,
+                raw_retention_ms: i64::from(m.raw_retention_days) * DAY_MS,
+                minute_retention_ms: i64::from(m.minute_retention_days) * DAY_MS,
+                hour_retention_ms: i64::from(m.hour_retention_days) * DAY_MS,
+            },
+            clock.clone(),
+        )?);
+        let metric_ingestor = Arc::new(tsdb::ingest::MetricsIngestor::start(
             metrics_wal.clone(),
-            Arc::new(tsdb::ingest::WalOnlySink),
+            tsdb_store.clone(),
             config.metrics.clone(),
             metrics.clone(),
             Some(ingestor.clone()),
             clock.clone(),
-        )?;
+        )?);
+        let metrics_ingest = Arc::new(ingest::metrics::MetricsIngest::new(
+            metric_ingestor.clone(),
+            metrics.clone(),
+            clock.clone(),
+            &config.ingest,
+        ));
         Ok(Collector {
-            metric_ingestor: Arc::new(metric_ingestor),
+            metric_ingestor,
+            metrics_ingest,
             metrics_wal,
-            tsdb: Arc::new(tsdb::EmptyStore),
+            tsdb: tsdb_store,
             config,
             wal,
             store,

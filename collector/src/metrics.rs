@@ -7,10 +7,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-/// Label for per-endpoint figures: `ndjson`, `otlp_http`, `otlp_grpc`.
+/// Label for per-endpoint figures: `ndjson`, `otlp_http`, `otlp_grpc`, `remote_write`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabel {
     pub endpoint: &'static str,
+}
+
+/// Labels of rejected metric samples: the endpoint and why (`invalid`, `unsupported`,
+/// `limit`, `backpressure`, `unavailable`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MetricRejectLabel {
+    pub endpoint: &'static str,
+    pub reason: &'static str,
 }
 
 /// Every collector metric. Cheap to share behind an `Arc`.
@@ -28,6 +36,8 @@ pub struct CollectorMetrics {
     pub index_open_writers: Gauge,
     pub disk_used_bytes: Gauge,
     pub retention_partitions_deleted: Counter,
+    pub metric_samples_received: Family<EndpointLabel, Counter>,
+    pub metric_samples_rejected: Family<MetricRejectLabel, Counter>,
 }
 
 impl Default for CollectorMetrics {
@@ -48,6 +58,8 @@ impl Default for CollectorMetrics {
             index_open_writers: Gauge::default(),
             disk_used_bytes: Gauge::default(),
             retention_partitions_deleted: Counter::default(),
+            metric_samples_received: Family::default(),
+            metric_samples_rejected: Family::default(),
         }
     }
 }
@@ -120,6 +132,16 @@ impl CollectorMetrics {
             "retention_deleted_partitions",
             "Partitions deleted by retention",
             self.retention_partitions_deleted.clone(),
+        );
+        r.register(
+            "metric_samples_received",
+            "Metric samples received (remote write, OTLP), per ingest endpoint",
+            self.metric_samples_received.clone(),
+        );
+        r.register(
+            "metric_samples_rejected",
+            "Metric samples not stored, per ingest endpoint and reason",
+            self.metric_samples_rejected.clone(),
         );
     }
 }

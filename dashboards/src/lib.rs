@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use pharos_collector::ingest::http::{authorized, IngestState};
+use pharos_collector::ingest::metrics::http::{self as metrics_ingest, MetricsIngestState};
 use pharos_collector::Collector;
 use prometheus_client::registry::Registry;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -94,7 +95,10 @@ pub fn app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
         ingestor: collector.ingestor.clone(),
         ingest_token: tokens.ingest.clone(),
         clock: collector.clock.clone(),
-    });
+    })
+    .merge(metrics_ingest::router(metrics_ingest_state(
+        &collector, tokens,
+    )));
     let api = api::router()
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -110,11 +114,23 @@ pub fn app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
     )
 }
 
-/// The dedicated OTLP/HTTP port: only `/v1/logs`.
+/// The dedicated OTLP/HTTP port: only `/v1/logs` and `/v1/metrics`.
 pub fn otlp_http_app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
-    observed(pharos_collector::ingest::http::otlp_router(IngestState {
-        ingestor: collector.ingestor.clone(),
+    observed(
+        pharos_collector::ingest::http::otlp_router(IngestState {
+            ingestor: collector.ingestor.clone(),
+            ingest_token: tokens.ingest.clone(),
+            clock: collector.clock.clone(),
+        })
+        .merge(metrics_ingest::otlp_router(metrics_ingest_state(
+            &collector, tokens,
+        ))),
+    )
+}
+
+fn metrics_ingest_state(collector: &Collector, tokens: &Tokens) -> MetricsIngestState {
+    MetricsIngestState {
+        ingest: collector.metrics_ingest.clone(),
         ingest_token: tokens.ingest.clone(),
-        clock: collector.clock.clone(),
-    }))
+    }
 }

@@ -80,18 +80,18 @@ struct ErrorBody {
     error: String,
 }
 
-fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(ErrorBody { error: msg.into() })).into_response()
 }
 
-fn with_retry_after(mut resp: Response, secs: u64) -> Response {
+pub(crate) fn with_retry_after(mut resp: Response, secs: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     resp
 }
 
-fn body_error_status(e: &BodyError) -> StatusCode {
+pub(crate) fn body_error_status(e: &BodyError) -> StatusCode {
     match e {
         BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         BodyError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -101,12 +101,18 @@ fn body_error_status(e: &BodyError) -> StatusCode {
 
 /// Reads the body, refusing more than `limit` bytes as sent, and decodes its
 /// `Content-Encoding`, refusing more than `limit` bytes decompressed.
-async fn read_body(
+pub(crate) async fn read_body(
     body: Body,
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<bytes::Bytes, BodyError> {
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let raw = read_raw_body(body, limit).await?;
+    decode_body(content_encoding(headers), raw, limit)
+}
+
+/// Reads the body as sent, refusing more than `limit` bytes.
+pub(crate) async fn read_raw_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
             .any(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -120,11 +126,10 @@ async fn read_body(
                 reason: e.to_string(),
             }
         }
-    })?;
-    decode_body(content_encoding(headers), raw, limit)
+    })
 }
 
-fn content_type(headers: &HeaderMap) -> String {
+pub(crate) fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -133,7 +138,7 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-fn content_encoding(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn content_encoding(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -243,12 +248,16 @@ pub struct RpcStatus {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum OtlpEncoding {
+pub(crate) enum OtlpEncoding {
     Protobuf,
     Json,
 }
 
-fn otlp_reply<T: Message + Serialize>(status: StatusCode, enc: OtlpEncoding, msg: &T) -> Response {
+pub(crate) fn otlp_reply<T: Message + Serialize>(
+    status: StatusCode,
+    enc: OtlpEncoding,
+    msg: &T,
+) -> Response {
     match enc {
         OtlpEncoding::Protobuf => (
             status,
@@ -260,7 +269,7 @@ fn otlp_reply<T: Message + Serialize>(status: StatusCode, enc: OtlpEncoding, msg
     }
 }
 
-fn otlp_error(
+pub(crate) fn otlp_error(
     status: StatusCode,
     enc: OtlpEncoding,
     grpc_code: tonic::Code,

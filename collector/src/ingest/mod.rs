@@ -5,6 +5,7 @@
 pub mod body;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod tail;
 
 use std::path::PathBuf;
