@@ -18,6 +18,7 @@ pub mod hit;
 pub mod hits;
 pub mod lang;
 pub mod parallel;
+pub mod promql;
 pub mod table;
 pub mod time;
 pub mod topn;

@@ -1,6 +1,7 @@
 //! The query API: search and aggregation (`query`), the request view, context and field
-//! statistics (`records`).
+//! statistics (`records`), and the Prometheus query API for metrics (`prom`).
 
+pub mod prom;
 mod query;
 mod records;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(query::router())
         .merge(records::router())
+        .merge(prom::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {

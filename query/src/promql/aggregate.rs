@@ -1,0 +1,168 @@
+//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `quantile`, `topk`,
+//! `bottomk`, with `by (…)` or `without (…)`. The others (`stddev`, `stdvar`,
+//! `count_values`, `limitk`, `limit_ratio`) answer unsupported.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use pharos_collector::tsdb::{Labels, METRIC_NAME};
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::eval::{Evaluator, Series, Value};
+use super::functions::{prom_mean, prom_sum, quantile};
+use super::{unsupported, PromError};
+
+/// The output labels of a group: `by` keeps the labels named, `without` drops them and
+/// `__name__`, no clause drops everything.
+pub(crate) fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
+    match m {
+        None => Labels::from_sorted_unchecked(Vec::new()),
+        Some(LabelModifier::Include(ls)) => {
+            let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            l.only(&names)
+        }
+        Some(LabelModifier::Exclude(ls)) => {
+            let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            names.push(METRIC_NAME);
+            l.without(&names)
+        }
+    }
+}
+
+/// Groups series indices by key, in order of first appearance.
+pub(crate) fn groups(keys: Vec<Labels>) -> Vec<(Labels, Vec<usize>)> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<(Labels, Vec<usize>)> = Vec::new();
+    for (i, k) in keys.into_iter().enumerate() {
+        match index.get(&k) {
+            Some(&g) => out[g].1.push(i),
+            None => {
+                index.insert(k.clone(), out.len());
+                out.push((k, vec![i]));
+            }
+        }
+    }
+    out
+}
+
+/// NaN ranks below every number (for topk) or above (for bottomk).
+fn rank(a: f64, b: f64, top: bool) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => {
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            if top {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+    }
+}
+
+pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
+    let op = a.op.id();
+    const SUPPORTED: [u16; 9] = [
+        T_SUM, T_AVG, T_MIN, T_MAX, T_COUNT, T_GROUP, T_QUANTILE, T_TOPK, T_BOTTOMK,
+    ];
+    if !SUPPORTED.contains(&op) {
+        return unsupported(format!("aggregation {}", a.op));
+    }
+    let k = if op == T_TOPK || op == T_BOTTOMK {
+        let Some(p) = &a.param else {
+            return Err(PromError::BadData(format!("{}: missing parameter", a.op)));
+        };
+        let v = ev.eval_scalar(p)?;
+        let mut k = Vec::with_capacity(v.len());
+        for x in v {
+            // Prometheus: the parameter must fit an int64; it is truncated.
+            if !(x >= i64::MIN as f64 && x <= i64::MAX as f64) {
+                return Err(PromError::Execution(format!(
+                    "Scalar value {} overflows int64",
+                    super::binary::go_float(x)
+                )));
+            }
+            k.push(x as i64);
+        }
+        Some(k)
+    } else {
+        None
+    };
+    let phi = match (&a.param, op) {
+        (Some(p), T_QUANTILE) => ev.eval_scalar(p)?,
+        _ => Vec::new(),
+    };
+    let input = ev.eval_vector(&a.expr)?;
+    let keys: Vec<Labels> = input
+        .iter()
+        .map(|s| group_labels(&s.labels, &a.modifier))
+        .collect();
+    let groups = groups(keys);
+    ev.check_deadline("aggregation")?;
+
+    if let Some(k) = k {
+        let top = op == T_TOPK;
+        let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; ev.n]; input.len()];
+        for (_, members) in &groups {
+            for (step, &kk) in k.iter().enumerate() {
+                if kk < 1 {
+                    continue;
+                }
+                let mut present: Vec<(usize, f64)> = members
+                    .iter()
+                    .filter_map(|&m| input[m].values[step].map(|v| (m, v)))
+                    .collect();
+                // Stable: among equal values the earlier series wins.
+                present.sort_by(|x, y| rank(x.1, y.1, top));
+                for (m, v) in present
+                    .into_iter()
+                    .take(usize::try_from(kk).unwrap_or(usize::MAX))
+                {
+                    values[m][step] = Some(v);
+                }
+            }
+        }
+        let out = input
+            .into_iter()
+            .zip(values)
+            .filter(|(_, v)| v.iter().any(Option::is_some))
+            .map(|(s, values)| Series {
+                labels: s.labels,
+                values,
+            })
+            .collect();
+        return Ok(Value::Vector(out));
+    }
+
+    let mut out = Vec::with_capacity(groups.len());
+    for (labels, members) in groups {
+        let mut values = Vec::with_capacity(ev.n);
+        for step in 0..ev.n {
+            let present = || members.iter().filter_map(|&m| input[m].values[step]);
+            let Some(first) = present().next() else {
+                values.push(None);
+                continue;
+            };
+            let v = match op {
+                T_SUM => prom_sum(present()),
+                T_AVG => prom_mean(present()).unwrap_or(f64::NAN),
+                T_COUNT => present().count() as f64,
+                T_GROUP => 1.0,
+                T_QUANTILE => {
+                    let q = phi.get(step).copied().unwrap_or(f64::NAN);
+                    quantile(q, &mut present().collect::<Vec<_>>()).unwrap_or(f64::NAN)
+                }
+                T_MIN => present().fold(first, |m, v| if m > v || m.is_nan() { v } else { m }),
+                _ => present().fold(first, |m, v| if m < v || m.is_nan() { v } else { m }),
+            };
+            values.push(Some(v));
+        }
+        out.push(Series { labels, values });
+    }
+    Ok(Value::Vector(out))
+}

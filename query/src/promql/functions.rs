@@ -1,0 +1,560 @@
+//! Functions: range-vector functions (`rate`, `increase`, `delta`, `irate`, `idelta`,
+//! `*_over_time`), instant-vector math, `absent`, `scalar`, `vector`, `time`; and the
+//! dispatch of every call (`histogram_quantile` lives in `histogram`).
+//!
+//! Numerics follow Prometheus: Kahan(-Neumaier) summation for `sum_over_time` and
+//! `avg_over_time` (switching to an incremental mean on overflow), Welford with Kahan for
+//! `stddev`/`stdvar_over_time`, and `rate`'s extrapolation rules.
+
+use pharos_collector::tsdb::{Labels, Sample, METRIC_NAME};
+use promql_parser::parser::{Call, Expr, MatrixSelector};
+
+use super::eval::{
+    check_unique_labels, drop_name, duration_ms, merge_same_labels, offset_ms, unwrap_parens,
+    Evaluator, Series, Value,
+};
+use super::{histogram, plan, unsupported, PromError};
+
+/// The range-vector functions evaluated here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    AvgOverTime,
+    MinOverTime,
+    MaxOverTime,
+    SumOverTime,
+    CountOverTime,
+    LastOverTime,
+    QuantileOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    PresentOverTime,
+}
+
+impl RangeFn {
+    pub fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "count_over_time" => RangeFn::CountOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            _ => return None,
+        })
+    }
+}
+
+/// One step's window `(start, end]` of a range selector.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Exclusive.
+    pub start: i64,
+    /// Inclusive.
+    pub end: i64,
+    pub range_ms: i64,
+}
+
+/// Prometheus's `kahansum.Inc` (Neumaier's variant).
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    if t.is_infinite() {
+        (t, 0.0)
+    } else if sum.abs() >= inc.abs() {
+        (t, c + ((sum - t) + inc))
+    } else {
+        (t, c + ((inc - t) + sum))
+    }
+}
+
+/// The mean as Prometheus's `avg_over_time` and `avg` compute it.
+pub(crate) fn prom_mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut it = values;
+    let mut sum = it.next()?;
+    let (mut count, mut c, mut mean, mut incremental) = (1.0f64, 0.0f64, 0.0f64, false);
+    for v in it {
+        count += 1.0;
+        if !incremental {
+            let (ns, nc) = kahan_inc(v, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        let (m, nc) = kahan_inc(v / count, q * mean, q * c);
+        mean = m;
+        c = nc;
+    }
+    Some(if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    })
+}
+
+pub(crate) fn prom_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut c) = (0.0, 0.0);
+    for v in values {
+        (sum, c) = kahan_inc(v, sum, c);
+    }
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + c
+    }
+}
+
+/// Prometheus's `quantile` over values (linear interpolation between closest ranks).
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    if q.is_nan() {
+        return Some(f64::NAN);
+    }
+    if q < 0.0 {
+        return Some(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return Some(f64::INFINITY);
+    }
+    // Go's sort.Float64s order: NaN first.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    Some(values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight)
+}
+
+/// `rate`/`increase`/`delta`'s extrapolation of a raw difference `result` between the first
+/// and the last sample of a window (Prometheus's `extrapolatedRate`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolate(
+    result: f64,
+    first_t: i64,
+    first_v: f64,
+    last_t: i64,
+    count: usize,
+    w: &Window,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let mut to_start = (first_t - w.start) as f64 / 1000.0;
+    let mut to_end = (w.end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg = sampled / (count - 1) as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if is_counter {
+        // A counter does not go below zero: extrapolate at most to where it would be 0.
+        let mut to_zero = to_start;
+        if result > 0.0 && first_v >= 0.0 {
+            to_zero = sampled * (first_v / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= w.range_ms as f64 / 1000.0;
+    }
+    result * factor
+}
+
+fn extrapolated_rate(s: &[Sample], w: &Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let (first, last) = (s[0], s[s.len() - 1]);
+    let mut result = last.value - first.value;
+    if is_counter {
+        for p in s.windows(2) {
+            if p[1].value < p[0].value {
+                result += p[0].value;
+            }
+        }
+    }
+    Some(extrapolate(
+        result,
+        first.ts_ms,
+        first.value,
+        last.ts_ms,
+        s.len(),
+        w,
+        is_counter,
+        is_rate,
+    ))
+}
+
+/// One range function over one window's samples (staleness markers already removed).
+pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    let values = || s.iter().map(|x| x.value);
+    match f {
+        RangeFn::Rate => extrapolated_rate(s, w, true, true),
+        RangeFn::Increase => extrapolated_rate(s, w, true, false),
+        RangeFn::Delta => extrapolated_rate(s, w, false, false),
+        RangeFn::Irate | RangeFn::Idelta => {
+            if s.len() < 2 {
+                return None;
+            }
+            let (prev, last) = (s[s.len() - 2], s[s.len() - 1]);
+            let interval = last.ts_ms - prev.ts_ms;
+            if interval == 0 {
+                return None;
+            }
+            if f == RangeFn::Idelta {
+                return Some(last.value - prev.value);
+            }
+            let diff = if last.value < prev.value {
+                last.value
+            } else {
+                last.value - prev.value
+            };
+            Some(diff / (interval as f64 / 1000.0))
+        }
+        RangeFn::AvgOverTime => prom_mean(values()),
+        RangeFn::SumOverTime => Some(prom_sum(values())),
+        RangeFn::CountOverTime => Some(s.len() as f64),
+        RangeFn::PresentOverTime => Some(1.0),
+        RangeFn::LastOverTime => Some(s[s.len() - 1].value),
+        RangeFn::MinOverTime => {
+            Some(values().fold(s[0].value, |m, v| if v < m || m.is_nan() { v } else { m }))
+        }
+        RangeFn::MaxOverTime => {
+            Some(values().fold(s[0].value, |m, v| if v > m || m.is_nan() { v } else { m }))
+        }
+        RangeFn::QuantileOverTime => quantile(param, &mut values().collect::<Vec<_>>()),
+        RangeFn::StddevOverTime | RangeFn::StdvarOverTime => {
+            let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for v in values() {
+                count += 1.0;
+                let delta = v - (mean + c_mean);
+                (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
+                (aux, c_aux) = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux);
+            }
+            let variance = (aux + c_aux) / count;
+            Some(if f == RangeFn::StddevOverTime {
+                variance.sqrt()
+            } else {
+                variance
+            })
+        }
+    }
+}
+
+/// The matrix selector argument of a range function (parentheses allowed).
+pub(crate) fn matrix_arg(e: &Expr) -> Result<&MatrixSelector, PromError> {
+    match unwrap_parens(e) {
+        Expr::MatrixSelector(ms) => Ok(ms),
+        Expr::Subquery(_) => unsupported("subqueries (`expr[range:step]`)"),
+        _ => Err(PromError::BadData(
+            "expected a range vector argument".into(),
+        )),
+    }
+}
+
+/// A range function over a range selector, for every step; `param` is
+/// `quantile_over_time`'s φ per step.
+fn eval_range_fn(
+    ev: &Evaluator,
+    f: RangeFn,
+    ms: &MatrixSelector,
+    param: Option<Vec<f64>>,
+) -> Result<Vec<Series>, PromError> {
+    let rows = match plan::try_rollup(ev, f, ms)? {
+        Some(rows) => rows,
+        None => raw_range_fn(ev, f, ms, param.as_deref())?,
+    };
+    let keep_name = f == RangeFn::LastOverTime;
+    let out: Vec<Series> = rows
+        .into_iter()
+        .filter(|(_, v)| v.iter().any(Option::is_some))
+        .map(|(labels, values)| Series {
+            labels: if keep_name {
+                labels
+            } else {
+                drop_name(&labels)
+            },
+            values,
+        })
+        .collect();
+    check_unique_labels(&out)?;
+    Ok(out)
+}
+
+pub(crate) type Rows = Vec<(Labels, Vec<Option<f64>>)>;
+
+/// The raw-sample evaluation of a range function (what rollups must equal).
+pub(crate) fn raw_range_fn(
+    ev: &Evaluator,
+    f: RangeFn,
+    ms: &MatrixSelector,
+    param: Option<&[f64]>,
+) -> Result<Rows, PromError> {
+    let data = ev.range_samples(ms)?;
+    Ok(raw_rows(ev, f, ms, param, data))
+}
+
+pub(crate) fn raw_rows(
+    ev: &Evaluator,
+    f: RangeFn,
+    ms: &MatrixSelector,
+    param: Option<&[f64]>,
+    data: Vec<(Labels, Vec<Sample>)>,
+) -> Rows {
+    let off = offset_ms(&ms.vs.offset);
+    let range = duration_ms(&ms.range);
+    let mut out = Vec::with_capacity(data.len());
+    for (labels, samples) in data {
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut values = Vec::with_capacity(ev.n);
+        for i in 0..ev.n {
+            let end = ev.start + i as i64 * ev.step - off;
+            let w = Window {
+                start: end - range,
+                end,
+                range_ms: range,
+            };
+            while hi < samples.len() && samples[hi].ts_ms <= w.end {
+                hi += 1;
+            }
+            while lo < hi && samples[lo].ts_ms <= w.start {
+                lo += 1;
+            }
+            let p = param.and_then(|p| p.get(i).copied()).unwrap_or(f64::NAN);
+            values.push(apply(f, &samples[lo..hi], &w, p));
+        }
+        out.push((labels, values));
+    }
+    out
+}
+
+fn map_values(v: Vec<Series>, f: impl Fn(f64) -> f64) -> Result<Value, PromError> {
+    let out = v
+        .into_iter()
+        .map(|s| Series {
+            labels: drop_name(&s.labels),
+            values: s.values.into_iter().map(|x| x.map(&f)).collect(),
+        })
+        .collect();
+    Ok(Value::Vector(merge_same_labels(out)?))
+}
+
+/// `absent(v)`'s labels: the selector's equality matchers (a label matched twice, or by
+/// another operator, is left out), as Prometheus does; parentheses are not looked through.
+fn absent_labels(e: &Expr) -> Labels {
+    let Expr::VectorSelector(vs) = e else {
+        return Labels::from_sorted_unchecked(Vec::new());
+    };
+    let mut set: Vec<(String, String)> = Vec::new();
+    let mut has = std::collections::HashSet::new();
+    for m in &vs.matchers.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        let equal = matches!(m.op, promql_parser::label::MatchOp::Equal);
+        if equal && !has.contains(&m.name) {
+            set.retain(|(n, _)| n != &m.name);
+            set.push((m.name.clone(), m.value.clone()));
+            has.insert(m.name.clone());
+        } else {
+            set.retain(|(n, _)| n != &m.name);
+        }
+    }
+    set.retain(|(_, v)| !v.is_empty());
+    set.sort();
+    Labels::from_sorted_unchecked(set)
+}
+
+pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let arg = |i: usize| -> Result<&Expr, PromError> {
+        args.get(i)
+            .copied()
+            .ok_or_else(|| PromError::BadData(format!("{name}(): missing argument {}", i + 1)))
+    };
+    if let Some(f) = RangeFn::from_name(name) {
+        let (ms, param) = if f == RangeFn::QuantileOverTime {
+            (matrix_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
+        } else {
+            (matrix_arg(arg(0)?)?, None)
+        };
+        return Ok(Value::Vector(eval_range_fn(ev, f, ms, param)?));
+    }
+    let simple: Option<fn(f64) -> f64> = match name {
+        "abs" => Some(f64::abs),
+        "ceil" => Some(f64::ceil),
+        "floor" => Some(f64::floor),
+        "exp" => Some(f64::exp),
+        "sqrt" => Some(f64::sqrt),
+        "ln" => Some(f64::ln),
+        "log2" => Some(f64::log2),
+        "log10" => Some(f64::log10),
+        "sgn" => Some(|v: f64| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        }),
+        _ => None,
+    };
+    if let Some(f) = simple {
+        return map_values(ev.eval_vector(arg(0)?)?, f);
+    }
+    match name {
+        "histogram_quantile" => histogram::eval(ev, arg(0)?, arg(1)?),
+        "absent" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let mut values = vec![Some(1.0); ev.n];
+            for s in &v {
+                for (out, x) in values.iter_mut().zip(&s.values) {
+                    if x.is_some() {
+                        *out = None;
+                    }
+                }
+            }
+            let out = if values.iter().any(Option::is_some) {
+                vec![Series {
+                    labels: absent_labels(arg(0)?),
+                    values,
+                }]
+            } else {
+                Vec::new()
+            };
+            Ok(Value::Vector(out))
+        }
+        "round" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let to = match args.get(1) {
+                Some(e) => ev.eval_scalar(e)?,
+                None => vec![1.0; ev.n],
+            };
+            let out = v
+                .into_iter()
+                .map(|s| Series {
+                    labels: drop_name(&s.labels),
+                    values: s
+                        .values
+                        .into_iter()
+                        .zip(&to)
+                        .map(|(x, t)| {
+                            x.map(|x| {
+                                let inv = 1.0 / t;
+                                (x * inv + 0.5).floor() / inv
+                            })
+                        })
+                        .collect(),
+                })
+                .collect();
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
+        "clamp" | "clamp_min" | "clamp_max" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let (lo, hi) = match name {
+                "clamp" => (ev.eval_scalar(arg(1)?)?, ev.eval_scalar(arg(2)?)?),
+                "clamp_min" => (ev.eval_scalar(arg(1)?)?, vec![f64::INFINITY; ev.n]),
+                _ => (vec![f64::NEG_INFINITY; ev.n], ev.eval_scalar(arg(1)?)?),
+            };
+            let out = v
+                .into_iter()
+                .map(|s| Series {
+                    labels: drop_name(&s.labels),
+                    values: s
+                        .values
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| {
+                            let (lo, hi) = (lo[i], hi[i]);
+                            // Go's math.Max/Min: NaN wins.
+                            x.filter(|_| hi >= lo || lo.is_nan() || hi.is_nan())
+                                .map(|x| go_max(lo, go_min(hi, x)))
+                        })
+                        .collect(),
+                })
+                .collect();
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
+        "scalar" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let out = (0..ev.n)
+                .map(|i| {
+                    let mut present = v.iter().filter_map(|s| s.values[i]);
+                    match (present.next(), present.next()) {
+                        (Some(x), None) => x,
+                        _ => f64::NAN,
+                    }
+                })
+                .collect();
+            Ok(Value::Scalar(out))
+        }
+        "vector" => {
+            let v = ev.eval_scalar(arg(0)?)?;
+            Ok(Value::Vector(vec![Series {
+                labels: Labels::from_sorted_unchecked(Vec::new()),
+                values: v.into_iter().map(Some).collect(),
+            }]))
+        }
+        "time" => Ok(Value::Scalar(
+            ev.step_times()
+                .into_iter()
+                .map(|t| t as f64 / 1000.0)
+                .collect(),
+        )),
+        "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.n])),
+        other => unsupported(format!("function {other}()")),
+    }
+}
+
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
