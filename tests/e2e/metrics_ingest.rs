@@ -306,7 +306,11 @@ fn otlp_request(service: &str, bad: bool) -> ExportMetricsServiceRequest {
                         data: Some(Data::Sum(Sum {
                             data_points: vec![
                                 number(t0_ns(), 10.0, vec![kv("http.route", "/a")]),
-                                number(t0_ns() + 15_000_000_000, 12.0, vec![kv("http.route", "/a")]),
+                                number(
+                                    t0_ns() + 15_000_000_000,
+                                    12.0,
+                                    vec![kv("http.route", "/a")],
+                                ),
                             ],
                             aggregation_temporality: AggregationTemporality::Cumulative as i32,
                             is_monotonic: true,
