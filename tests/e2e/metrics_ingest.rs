@@ -272,8 +272,8 @@ fn number(t_ns: u64, v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
     }
 }
 
-/// A gauge (1 sample), a cumulative counter (2 samples), a histogram with 2 bounds (3 buckets
-/// + sum + count = 5 samples; no distribution: the series started before the server did, so
+/// A gauge (1 sample), a cumulative counter (2 samples), a histogram with 2 bounds (3 buckets,
+/// sum and count: 5 samples; no distribution: the series started before the server did, so
 /// its first point is a baseline) and target_info (1): 9 samples; `bad` adds a point without a
 /// time (rejected).
 fn otlp_request(service: &str, bad: bool) -> ExportMetricsServiceRequest {
