@@ -9,6 +9,7 @@ mod config;
 mod crash_cycles;
 mod durability;
 mod ingest;
+mod metrics_durability;
 mod metrics_ingest;
 mod otlp;
 mod prometheus;

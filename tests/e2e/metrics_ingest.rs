@@ -28,7 +28,7 @@ use super::common::{client, start, Server};
 
 /// A fixed time for the whole test run, ten minutes ago on a minute boundary: recent enough
 /// for the store's raw retention, old enough that nothing lands in the future.
-fn t0_ms() -> i64 {
+pub(crate) fn t0_ms() -> i64 {
     static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     *T0.get_or_init(|| {
         let now = std::time::SystemTime::now()
@@ -79,7 +79,7 @@ fn rejected(text: &str, endpoint: &str, reason: &str) -> f64 {
     )
 }
 
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+pub(crate) fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
         labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
         samples: samples
@@ -91,7 +91,7 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
 }
 
 /// POSTs a remote write body; returns the status and the body text.
-async fn post_remote_write(
+pub(crate) async fn post_remote_write(
     server: &Server,
     body: Vec<u8>,
     headers: &[(&str, &str)],
@@ -107,7 +107,7 @@ async fn post_remote_write(
     (status, resp.text().await.unwrap_or_default())
 }
 
-const RW_HEADERS: &[(&str, &str)] = &[
+pub(crate) const RW_HEADERS: &[(&str, &str)] = &[
     ("content-encoding", "snappy"),
     ("content-type", "application/x-protobuf"),
     ("x-prometheus-remote-write-version", "0.1.0"),
