@@ -1,0 +1,229 @@
+//! Health checks: active probes (HTTP(S), TCP, TLS expiry) run on their intervals, passive
+//! heartbeats pinged by cron jobs, the state machine that turns results into `up`/`down`
+//! without flapping, and the durable ledger of every state change.
+//!
+//! - `state.rs`: the pure state machine (fail_after / recover_after).
+//! - `ledger.rs`: durable state changes and the uptime math.
+//! - `probe.rs`: the network probes.
+//! - `scheduler.rs`: tokio tasks that probe on each interval.
+//! - `heartbeat.rs`: pings and missed deadlines.
+//!
+//! Every decision is stamped by the injectable clock, so tests drive it exactly.
+
+pub mod heartbeat;
+pub mod ledger;
+pub mod metrics;
+pub mod probe;
+pub mod scheduler;
+pub mod state;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pharos_collector::clock::{SharedClock, NANOS_PER_SEC};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+use crate::config::{CheckConfig, CheckKind};
+use ledger::{Event, Ledger, LedgerError, Uptime};
+use metrics::CheckMetrics;
+use probe::Probe;
+use state::{Machine, Outcome, State};
+
+/// One configured check and its live state.
+pub struct Check {
+    pub config: CheckConfig,
+    probe: Probe,
+    rt: Mutex<Runtime>,
+}
+
+struct Runtime {
+    machine: Machine,
+    last: Option<(i64, Outcome)>,
+    /// Heartbeats: down at or after this time without a ping.
+    deadline_ns: i64,
+}
+
+/// Every check, the ledger and the metrics. Cheap to share behind an `Arc`.
+pub struct Checker {
+    clock: SharedClock,
+    ledger: Ledger,
+    checks: Vec<Arc<Check>>,
+    by_id: HashMap<String, usize>,
+    metrics: CheckMetrics,
+}
+
+/// The last result of a check, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastResult {
+    pub at: String,
+    pub ok: bool,
+    pub reason: String,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+}
+
+/// A check as `GET /api/v1/checks` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    pub id: String,
+    pub kind: CheckKind,
+    pub target: String,
+    pub state: State,
+    /// When the current state was decided (RFC 3339); `null` while unknown.
+    pub since: Option<String>,
+    pub last_result: Option<LastResult>,
+    pub last_latency_ms: Option<f64>,
+}
+
+fn secs_ns(s: u64) -> i64 {
+    i64::try_from(s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(NANOS_PER_SEC)
+}
+
+impl Checker {
+    /// Opens the ledger in `dir` (`data/checks/`) and restores each check's state from it.
+    /// The configs must be valid ([`crate::config::validate`]).
+    pub fn open(
+        configs: &[CheckConfig],
+        dir: &Path,
+        clock: SharedClock,
+    ) -> Result<Checker, String> {
+        crate::config::validate(configs)?;
+        let ledger = Ledger::open(dir).map_err(|e| e.to_string())?;
+        let now = clock.now_ns();
+        let metrics = CheckMetrics::default();
+        let mut checks = Vec::new();
+        let mut by_id = HashMap::new();
+        for (i, c) in configs.iter().enumerate() {
+            let probe = Probe::new(c).map_err(|e| format!("checks[{i}].{e}"))?;
+            let (fail_after, recover_after) = match c.kind {
+                CheckKind::Heartbeat => (1, 1),
+                _ => (c.fail_after, c.recover_after),
+            };
+            let machine = match ledger.last(&c.id).map_err(|e| e.to_string())? {
+                Some(ev) => Machine::restored(fail_after, recover_after, ev.to, ev.at_ns),
+                None => Machine::new(fail_after, recover_after),
+            };
+            metrics.set_state(&c.id, machine.state());
+            by_id.insert(c.id.clone(), checks.len());
+            checks.push(Arc::new(Check {
+                config: c.clone(),
+                probe,
+                rt: Mutex::new(Runtime {
+                    machine,
+                    last: None,
+                    deadline_ns: now.saturating_add(heartbeat::allowance_ns(c)),
+                }),
+            }));
+        }
+        Ok(Checker {
+            clock,
+            ledger,
+            checks,
+            by_id,
+            metrics,
+        })
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Check>> {
+        self.by_id.get(id).and_then(|i| self.checks.get(*i))
+    }
+
+    pub fn checks(&self) -> &[Arc<Check>] {
+        &self.checks
+    }
+
+    /// Feeds one result of `check` at the clock's now.
+    pub fn record(&self, check: &Check, outcome: Outcome) -> Option<Event> {
+        self.record_at(check, outcome, self.clock.now_ns())
+    }
+
+    /// Feeds one result of `check` decided at `at_ns`; a state change is written to the
+    /// ledger (and fsynced) before the new state shows.
+    pub fn record_at(&self, check: &Check, outcome: Outcome, at_ns: i64) -> Option<Event> {
+        let id = check.config.id.as_str();
+        if let Some(ms) = outcome.latency_ms {
+            if check.config.kind != CheckKind::Heartbeat {
+                self.metrics.observe_latency(id, ms);
+            }
+        }
+        let mut rt = check.rt.lock();
+        let transition = rt.machine.observe(outcome.ok, at_ns);
+        let event = transition.map(|t| Event::new(t.at_ns, t.from, t.to, &outcome));
+        rt.last = Some((at_ns, outcome));
+        let event = event.map(|ev| match self.ledger.append(id, ev.clone()) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(check = id, error = %e, "state change not stored in the uptime ledger");
+                ev
+            }
+        });
+        if let Some(ev) = &event {
+            self.metrics.set_state(id, ev.to);
+            tracing::info!(check = id, from = ev.from.as_str(), to = ev.to.as_str(), reason = %ev.reason, "check state changed");
+        }
+        event
+    }
+
+    pub fn state(&self, id: &str) -> Option<State> {
+        self.get(id).map(|c| c.rt.lock().machine.state())
+    }
+
+    /// Every check as the API shows it, in config order.
+    pub fn list(&self) -> Vec<CheckView> {
+        self.checks
+            .iter()
+            .map(|c| {
+                let rt = c.rt.lock();
+                let last = rt.last.as_ref().map(|(at, o)| LastResult {
+                    at: pharos_collector::clock::rfc3339(*at),
+                    ok: o.ok,
+                    reason: o.reason.clone(),
+                    status: o.status,
+                    latency_ms: o.latency_ms,
+                });
+                CheckView {
+                    id: c.config.id.clone(),
+                    kind: c.config.kind,
+                    target: c.config.target.clone(),
+                    state: rt.machine.state(),
+                    since: rt.machine.since_ns().map(pharos_collector::clock::rfc3339),
+                    last_latency_ms: last.as_ref().and_then(|l| l.latency_ms),
+                    last_result: last,
+                }
+            })
+            .collect()
+    }
+
+    /// Uptime of a check over `[from_ns, to_ns)` (`to_ns` clipped to now); `None` for an
+    /// unknown id. Reads the ledger: blocking.
+    pub fn uptime(
+        &self,
+        id: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Option<Result<Uptime, LedgerError>> {
+        self.get(id)?;
+        Some(self.ledger.uptime(id, from_ns, to_ns, self.clock.now_ns()))
+    }
+
+    /// Every stored state change of a check (blocking).
+    pub fn events(&self, id: &str) -> Result<Vec<Event>, LedgerError> {
+        self.ledger.events(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;
