@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use pharos_alertmanager::CheckConfig;
 use pharos_collector::config::{
     CollectorConfig, IndexSettings, IngestSettings, MetricsSettings, RetentionSettings,
     StorageConfig, WalSettings,
@@ -98,6 +99,9 @@ pub struct PharosConfig {
     pub ingest: IngestSettings,
     pub retention: RetentionSettings,
     pub metrics: MetricsSettings,
+    /// Health checks and heartbeats (`[[checks]]`); printed only when there are some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckConfig>,
 }
 
 /// Parsed listen addresses.
@@ -181,6 +185,7 @@ impl PharosConfig {
             pharos_query::derived::rule::compile(rule)
                 .map_err(|e| anyhow::anyhow!("metrics.from_logs[{i}]: {e}"))?;
         }
+        pharos_alertmanager::config::validate(&self.checks).map_err(anyhow::Error::msg)?;
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }

@@ -99,13 +99,22 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     .context("opening the collector")?
     .context("opening the data dir")?;
     let collector = Arc::new(collector);
+    let checks_dir = collector.config.storage.data_dir.join("checks");
+    let (checks, clock) = (config.checks.clone(), collector.clock.clone());
+    let checker = tokio::task::spawn_blocking(move || {
+        pharos_alertmanager::Checker::open(&checks, &checks_dir, clock)
+    })
+    .await
+    .context("opening the health checks")?
+    .map_err(|e| anyhow::anyhow!("health checks: {e}"))?;
+    let checker = Arc::new(checker);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let app = pharos_dashboards::app(collector.clone(), &tokens);
+    let app = pharos_dashboards::app(collector.clone(), checker.clone(), &tokens);
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
@@ -169,6 +178,9 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         tokio::spawn(materializer.run(stop_rx.clone()));
     }
 
+    // Health checks and heartbeats; every state change is already durable when decided.
+    let checks_task = tokio::spawn(checker.clone().run(stop_rx.clone()));
+
     // Serve until a signal, or until a server fails.
     let mut failure = None;
     tokio::select! {
@@ -188,6 +200,12 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     .await;
     if drained.is_err() {
         tracing::warn!("requests still in flight at the shutdown deadline were cut off");
+    }
+    if tokio::time::timeout_at(deadline, checks_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("health checks still running at the shutdown deadline were cut off");
     }
     let c = collector.clone();
     let flushed =

@@ -12,6 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use pharos_alertmanager::Checker;
 use pharos_collector::ingest::http::{authorized, IngestState};
 use pharos_collector::ingest::metrics::http::{self as metrics_ingest, MetricsIngestState};
 use pharos_collector::Collector;
@@ -26,6 +27,8 @@ pub struct AppState {
     /// When set, the query API needs `Authorization: Bearer <token>`.
     pub api_token: Option<Arc<str>>,
     pub registry: Arc<Registry>,
+    /// Health checks and heartbeats.
+    pub checker: Arc<Checker>,
 }
 
 /// Tokens, read from env or files by the binary; never logged.
@@ -44,9 +47,10 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-fn registry_for(collector: &Collector) -> Arc<Registry> {
+fn registry_for(collector: &Collector, checker: &Checker) -> Arc<Registry> {
     let mut registry = Registry::default();
     collector.metrics.register(&mut registry);
+    checker.register_metrics(&mut registry);
     Arc::new(registry)
 }
 
@@ -84,12 +88,13 @@ async fn require_api_token(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// The main port: UI, query API, ingest, service endpoints.
-pub fn app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
+/// The main port: UI, query API, ingest (and heartbeats), service endpoints.
+pub fn app(collector: Arc<Collector>, checker: Arc<Checker>, tokens: &Tokens) -> Router {
     let state = AppState {
-        registry: registry_for(&collector),
+        registry: registry_for(&collector, &checker),
         collector: collector.clone(),
         api_token: tokens.api.clone(),
+        checker: checker.clone(),
     };
     let ingest = pharos_collector::ingest::http::router(IngestState {
         ingestor: collector.ingestor.clone(),
@@ -98,7 +103,11 @@ pub fn app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
     })
     .merge(metrics_ingest::router(metrics_ingest_state(
         &collector, tokens,
-    )));
+    )))
+    .merge(api::checks::heartbeat_router(
+        checker,
+        tokens.ingest.clone(),
+    ));
     let api = api::router()
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

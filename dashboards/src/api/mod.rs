@@ -1,6 +1,8 @@
 //! The query API: search and aggregation (`query`), the request view, context and field
-//! statistics (`records`), and the Prometheus query API for metrics (`prom`).
+//! statistics (`records`), the Prometheus query API for metrics (`prom`), and health checks
+//! (`checks`).
 
+pub mod checks;
 pub mod prom;
 mod query;
 mod records;
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(query::router())
         .merge(records::router())
         .merge(prom::router())
+        .merge(checks::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {

@@ -1,0 +1,149 @@
+//! Health checks: `GET /api/v1/checks`, `GET /api/v1/checks/{id}/uptime` (behind the API
+//! token), and the heartbeat ping `POST|GET /api/v1/heartbeat/{id}` (behind the ingest token,
+//! so cron jobs need only the token they already have for shipping logs).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use pharos_alertmanager::checks::heartbeat::PingError;
+use pharos_alertmanager::checks::ledger::Uptime;
+use pharos_alertmanager::Checker;
+use pharos_collector::clock::{rfc3339, NANOS_PER_DAY};
+use pharos_collector::ingest::http::authorized;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{bad_request, internal_error, parse_time_param};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/checks", get(list))
+        .route("/api/v1/checks/{id}/uptime", get(uptime))
+}
+
+async fn list(State(state): State<AppState>) -> Response {
+    Json(json!({"checks": state.checker.list()})).into_response()
+}
+
+fn not_found(msg: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"error": msg}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct UptimeParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `from` defaults to 30 days before `to`; `to` to now (and is clipped to now).
+async fn uptime(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<UptimeParams>,
+) -> Response {
+    let (from, to) = match (
+        parse_time_param("from", &p.from),
+        parse_time_param("to", &p.to),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return bad_request(e),
+    };
+    let now = state.checker.clock().now_ns();
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to.saturating_sub(30 * NANOS_PER_DAY));
+    if from > to {
+        return bad_request("parameter from: after to");
+    }
+    let checker = state.checker.clone();
+    let id2 = id.clone();
+    match tokio::task::spawn_blocking(move || checker.uptime(&id2, from, to)).await {
+        Ok(None) => not_found(format!("no check {id:?}")),
+        Ok(Some(Ok(u))) => Json(uptime_json(&id, &u)).into_response(),
+        Ok(Some(Err(e))) => internal_error(e.to_string()),
+        Err(e) => internal_error(e.to_string()),
+    }
+}
+
+fn uptime_json(id: &str, u: &Uptime) -> serde_json::Value {
+    let incidents: Vec<_> = u
+        .incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "start": rfc3339(i.start_ns),
+                "end": i.end_ns.map(rfc3339),
+                "open": i.end_ns.is_none(),
+                "duration_secs": i.duration_secs,
+                "reason": i.reason,
+                "status": i.status,
+                "latency_ms": i.latency_ms,
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "from": rfc3339(u.from_ns),
+        "to": rfc3339(u.to_ns),
+        "uptime_percent": u.uptime_percent,
+        "up_secs": u.up_secs,
+        "downtime_secs": u.downtime_secs,
+        "unknown_secs": u.unknown_secs,
+        "incidents": incidents,
+    })
+}
+
+#[derive(Clone)]
+struct HeartbeatState {
+    checker: Arc<Checker>,
+    ingest_token: Option<Arc<str>>,
+}
+
+async fn require_ingest_token(
+    State(state): State<HeartbeatState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if authorized(req.headers(), state.ingest_token.as_deref()) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "missing or wrong ingest token (Authorization: Bearer …)"})),
+        )
+            .into_response()
+    }
+}
+
+/// `POST|GET /api/v1/heartbeat/{id}`, behind the ingest token.
+pub fn heartbeat_router(checker: Arc<Checker>, ingest_token: Option<Arc<str>>) -> Router {
+    let state = HeartbeatState {
+        checker,
+        ingest_token,
+    };
+    Router::new()
+        .route("/api/v1/heartbeat/{id}", get(ping).post(ping))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_ingest_token,
+        ))
+        .with_state(state)
+}
+
+async fn ping(State(state): State<HeartbeatState>, Path(id): Path<String>) -> Response {
+    // The ledger write on a change is a short fsync.
+    let checker = state.checker.clone();
+    let id2 = id.clone();
+    match tokio::task::spawn_blocking(move || checker.ping(&id2)).await {
+        Ok(Ok(s)) => Json(json!({"id": id, "state": s})).into_response(),
+        Ok(Err(e @ (PingError::Unknown(_) | PingError::NotHeartbeat(..)))) => {
+            not_found(format!("no heartbeat check {id:?} ({e})"))
+        }
+        Err(e) => internal_error(e.to_string()),
+    }
+}
