@@ -4,7 +4,7 @@ use std::process::Command;
 
 use super::common::bin;
 
-fn check_config(file: Option<&str>, env: &[(&str, &str)]) -> (bool, String) {
+pub fn check_config(file: Option<&str>, env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(bin());
     cmd.arg("check-config");
@@ -166,16 +166,36 @@ fn the_example_config_is_valid_and_every_key_is_documented() {
     .expect("json");
     let sections = printed.as_object().expect("object");
     assert!(sections.len() >= 8, "{printed}");
-    for (section, keys) in sections {
-        assert!(
-            docs.contains(&format!("## `[{section}]`")),
-            "docs/configuration.md lacks section [{section}]"
-        );
-        for key in keys.as_object().expect("section object").keys() {
-            assert!(
-                docs.contains(&format!("| `{key}` |")),
-                "docs/configuration.md lacks {section}.{key}"
-            );
+    assert_documented(&docs, &printed);
+}
+
+/// Every section and key of a `check-config --print` output is in docs/configuration.md
+/// (`[[section]]` for arrays of tables, such as `[[checks]]`).
+pub fn assert_documented(docs: &str, printed: &serde_json::Value) {
+    for (section, keys) in printed.as_object().expect("object") {
+        let tables = match keys.as_array() {
+            Some(tables) => {
+                assert!(
+                    docs.contains(&format!("## `[[{section}]]`")),
+                    "docs/configuration.md lacks section [[{section}]]"
+                );
+                tables.iter().collect()
+            }
+            None => {
+                assert!(
+                    docs.contains(&format!("## `[{section}]`")),
+                    "docs/configuration.md lacks section [{section}]"
+                );
+                vec![keys]
+            }
+        };
+        for table in tables {
+            for key in table.as_object().expect("section object").keys() {
+                assert!(
+                    docs.contains(&format!("| `{key}` |")),
+                    "docs/configuration.md lacks {section}.{key}"
+                );
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod backpressure;
 mod bad_input;
+mod checks;
 mod cli;
 mod common;
 mod config;
