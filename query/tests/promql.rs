@@ -141,7 +141,7 @@ fn opts() -> PromOptions {
 }
 
 /// An instant query's vector as (labels as Prometheus prints them, value), in answer order.
-fn iq(s: &MemStore, q: &str, secs: i64) -> Vec<(String, f64)> {
+fn iq(s: &dyn pharos_collector::tsdb::MetricStore, q: &str, secs: i64) -> Vec<(String, f64)> {
     match instant_query(s, q, t(secs), &opts()) {
         Ok(PromValue::Vector(v)) => v
             .into_iter()
@@ -154,7 +154,7 @@ fn iq(s: &MemStore, q: &str, secs: i64) -> Vec<(String, f64)> {
     }
 }
 
-fn one(s: &MemStore, q: &str, secs: i64) -> f64 {
+fn one(s: &dyn pharos_collector::tsdb::MetricStore, q: &str, secs: i64) -> f64 {
     let v = iq(s, q, secs);
     assert_eq!(v.len(), 1, "{q}: {v:?}");
     v[0].1
@@ -1051,4 +1051,75 @@ proptest! {
         let _ = instant_query(&s, &q, t(300), &opts());
         let _ = range_query(&s, &q, t(0), t(600), 60_000, &opts());
     }
+}
+
+/// A store whose raw distributions are gone (past raw retention); rollups remain.
+struct RollupsOnly(MemStore);
+
+impl pharos_collector::tsdb::MetricStore for RollupsOnly {
+    fn select(
+        &self,
+        req: &pharos_collector::tsdb::SelectRequest,
+    ) -> Result<Vec<pharos_collector::tsdb::SeriesData>, pharos_collector::tsdb::TsdbError> {
+        self.0.select(req)
+    }
+    fn select_distributions(
+        &self,
+        m: &[pharos_collector::tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+        r: pharos_collector::tsdb::Resolution,
+    ) -> Result<Vec<pharos_collector::tsdb::DistributionSeries>, pharos_collector::tsdb::TsdbError>
+    {
+        if r == pharos_collector::tsdb::Resolution::Raw {
+            return Ok(Vec::new());
+        }
+        self.0.select_distributions(m, s, e, r)
+    }
+    fn series(
+        &self,
+        m: &[pharos_collector::tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+    ) -> Result<Vec<Labels>, pharos_collector::tsdb::TsdbError> {
+        self.0.series(m, s, e)
+    }
+    fn label_names(
+        &self,
+        m: &[pharos_collector::tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+    ) -> Result<Vec<String>, pharos_collector::tsdb::TsdbError> {
+        self.0.label_names(m, s, e)
+    }
+    fn label_values(
+        &self,
+        n: &str,
+        m: &[pharos_collector::tsdb::LabelMatcher],
+        s: i64,
+        e: i64,
+    ) -> Result<Vec<String>, pharos_collector::tsdb::TsdbError> {
+        self.0.label_values(n, m, s, e)
+    }
+}
+
+#[test]
+fn long_window_quantiles_merge_rollup_buckets_once_raw_data_is_gone() {
+    let s = RollupsOnly(dist_store(false));
+    // [0, 1 h): the hour bucket holding the observations at 100 s.
+    let v = iq(&s, "histogram_quantile(0.5, rate(lat_bucket[1h]))", 3600);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_hdr(v[0].1, 50.0);
+    assert_hdr(v[1].1, 150.0);
+    // 90 minutes: minute buckets, same observations.
+    assert_hdr(
+        one(
+            &s,
+            "histogram_quantile(0.9, sum(rate(lat_bucket[90m])))",
+            5400,
+        ),
+        180.0,
+    );
+    // A window that starts after the bucket holds nothing.
+    assert!(iq(&s, "histogram_quantile(0.5, rate(lat_bucket[1h]))", 7200).is_empty());
 }

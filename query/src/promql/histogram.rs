@@ -232,9 +232,20 @@ fn distributions(
             m
         })
         .collect();
+    // Windows of whole hours merge the 1-hour rollups, other windows of an hour or more the
+    // 1-minute ones — so quantiles over long and old ranges (past raw retention) come from
+    // merged buckets, as HdrHistograms allow. A rollup bucket counts in a window when it
+    // starts in [t − range, t): observations are attributed to the bucket they fell in.
+    let resolution = if range >= 3_600_000 && range % 3_600_000 == 0 {
+        Resolution::Hour
+    } else if range >= 3_600_000 && range % 60_000 == 0 {
+        Resolution::Minute
+    } else {
+        Resolution::Raw
+    };
     let data = ev
         .store
-        .select_distributions(&dist_matchers, start, end, Resolution::Raw)?;
+        .select_distributions(&dist_matchers, start, end, resolution)?;
     if data.is_empty() {
         return Ok(None);
     }
@@ -261,7 +272,12 @@ fn distributions(
             let mut merged: Option<Histogram<u64>> = None;
             for &i in &idx {
                 for (ts, h) in &data[i].1 {
-                    if *ts <= w_start || *ts > w_end {
+                    let inside = if resolution == Resolution::Raw {
+                        *ts > w_start && *ts <= w_end
+                    } else {
+                        *ts >= w_start && *ts < w_end
+                    };
+                    if !inside {
                         continue;
                     }
                     match &mut merged {
