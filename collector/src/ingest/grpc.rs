@@ -51,17 +51,7 @@ impl LogsService for OtlpLogsService {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        if let Some(token) = self.ingest_token.as_deref() {
-            let got = request
-                .metadata()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            if !bearer_matches(got, Some(token)) {
-                return Err(Status::unauthenticated(
-                    "missing or wrong ingest token (authorization: Bearer …)",
-                ));
-            }
-        }
+        check_token(&request, self.ingest_token.as_deref())?;
         let request = request.into_inner();
         let size = request.encoded_len();
         let mut parsed = otlp_to_records(&request, self.clock.now_ns());
@@ -74,29 +64,46 @@ impl LogsService for OtlpLogsService {
             .await
         {
             Ok(()) => Ok(Response::new(export_response(&parsed.rejected))),
-            Err(
-                e @ IngestError::Backpressure {
-                    retry_after_secs, ..
-                },
-            ) => {
-                // OTLP: RESOURCE_EXHAUSTED with RetryInfo tells the exporter when to retry.
-                let details =
-                    ErrorDetails::with_retry_info(Some(Duration::from_secs(retry_after_secs)));
-                Err(Status::with_error_details(
-                    Code::ResourceExhausted,
-                    e.to_string(),
-                    details,
-                ))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "OTLP/gRPC ingest failed");
-                let details = ErrorDetails::with_retry_info(Some(Duration::from_secs(5)));
-                Err(Status::with_error_details(
-                    Code::Unavailable,
-                    e.to_string(),
-                    details,
-                ))
-            }
+            Err(e) => Err(ingest_status(e, "logs")),
+        }
+    }
+}
+
+/// Checks the ingest token of a gRPC request (logs and metrics).
+pub(crate) fn check_token<T>(request: &Request<T>, token: Option<&str>) -> Result<(), Status> {
+    if let Some(token) = token {
+        let got = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if !bearer_matches(got, Some(token)) {
+            return Err(Status::unauthenticated(
+                "missing or wrong ingest token (authorization: Bearer …)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The gRPC status for a failed append (logs and metrics): backpressure is
+/// RESOURCE_EXHAUSTED with RetryInfo, which tells OTLP exporters when to retry; anything
+/// else is UNAVAILABLE (retryable) and logged.
+pub(crate) fn ingest_status(e: IngestError, signal: &'static str) -> Status {
+    match e {
+        IngestError::Backpressure {
+            retry_after_secs, ..
+        } => Status::with_error_details(
+            Code::ResourceExhausted,
+            e.to_string(),
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(retry_after_secs))),
+        ),
+        e => {
+            tracing::error!(error = %e, signal, "OTLP/gRPC ingest failed");
+            Status::with_error_details(
+                Code::Unavailable,
+                e.to_string(),
+                ErrorDetails::with_retry_info(Some(Duration::from_secs(5))),
+            )
         }
     }
 }

@@ -3,7 +3,6 @@
 //! with RetryInfo when storage fails, `partial_success` for rejected data points.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
@@ -12,12 +11,10 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 
 use super::MetricsIngest;
-use crate::ingest::http::bearer_matches;
-use crate::ingest::{IngestError, ENDPOINT_OTLP_GRPC};
+use crate::ingest::ENDPOINT_OTLP_GRPC;
 
 pub struct OtlpMetricsService {
     ingest: Arc<MetricsIngest>,
@@ -48,42 +45,11 @@ impl MetricsService for OtlpMetricsService {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        if let Some(token) = self.ingest_token.as_deref() {
-            let got = request
-                .metadata()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            if !bearer_matches(got, Some(token)) {
-                return Err(Status::unauthenticated(
-                    "missing or wrong ingest token (authorization: Bearer …)",
-                ));
-            }
-        }
+        crate::ingest::grpc::check_token(&request, self.ingest_token.as_deref())?;
         let request = request.into_inner();
         match self.ingest.export_otlp(&request, ENDPOINT_OTLP_GRPC).await {
             Ok(resp) => Ok(Response::new(resp)),
-            Err(
-                e @ IngestError::Backpressure {
-                    retry_after_secs, ..
-                },
-            ) => {
-                let details =
-                    ErrorDetails::with_retry_info(Some(Duration::from_secs(retry_after_secs)));
-                Err(Status::with_error_details(
-                    Code::ResourceExhausted,
-                    e.to_string(),
-                    details,
-                ))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "OTLP/gRPC metrics ingest failed");
-                let details = ErrorDetails::with_retry_info(Some(Duration::from_secs(5)));
-                Err(Status::with_error_details(
-                    Code::Unavailable,
-                    e.to_string(),
-                    details,
-                ))
-            }
+            Err(e) => Err(crate::ingest::grpc::ingest_status(e, "metrics")),
         }
     }
 }
