@@ -164,6 +164,9 @@ struct MetricsBenchArgs {
     /// Protocols to run, in order.
     #[arg(long, value_delimiter = ',', default_values_t = [ProtocolArg::RemoteWrite, ProtocolArg::Otlp], value_enum)]
     protocols: Vec<ProtocolArg>,
+    /// After the last acknowledgement, wait this long for every sample to be queryable.
+    #[arg(long, default_value_t = 600)]
+    queryable_timeout_s: u64,
     /// Skip the ingest part.
     #[arg(long)]
     no_ingest: bool,
@@ -383,6 +386,7 @@ fn main() -> Result<()> {
                         ProtocolArg::Otlp => Protocol::Otlp,
                     })
                     .collect(),
+                queryable_timeout_s: a.queryable_timeout_s,
                 ingest: !a.no_ingest,
                 query: (!a.no_query).then_some(QueryOpts {
                     series: a.query_series,

@@ -23,6 +23,56 @@ use crate::loadgen::stats::{per_sec, MIB};
 
 /// How a server may take to exit after SIGTERM (it flushes the metrics head).
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
+/// Interval between two checks of what the store has applied.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// How to tell that every sample is queryable.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// Evaluation time of the count: after the last sample, its 2-day window covering all.
+    pub time_ms: i64,
+    pub expected: u64,
+    pub timeout: Duration,
+}
+
+/// The samples of the data set's metrics at `time_ms` (`sum(count_over_time(m[2d])) + …`)
+/// through `/prometheus/api/v1/query`.
+async fn count_samples(client: &reqwest::Client, base: &str, time_ms: i64) -> Result<u64> {
+    let url = format!("{base}/prometheus/api/v1/query");
+    // One sum per metric: `count_over_time` drops the name, and series of different metrics
+    // with the same other labels would collide in one vector.
+    let q = super::data::METRICS
+        .iter()
+        .map(|m| {
+            format!(
+                "sum(count_over_time({}{{job=\"{}\"}}[2d]))",
+                m.name,
+                super::data::JOB
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let resp = client
+        .get(&url)
+        .query(&[
+            ("query", q.as_str()),
+            ("time", &format!("{:.3}", time_ms as f64 / 1000.0)),
+        ])
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    let v: serde_json::Value = resp.json().await.context("query answer is not JSON")?;
+    if !status.is_success() {
+        bail!("GET {url}?query={q} → {status}: {v}");
+    }
+    // {"data":{"result":[{"value":[t,"123"]}]}}; no result = nothing applied yet.
+    Ok(v["data"]["result"]
+        .get(0)
+        .and_then(|r| r["value"][1].as_str())
+        .and_then(|n| n.parse::<f64>().ok())
+        .map_or(0, |n| n as u64))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Protocol {
@@ -145,6 +195,31 @@ impl Running {
         }
     }
 
+    /// Waits until the store has applied every acknowledged sample: in process, until the
+    /// metrics WAL backlog is empty; against the binary, until PromQL `count_over_time` at
+    /// `check.time_ms` (over the Prometheus HTTP API) counts `check.expected` samples. Polls every [`POLL`]; `None` after the timeout.
+    async fn wait_queryable(&self, check: &Check) -> Result<Option<Instant>> {
+        let deadline = Instant::now() + check.timeout;
+        let client = reqwest::Client::new();
+        loop {
+            let done = match self {
+                Running::InProcess { collector, .. } => collector
+                    .as_ref()
+                    .is_some_and(|c| c.metric_ingestor.backlog() == 0),
+                Running::Process(s) => {
+                    count_samples(&client, &s.http, check.time_ms).await? >= check.expected
+                }
+            };
+            if done {
+                return Ok(Some(Instant::now()));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     fn log_tail(&self) -> String {
         match self {
             Running::Process(s) => s.log_tail(3000),
@@ -199,6 +274,10 @@ pub struct IngestRun {
     /// From the first request to the last acknowledgement.
     pub secs: f64,
     pub samples_per_sec: f64,
+    /// From the first request until every sample was queryable (applied to the store), and
+    /// samples/s over that time; `None` when that did not happen within the timeout.
+    pub queryable_secs: Option<f64>,
+    pub queryable_per_sec: Option<f64>,
     pub server_peak_rss_bytes: Option<u64>,
     pub clean_shutdown: bool,
     /// After the graceful stop.
@@ -210,12 +289,14 @@ pub struct IngestRun {
 impl IngestRun {
     pub fn human(&self) -> String {
         format!(
-            "{}: {} samples acked ({} rejected) in {:.2} s = {:.0} samples/s, {} requests, {} retries, {:.1} MiB sent; peak RSS {}; after stop: store holds {} samples, chunks {:.2} B/sample, sled {:.2} B/sample, data dir {:.1} MiB{}",
+            "{}: {} samples acked ({} rejected) in {:.2} s = {:.0} samples/s, all queryable after {}, {} requests, {} retries, {:.1} MiB sent; peak RSS {}; after stop: store holds {} samples, chunks {:.2} B/sample, sled {:.2} B/sample, data dir {:.1} MiB{}",
             self.protocol.name(),
             self.samples_acked,
             self.samples_rejected,
             self.secs,
             self.samples_per_sec,
+            self.queryable_secs
+                .map_or("(timed out)".to_string(), |v| format!("{v:.2} s")),
             self.requests,
             self.retries,
             self.wire_bytes as f64 / MIB,
@@ -315,7 +396,7 @@ async fn send_all(
     base: &str,
     protocol: Protocol,
     bodies: &Arc<Vec<Vec<Body>>>,
-) -> Result<(Sent, Duration)> {
+) -> Result<(Sent, Instant, Duration)> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(bodies.len() + 2)
         .timeout(Duration::from_secs(300))
@@ -348,7 +429,7 @@ async fn send_all(
         total.requests += s.requests;
         total.bytes += s.bytes;
     }
-    Ok((total, start.elapsed()))
+    Ok((total, start, start.elapsed()))
 }
 
 /// One protocol's run against a fresh server. `prelude` bodies (remote-write metadata) are
@@ -358,6 +439,7 @@ pub async fn run(
     protocol: Protocol,
     prelude: &[Vec<u8>],
     bodies: &Arc<Vec<Vec<Body>>>,
+    check: &Check,
 ) -> Result<IngestRun> {
     let mut server = Running::start(kind).await?;
     let sent = async {
@@ -372,10 +454,15 @@ pub async fn run(
                 .await
                 .context("sending the metadata")?;
         }
-        send_all(server.http(), protocol, bodies).await
+        let (sent, start, elapsed) = send_all(server.http(), protocol, bodies).await?;
+        let queryable = server
+            .wait_queryable(check)
+            .await?
+            .map(|t| t.duration_since(start));
+        Ok::<_, anyhow::Error>((sent, elapsed, queryable))
     }
     .await;
-    let (sent, elapsed) = match sent {
+    let (sent, elapsed, queryable) = match sent {
         Ok(s) => s,
         Err(e) => {
             let tail = server.log_tail();
@@ -405,6 +492,8 @@ pub async fn run(
         wire_bytes: sent.bytes,
         secs: elapsed.as_secs_f64(),
         samples_per_sec: per_sec(sent.acked as f64, elapsed),
+        queryable_secs: queryable.map(|d| d.as_secs_f64()),
+        queryable_per_sec: queryable.map(|d| per_sec(sent.acked as f64, d)),
         server_peak_rss_bytes: peak,
         clean_shutdown,
         data_dir_bytes: proc::dir_size(&data_dir)?,
