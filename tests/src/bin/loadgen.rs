@@ -128,6 +128,25 @@ enum Cmd {
     /// Metrics: ingest throughput (remote write, OTLP/HTTP) against a raw-sled baseline,
     /// bytes on disk, and query_range latency over 30 days; prints a markdown section.
     MetricsBench(MetricsBenchArgs),
+    /// metrics-bench's raw-sled baseline alone (run by metrics-bench in a child process);
+    /// prints its JSON result.
+    #[command(hide = true)]
+    MetricsSledBaseline {
+        #[arg(long)]
+        series: usize,
+        #[arg(long)]
+        samples_per_series: usize,
+        #[arg(long)]
+        interval: u64,
+        #[arg(long, allow_negative_numbers = true)]
+        last_ts_ms: i64,
+        #[arg(long)]
+        batch: usize,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        seed: u64,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +157,9 @@ struct MetricsBenchArgs {
     /// Run the collector inside this process instead of the binary (no server peak RSS).
     #[arg(long)]
     in_process: bool,
+    /// Run the raw-sled baseline inside this process instead of a child process.
+    #[arg(long)]
+    sled_in_process: bool,
     /// Extra KEY=VALUE environment for the server (repeatable).
     #[arg(long = "server-env", value_parser = parse_kv)]
     server_env: Vec<(String, String)>,
@@ -387,6 +409,7 @@ fn main() -> Result<()> {
                     })
                     .collect(),
                 queryable_timeout_s: a.queryable_timeout_s,
+                sled_in_child: !a.sled_in_process,
                 ingest: !a.no_ingest,
                 query: (!a.no_query).then_some(QueryOpts {
                     series: a.query_series,
@@ -402,6 +425,30 @@ fn main() -> Result<()> {
             };
             let report = runtime()?.block_on(metrics_bench::run(&opts))?;
             println!("{}", report.markdown());
+            Ok(())
+        }
+        Cmd::MetricsSledBaseline {
+            series,
+            samples_per_series,
+            interval,
+            last_ts_ms,
+            batch,
+            connections,
+            seed,
+        } => {
+            let r = metrics_bench::sled_baseline(
+                series,
+                samples_per_series,
+                interval,
+                last_ts_ms,
+                batch,
+                connections,
+                seed,
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string(&r).context("serializing result")?
+            );
             Ok(())
         }
     }

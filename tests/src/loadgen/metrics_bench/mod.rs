@@ -53,6 +53,10 @@ pub struct MetricsBenchOpts {
     pub runs: usize,
     pub seed: u64,
     pub protocols: Vec<Protocol>,
+    /// Run the raw-sled baseline in a child `pharos-loadgen metrics-sled-baseline` process
+    /// (its memory — sled 0.34 takes ~2.6 KB per tiny entry, 19 GB for 7.2 M — is its own and
+    /// returned at exit); otherwise in this process.
+    pub sled_in_child: bool,
     /// How long to wait, after the last acknowledgement, for every sample to be queryable.
     pub queryable_timeout_s: u64,
     /// Whether to run the ingest part.
@@ -82,6 +86,7 @@ pub struct Report {
     pub connections: usize,
     pub server: String,
     pub in_process: bool,
+    pub sled_in_child: bool,
     pub first_ts: String,
     pub runs: Vec<Run>,
     pub query: Option<QueryReport>,
@@ -107,6 +112,51 @@ fn encode(ds: &Dataset, plan: &[Vec<data::Slice>], p: Protocol) -> Arc<Vec<Vec<B
             })
             .collect(),
     )
+}
+
+/// The raw-sled baseline in a child process of this executable (the hidden subcommand
+/// `metrics-sled-baseline`, which regenerates the same data set from the same parameters).
+fn sled_child(o: &MetricsBenchOpts, last_ts_ms: i64) -> Result<SledResult> {
+    let exe = std::env::current_exe().context("locating the pharos-loadgen executable")?;
+    let out = std::process::Command::new(&exe)
+        .arg("metrics-sled-baseline")
+        .args(["--series", &o.series.to_string()])
+        .args(["--samples-per-series", &o.samples_per_series.to_string()])
+        .args(["--interval", &o.interval_s.to_string()])
+        .arg(format!("--last-ts-ms={last_ts_ms}"))
+        .args(["--batch", &o.batch.to_string()])
+        .args(["--connections", &o.connections.to_string()])
+        .args(["--seed", &o.seed.to_string()])
+        .output()
+        .with_context(|| format!("running {} metrics-sled-baseline", exe.display()))?;
+    ensure!(
+        out.status.success(),
+        "metrics-sled-baseline exited with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .context("metrics-sled-baseline printed no JSON")?;
+    serde_json::from_str(line).context("parsing the metrics-sled-baseline JSON")
+}
+
+/// The baseline alone (what `metrics-sled-baseline` runs): the data set of these parameters.
+pub fn sled_baseline(
+    series: usize,
+    samples_per_series: usize,
+    interval_s: u64,
+    last_ts_ms: i64,
+    batch: usize,
+    connections: usize,
+    seed: u64,
+) -> Result<SledResult> {
+    let interval_ms = i64::try_from(interval_s * 1000).context("--interval")?;
+    let ds = Dataset::new(series, samples_per_series, interval_ms, last_ts_ms, seed);
+    let plan = data::plan(series, samples_per_series, batch, connections);
+    sled_raw::run(&ds, &plan)
 }
 
 /// Runs the benchmark; the caller prints [`Report::markdown`].
@@ -150,7 +200,11 @@ pub async fn run(o: &MetricsBenchOpts) -> Result<Report> {
         };
         for i in 0..o.runs {
             eprintln!("== metrics-bench run {}/{} ==", i + 1, o.runs);
-            let sled = tokio::task::block_in_place(|| sled_raw::run(&ds, &plan))?;
+            let sled = if o.sled_in_child {
+                tokio::task::block_in_place(|| sled_child(o, last))?
+            } else {
+                tokio::task::block_in_place(|| sled_raw::run(&ds, &plan))?
+            };
             eprintln!("{}", sled.human());
             let mut protocols = Vec::new();
             for (p, b) in &bodies {
@@ -189,6 +243,7 @@ pub async fn run(o: &MetricsBenchOpts) -> Result<Report> {
             ServerKind::InProcess => "the collector in the load generator's process".to_string(),
         },
         in_process: matches!(o.server, ServerKind::InProcess),
+        sled_in_child: o.sled_in_child,
         first_ts,
         runs,
         query,
@@ -299,7 +354,22 @@ impl Report {
             ingest::POLL.as_millis()
         ));
         s.push_str(&format!(
-            "- raw sled: sled 0.34 in a temp dir as the store configures it (64 MiB cache, no background flush), key = series (8 B BE) + ts (8 B BE), value = f64, one `apply_batch` per request of the same plan, one thread per connection, then `flush` (timed)\n- every figure is the median of {n} run(s); ratios are per run, then the median\n\n"
+            "- raw sled: sled 0.34 with its default config (1 GiB cache, a background flush every 500 ms) in a temp dir, {}; key = series (8 B BE) + ts (8 B BE), value = f64; one `apply_batch` per request of the same plan, one thread per connection, then `flush` (timed); peak RSS {} MiB (sled 0.34 holds a lot of memory per tiny entry)\n- every figure is the median of {n} run(s); ratios are per run, then the median\n\n",
+            if self.sled_in_child {
+                "in a child process"
+            } else {
+                "in the load generator's process"
+            },
+            fmt(
+                median(
+                    &self
+                        .runs
+                        .iter()
+                        .map(|r| r.sled.peak_rss_bytes as f64 / MIB)
+                        .collect::<Vec<_>>()
+                ),
+                0
+            )
         ));
         s.push_str("### Ingest\n\n| path | samples/s acknowledged | vs raw sled | target ≥ 500,000 samples/s | samples/s until all queryable | 429/503 retries | MB sent | server peak RSS | stored ÷ sent |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
         let sled_rate = median(
@@ -598,6 +668,7 @@ mod tests {
             seed: 1,
             protocols: vec![Protocol::RemoteWrite, Protocol::Otlp],
             queryable_timeout_s: 60,
+            sled_in_child: false,
             ingest: true,
             query: Some(QueryOpts {
                 series: 20,
