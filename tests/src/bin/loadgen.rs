@@ -11,6 +11,9 @@ use pharos_tests::gen::Generator;
 use pharos_tests::loadgen::baseline::{self, BaselineOpts};
 use pharos_tests::loadgen::bench::{self, BenchOpts};
 use pharos_tests::loadgen::ingest::{self, IngestOpts, Mode};
+use pharos_tests::loadgen::metrics_bench::ingest::{Protocol, ServerKind};
+use pharos_tests::loadgen::metrics_bench::query::QueryOpts;
+use pharos_tests::loadgen::metrics_bench::{self, MetricsBenchOpts};
 use pharos_tests::loadgen::query_bench::{self, QueryBenchOpts};
 
 #[derive(Parser)]
@@ -122,6 +125,102 @@ enum Cmd {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Metrics: ingest throughput (remote write, OTLP/HTTP) against a raw-sled baseline,
+    /// bytes on disk, and query_range latency over 30 days; prints a markdown section.
+    MetricsBench(MetricsBenchArgs),
+    /// metrics-bench's raw-sled baseline alone (run by metrics-bench in a child process);
+    /// prints its JSON result.
+    #[command(hide = true)]
+    MetricsSledBaseline {
+        #[arg(long)]
+        series: usize,
+        #[arg(long)]
+        samples_per_series: usize,
+        #[arg(long)]
+        interval: u64,
+        #[arg(long, allow_negative_numbers = true)]
+        last_ts_ms: i64,
+        #[arg(long)]
+        batch: usize,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        seed: u64,
+    },
+}
+
+#[derive(Args, Clone)]
+struct MetricsBenchArgs {
+    /// The `pharos` binary to start (`serve`) for each ingest run.
+    #[arg(long, default_value = "target/release/pharos")]
+    pharos_bin: PathBuf,
+    /// Run the collector inside this process instead of the binary (no server peak RSS).
+    #[arg(long)]
+    in_process: bool,
+    /// Run the raw-sled baseline inside this process instead of a child process.
+    #[arg(long)]
+    sled_in_process: bool,
+    /// Extra KEY=VALUE environment for the server (repeatable).
+    #[arg(long = "server-env", value_parser = parse_kv)]
+    server_env: Vec<(String, String)>,
+    /// Series sent (10 metrics × series/10 label combinations).
+    #[arg(long, default_value_t = 1_000)]
+    series: usize,
+    /// Samples of each series (7,200 at 15 s = 30 h, 7.2 M samples for 1,000 series; the
+    /// span must stay inside the server's 2-day raw retention).
+    #[arg(long, default_value_t = 7_200)]
+    samples_per_series: usize,
+    /// Seconds between two samples of a series.
+    #[arg(long, default_value_t = 15)]
+    interval: u64,
+    /// Samples per request (and per sled batch).
+    #[arg(long, default_value_t = 2_000)]
+    batch: usize,
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Runs of each ingest (baseline and protocols); medians are quoted.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Protocols to run, in order.
+    #[arg(long, value_delimiter = ',', default_values_t = [ProtocolArg::RemoteWrite, ProtocolArg::Otlp], value_enum)]
+    protocols: Vec<ProtocolArg>,
+    /// After the last acknowledgement, wait this long for every sample to be queryable.
+    #[arg(long, default_value_t = 600)]
+    queryable_timeout_s: u64,
+    /// Skip the ingest part.
+    #[arg(long)]
+    no_ingest: bool,
+    /// Skip the query part.
+    #[arg(long)]
+    no_query: bool,
+    /// Series of the counter (and as many of the gauge) in the query store.
+    #[arg(long, default_value_t = 1_000)]
+    query_series: usize,
+    #[arg(long, default_value_t = 30)]
+    query_days: u32,
+    /// Seconds between two samples in the query store.
+    #[arg(long, default_value_t = 60)]
+    query_interval: u64,
+    /// Step of the range queries, seconds.
+    #[arg(long, default_value_t = 300)]
+    query_step: u64,
+    /// Timed runs of each query, after one warm-up.
+    #[arg(long, default_value_t = 50)]
+    query_runs: usize,
+    /// Where to build the query store (must be new or empty; kept). Default: a temp dir.
+    #[arg(long)]
+    query_dir: Option<PathBuf>,
+    /// Also write a JSON summary to this file.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ProtocolArg {
+    RemoteWrite,
+    Otlp,
 }
 
 #[derive(Args, Clone)]
@@ -282,6 +381,74 @@ fn main() -> Result<()> {
                     report.mismatches.join(" | ")
                 );
             }
+            Ok(())
+        }
+        Cmd::MetricsBench(a) => {
+            let opts = MetricsBenchOpts {
+                server: if a.in_process {
+                    ServerKind::InProcess
+                } else {
+                    ServerKind::Binary {
+                        path: a.pharos_bin,
+                        env: a.server_env,
+                    }
+                },
+                series: a.series,
+                samples_per_series: a.samples_per_series,
+                interval_s: a.interval,
+                batch: a.batch,
+                connections: a.connections,
+                runs: a.runs,
+                seed: a.seed,
+                protocols: a
+                    .protocols
+                    .iter()
+                    .map(|p| match p {
+                        ProtocolArg::RemoteWrite => Protocol::RemoteWrite,
+                        ProtocolArg::Otlp => Protocol::Otlp,
+                    })
+                    .collect(),
+                queryable_timeout_s: a.queryable_timeout_s,
+                sled_in_child: !a.sled_in_process,
+                ingest: !a.no_ingest,
+                query: (!a.no_query).then_some(QueryOpts {
+                    series: a.query_series,
+                    days: a.query_days,
+                    interval_s: a.query_interval,
+                    step_s: a.query_step,
+                    runs: a.query_runs,
+                    seed: a.seed,
+                    data_dir: a.query_dir,
+                }),
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                output: a.output,
+            };
+            let report = runtime()?.block_on(metrics_bench::run(&opts))?;
+            println!("{}", report.markdown());
+            Ok(())
+        }
+        Cmd::MetricsSledBaseline {
+            series,
+            samples_per_series,
+            interval,
+            last_ts_ms,
+            batch,
+            connections,
+            seed,
+        } => {
+            let r = metrics_bench::sled_baseline(
+                series,
+                samples_per_series,
+                interval,
+                last_ts_ms,
+                batch,
+                connections,
+                seed,
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string(&r).context("serializing result")?
+            );
             Ok(())
         }
     }

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod bench;
 pub mod ingest;
 pub mod markers;
+pub mod metrics_bench;
 pub mod pace;
 pub mod proc;
 pub mod query_bench;
