@@ -172,7 +172,7 @@ impl ValueGen {
         let mut rng = seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add((combo as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03))
-            .wrapping_add(def.name.len() as u64 * 0x94D0_49BB_1331_11EB)
+            .wrapping_add((def.name.len() as u64).wrapping_mul(0x94D0_49BB_1331_11EB))
             | 1;
         for _ in 0..4 {
             rng = splitmix(rng);
