@@ -285,27 +285,40 @@ pub(crate) fn otlp_error(
     )
 }
 
-async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
-    let ctype = content_type(&headers);
+/// The start of every OTLP/HTTP request (logs and metrics): the token first (an
+/// unauthenticated caller learns nothing about the endpoint), then the encoding from the
+/// Content-Type, or the response that refuses the request.
+#[allow(clippy::result_large_err)] // the error is the final response, built once per request
+pub(crate) fn otlp_encoding_and_auth(
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<OtlpEncoding, Response> {
+    let ctype = content_type(headers);
     let enc = match ctype.as_str() {
         "application/x-protobuf" | "application/protobuf" => Some(OtlpEncoding::Protobuf),
         "application/json" => Some(OtlpEncoding::Json),
         _ => None,
     };
-    // Authentication first: an unauthenticated caller learns nothing about the endpoint.
-    if !authorized(&headers, state.ingest_token.as_deref()) {
-        return otlp_error(
+    if !authorized(headers, token) {
+        return Err(otlp_error(
             StatusCode::UNAUTHORIZED,
             enc.unwrap_or(OtlpEncoding::Json),
             tonic::Code::Unauthenticated,
             "missing or wrong ingest token".into(),
-        );
+        ));
     }
-    let Some(enc) = enc else {
-        return json_error(
+    enc.ok_or_else(|| {
+        json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("unsupported Content-Type {ctype:?}: OTLP/HTTP takes application/x-protobuf or application/json"),
-        );
+        )
+    })
+}
+
+async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
+    let enc = match otlp_encoding_and_auth(&headers, state.ingest_token.as_deref()) {
+        Ok(enc) => enc,
+        Err(resp) => return resp,
     };
     let ingestor = &state.ingestor;
     let limit = ingestor.settings().max_body_bytes;

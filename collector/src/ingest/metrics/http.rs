@@ -28,8 +28,8 @@ use prost::Message;
 use super::remote_write::{self, DecodeError};
 use super::MetricsIngest;
 use crate::ingest::http::{
-    authorized, body_error_status, content_encoding, content_type, json_error, otlp_error,
-    otlp_reply, read_body, read_raw_body, with_retry_after, OtlpEncoding,
+    authorized, body_error_status, content_encoding, content_type, otlp_error, otlp_reply,
+    read_body, read_raw_body, with_retry_after, OtlpEncoding,
 };
 use crate::ingest::{IngestError, ENDPOINT_OTLP_HTTP};
 
@@ -170,25 +170,12 @@ async fn otlp_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ctype = content_type(&headers);
-    let enc = match ctype.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Some(OtlpEncoding::Protobuf),
-        "application/json" => Some(OtlpEncoding::Json),
-        _ => None,
-    };
-    if !authorized(&headers, state.ingest_token.as_deref()) {
-        return otlp_error(
-            StatusCode::UNAUTHORIZED,
-            enc.unwrap_or(OtlpEncoding::Json),
-            tonic::Code::Unauthenticated,
-            "missing or wrong ingest token".into(),
-        );
-    }
-    let Some(enc) = enc else {
-        return json_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Type {ctype:?}: OTLP/HTTP takes application/x-protobuf or application/json"),
-        );
+    let enc = match crate::ingest::http::otlp_encoding_and_auth(
+        &headers,
+        state.ingest_token.as_deref(),
+    ) {
+        Ok(enc) => enc,
+        Err(resp) => return resp,
     };
     let ingest = &state.ingest;
     let limit = ingest.max_body_bytes();
