@@ -315,47 +315,75 @@ pub(crate) fn otlp_encoding_and_auth(
     })
 }
 
+/// Why an OTLP/HTTP body was not read: the body itself (size, encoding), or its decoding.
+pub(crate) enum OtlpReadError {
+    Body(Response),
+    Decode(Response),
+}
+
+/// Reads and decodes an OTLP/HTTP request body (logs and metrics): decompression and the
+/// size limit, then protobuf or JSON; returns the request and the body's decoded length.
+pub(crate) async fn read_otlp<T>(
+    body: Body,
+    headers: &HeaderMap,
+    enc: OtlpEncoding,
+    limit: usize,
+) -> Result<(T, usize), OtlpReadError>
+where
+    T: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    let body = read_body(body, headers, limit).await.map_err(|e| {
+        OtlpReadError::Body(otlp_error(
+            body_error_status(&e),
+            enc,
+            tonic::Code::InvalidArgument,
+            e.to_string(),
+        ))
+    })?;
+    let request = match enc {
+        OtlpEncoding::Protobuf => {
+            T::decode(&body[..]).map_err(|e| format!("invalid OTLP protobuf: {e}"))
+        }
+        OtlpEncoding::Json => {
+            serde_json::from_slice::<T>(&body).map_err(|e| format!("invalid OTLP JSON: {e}"))
+        }
+    };
+    request.map(|r| (r, body.len())).map_err(|msg| {
+        OtlpReadError::Decode(otlp_error(
+            StatusCode::BAD_REQUEST,
+            enc,
+            tonic::Code::InvalidArgument,
+            msg,
+        ))
+    })
+}
+
 async fn ingest_otlp(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
     let enc = match otlp_encoding_and_auth(&headers, state.ingest_token.as_deref()) {
         Ok(enc) => enc,
         Err(resp) => return resp,
     };
     let ingestor = &state.ingestor;
-    let limit = ingestor.settings().max_body_bytes;
-    let body = match read_body(body, &headers, limit).await {
-        Ok(b) => b,
-        Err(e) => {
-            return otlp_error(
-                body_error_status(&e),
-                enc,
-                tonic::Code::InvalidArgument,
-                e.to_string(),
-            )
-        }
-    };
-    let request = match enc {
-        OtlpEncoding::Protobuf => ExportLogsServiceRequest::decode(&body[..])
-            .map_err(|e| format!("invalid OTLP protobuf: {e}")),
-        OtlpEncoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(&body)
-            .map_err(|e| format!("invalid OTLP JSON: {e}")),
-    };
-    let request = match request {
+    let (request, body_len) = match read_otlp::<ExportLogsServiceRequest>(
+        body,
+        &headers,
+        enc,
+        ingestor.settings().max_body_bytes,
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(msg) => {
+        Err(OtlpReadError::Body(resp)) => return resp,
+        Err(OtlpReadError::Decode(resp)) => {
             ingestor.count_rejected(ENDPOINT_OTLP_HTTP, 1);
-            return otlp_error(
-                StatusCode::BAD_REQUEST,
-                enc,
-                tonic::Code::InvalidArgument,
-                msg,
-            );
+            return resp;
         }
     };
     let mut parsed = otlp_to_records(&request, state.clock.now_ns());
     state.ingestor.reject_out_of_range(&mut parsed);
     ingestor.count_rejected(ENDPOINT_OTLP_HTTP, parsed.rejected.len());
     if let Err(e) = ingestor
-        .append(&parsed.records, ENDPOINT_OTLP_HTTP, body.len())
+        .append(&parsed.records, ENDPOINT_OTLP_HTTP, body_len)
         .await
     {
         return match e {

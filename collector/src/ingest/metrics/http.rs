@@ -23,13 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use prost::Message;
 
 use super::remote_write::{self, DecodeError};
 use super::MetricsIngest;
 use crate::ingest::http::{
     authorized, body_error_status, content_encoding, content_type, otlp_error, otlp_reply,
-    read_body, read_raw_body, with_retry_after, OtlpEncoding,
+    read_otlp, read_raw_body, with_retry_after, OtlpReadError,
 };
 use crate::ingest::{IngestError, ENDPOINT_OTLP_HTTP};
 
@@ -178,34 +177,16 @@ async fn otlp_handler(
         Err(resp) => return resp,
     };
     let ingest = &state.ingest;
-    let limit = ingest.max_body_bytes();
-    let body = match read_body(body, &headers, limit).await {
-        Ok(b) => b,
-        Err(e) => {
-            return otlp_error(
-                body_error_status(&e),
-                enc,
-                tonic::Code::InvalidArgument,
-                e.to_string(),
-            )
-        }
-    };
-    let request = match enc {
-        OtlpEncoding::Protobuf => ExportMetricsServiceRequest::decode(&body[..])
-            .map_err(|e| format!("invalid OTLP protobuf: {e}")),
-        OtlpEncoding::Json => serde_json::from_slice::<ExportMetricsServiceRequest>(&body)
-            .map_err(|e| format!("invalid OTLP JSON: {e}")),
-    };
-    let request = match request {
-        Ok(r) => r,
-        Err(msg) => {
-            return otlp_error(
-                StatusCode::BAD_REQUEST,
-                enc,
-                tonic::Code::InvalidArgument,
-                msg,
-            )
-        }
+    let request = match read_otlp::<ExportMetricsServiceRequest>(
+        body,
+        &headers,
+        enc,
+        ingest.max_body_bytes(),
+    )
+    .await
+    {
+        Ok((r, _)) => r,
+        Err(OtlpReadError::Body(resp) | OtlpReadError::Decode(resp)) => return resp,
     };
     match ingest.export_otlp(&request, ENDPOINT_OTLP_HTTP).await {
         Ok(resp) => otlp_reply(StatusCode::OK, enc, &resp),
