@@ -1,8 +1,20 @@
-//! Pharos alertmanager. So far: active health checks (HTTP, TCP, TLS expiry), passive
-//! heartbeats, and the durable uptime ledger their state changes are written to.
+//! Pharos alertmanager: active health checks and heartbeats with their uptime ledger; alert
+//! rules and SLOs; the alert store; routing, grouping, silences and inhibition; escalation
+//! with acknowledgement; and the notifiers that deliver e-mail and webhooks.
 
+pub mod alert;
 pub mod checks;
 pub mod config;
+pub mod duration;
+pub mod notification;
+pub mod rules;
+pub mod storage;
+pub mod store;
 
+pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
 pub use config::{CheckConfig, CheckKind};
+pub use duration::PromDuration;
+pub use notification::{Notification, NotifySink};
+pub use storage::{MemStateDb, SharedStateDb, SledStateDb, StateDb};
+pub use store::AlertStore;

@@ -53,6 +53,15 @@ pub struct Checker {
     checks: Vec<Arc<Check>>,
     by_id: HashMap<String, usize>,
     metrics: CheckMetrics,
+    changes: tokio::sync::broadcast::Sender<StateChange>,
+}
+
+/// A check's state change as it is published to subscribers (the rule engine evaluates
+/// check-state rules on it at once instead of waiting for its next interval).
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub check: String,
+    pub event: Event,
 }
 
 /// The last result of a check, as the API shows it.
@@ -120,12 +129,14 @@ impl Checker {
                 }),
             }));
         }
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
         Ok(Checker {
             clock,
             ledger,
             checks,
             by_id,
             metrics,
+            changes,
         })
     }
 
@@ -173,8 +184,18 @@ impl Checker {
         if let Some(ev) = &event {
             self.metrics.set_state(id, ev.to);
             tracing::info!(check = id, from = ev.from.as_str(), to = ev.to.as_str(), reason = %ev.reason, "check state changed");
+            // Stored first, published second: a subscriber never sees an unrecorded change.
+            let _ = self.changes.send(StateChange {
+                check: id.to_string(),
+                event: ev.clone(),
+            });
         }
         event
+    }
+
+    /// Every state change from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
+        self.changes.subscribe()
     }
 
     pub fn state(&self, id: &str) -> Option<State> {

@@ -1,0 +1,6 @@
+//! Alerting rules: groups of rules evaluated on an interval, each condition going through
+//! pending → firing → resolved into the alert store.
+
+pub mod def;
+
+pub use def::{GroupDef, RuleDef, RuleExpr, Sample};
