@@ -8,6 +8,7 @@ pub mod config;
 pub mod duration;
 pub mod notification;
 pub mod rules;
+pub mod sources;
 pub mod storage;
 pub mod store;
 
@@ -15,6 +16,6 @@ pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
 pub use config::{CheckConfig, CheckKind};
 pub use duration::PromDuration;
-pub use notification::{Notification, NotifySink};
+pub use notification::{Deliver, Message, Notification, NotifySink, Target};
 pub use storage::{MemStateDb, SharedStateDb, SledStateDb, StateDb};
 pub use store::AlertStore;

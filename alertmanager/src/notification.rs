@@ -42,3 +42,49 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait NotifySink: Send + Sync + 'static {
     fn deliver(&self, n: Notification) -> BoxFuture<'_, Result<(), String>>;
 }
+
+/// Where one message goes: every integration of a configured receiver, or one address the
+/// escalation policy or on-call schedule resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A configured receiver by name (its e-mail, webhook and Slack configs).
+    Receiver(String),
+    /// One e-mail address (`alice@example.com` or `Alice <alice@example.com>`).
+    Email(String),
+    /// One generic webhook URL (Alertmanager webhook payload).
+    Webhook(String),
+}
+
+/// What is delivered to a [`Target`]: the notification and, when an escalation policy sends
+/// it, the escalation's context (which step, and the signed acknowledgement link).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub notification: Notification,
+    pub escalation: Option<EscalationContext>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EscalationContext {
+    /// The escalation instance ("incident") being notified about.
+    pub incident_id: String,
+    pub policy: String,
+    /// 0-based step of the policy that is notifying.
+    pub step: usize,
+    /// 0-based repetition of the whole policy.
+    pub round: u32,
+    /// One-click, signed and expiring acknowledgement link.
+    pub ack_url: String,
+    /// Who acknowledged, once someone has.
+    pub acked_by: Option<String>,
+}
+
+/// Delivers one message to one target (with the deliverer's own retries). `Err` carries the
+/// last failure's reason.
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver<'a>(
+        &'a self,
+        target: &'a Target,
+        msg: &'a Message,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
