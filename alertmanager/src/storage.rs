@@ -24,6 +24,9 @@ pub enum StateOp {
     Delete(&'static str, Vec<u8>),
 }
 
+/// Key-value pairs, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Named, ordered key spaces with all-or-nothing batches that are on disk when `write`
 /// returns.
 pub trait StateDb: Send + Sync + 'static {
@@ -31,11 +34,7 @@ pub trait StateDb: Send + Sync + 'static {
     /// Applies every op or none, durably (flushed before returning).
     fn write(&self, ops: Vec<StateOp>) -> Result<(), StorageError>;
     /// Every entry of `space` whose key starts with `prefix`, in key order.
-    fn scan(
-        &self,
-        space: &'static str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+    fn scan(&self, space: &'static str, prefix: &[u8]) -> Result<Entries, StorageError>;
 
     fn put(&self, space: &'static str, key: &[u8], value: Vec<u8>) -> Result<(), StorageError> {
         self.write(vec![StateOp::Put(space, key.to_vec(), value)])
@@ -105,11 +104,7 @@ impl StateDb for SledStateDb {
         Ok(())
     }
 
-    fn scan(
-        &self,
-        space: &'static str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    fn scan(&self, space: &'static str, prefix: &[u8]) -> Result<Entries, StorageError> {
         let tree = self.db.open_tree(space).map_err(err)?;
         tree.scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
@@ -117,10 +112,12 @@ impl StateDb for SledStateDb {
     }
 }
 
+type Space = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// In memory; for tests (a clone shares the same data, like reopening a database).
 #[derive(Clone, Default)]
 pub struct MemStateDb {
-    spaces: Arc<Mutex<BTreeMap<&'static str, BTreeMap<Vec<u8>, Vec<u8>>>>>,
+    spaces: Arc<Mutex<BTreeMap<&'static str, Space>>>,
 }
 
 impl StateDb for MemStateDb {
@@ -149,11 +146,7 @@ impl StateDb for MemStateDb {
         Ok(())
     }
 
-    fn scan(
-        &self,
-        space: &'static str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    fn scan(&self, space: &'static str, prefix: &[u8]) -> Result<Entries, StorageError> {
         Ok(self
             .spaces
             .lock()
@@ -182,7 +175,12 @@ mod tests {
         .unwrap();
         assert_eq!(db.get("a", b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
         assert_eq!(db.get("b", b"k1").unwrap().as_deref(), Some(&b"w1"[..]));
-        let keys: Vec<_> = db.scan("a", b"k").unwrap().into_iter().map(|e| e.0).collect();
+        let keys: Vec<_> = db
+            .scan("a", b"k")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
         assert_eq!(keys, vec![b"k1".to_vec(), b"k2".to_vec()]);
         db.delete("a", b"k1").unwrap();
         assert_eq!(db.get("a", b"k1").unwrap(), None);

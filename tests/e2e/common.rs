@@ -93,3 +93,26 @@ pub async fn one_hit(server: &Server, q: &str) -> Value {
     assert_eq!(body["total"], 1, "{q}: {body}");
     body["hits"][0].clone()
 }
+
+/// A tool on `PATH`, or `None` to skip; a missing tool fails the test when `CI=true`
+/// (`.ci/run` installs the Debian package named by `package`).
+pub fn tool_from(name: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{name}` is missing; .ci/run installs the Debian package `{package}`"
+        );
+        eprintln!("skipping: `{name}` is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A tool from Debian's `prometheus` package.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    tool_from(name, "prometheus")
+}

@@ -12,24 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{client, start, Server};
-
-/// The tool's path, or `None` to skip (a missing tool fails the test when `CI=true`).
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{name}` is missing; .ci/run installs the Debian package `prometheus`"
-        );
-        eprintln!("skipping: `{name}` is not installed (apt-get install prometheus)");
-    }
-    found
-}
+use crate::common::{client, start, tool, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_pharos_metrics() {
