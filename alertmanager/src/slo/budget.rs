@@ -18,17 +18,31 @@ use super::window::{Objective, WindowBounds};
 pub struct EventCounts {
     pub good: f64,
     pub total: f64,
+    /// Seconds of the window the counts cover, when the source knows it (a health check's
+    /// up + down time: time in `unknown` spends no budget). `None`: the whole window.
+    pub observed_secs: Option<f64>,
 }
 
 impl EventCounts {
     pub fn from_good(good: f64, total: f64) -> EventCounts {
-        EventCounts { good, total }
+        EventCounts {
+            good,
+            total,
+            observed_secs: None,
+        }
     }
 
     pub fn from_bad(bad: f64, total: f64) -> EventCounts {
+        EventCounts::from_good(total - bad, total)
+    }
+
+    /// Counts that are themselves seconds (good = up time, total = up + down time), so they
+    /// cover `total` seconds of the window.
+    pub fn from_seconds(good_secs: f64, total_secs: f64) -> EventCounts {
         EventCounts {
-            good: total - bad,
-            total,
+            good: good_secs,
+            total: total_secs,
+            observed_secs: Some(total_secs),
         }
     }
 
@@ -75,7 +89,7 @@ pub fn sli_percent(counts: &EventCounts) -> Option<f64> {
 pub struct ErrorBudget {
     /// `(1 − objective) × window length`, seconds.
     pub total_secs: f64,
-    /// Spent so far, seconds: error ratio × the measured part of the window.
+    /// Spent so far, seconds: error ratio × the observed part of the window.
     pub consumed_secs: Option<f64>,
     /// `total − consumed`; negative once overspent.
     pub remaining_secs: Option<f64>,
@@ -92,13 +106,15 @@ pub fn error_budget(
     measured: Option<&EventCounts>,
 ) -> ErrorBudget {
     let total_secs = objective.budget_ns(bounds.length_ns()) as f64 / 1e9;
-    // Spent share = burn rate over the measured part × the measured share of the window (a
-    // calendar month half gone at burn 1 has spent half its budget).
+    // Spent share = burn rate over the measured part × the observed share of the window (a
+    // calendar month half gone at burn 1 has spent half its budget; a check known for only
+    // an hour has spent just that hour's downtime).
     let consumed_fraction = measured
-        .and_then(|c| burn_rate(c, objective))
-        .and_then(|burn| {
+        .and_then(|c| {
+            let burn = burn_rate(c, objective)?;
+            let observed_secs = c.observed_secs.unwrap_or(bounds.measured_ns() as f64 / 1e9);
             let length = bounds.length_ns();
-            (length > 0).then(|| burn * bounds.measured_ns() as f64 / length as f64)
+            (length > 0).then(|| burn * observed_secs * 1e9 / length as f64)
         })
         .and_then(finite);
     let consumed_secs = consumed_fraction.and_then(|f| finite(f * total_secs));

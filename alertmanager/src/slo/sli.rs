@@ -123,7 +123,7 @@ impl SliSource for Sources {
                     .uptime(id, from_ns, to_ns)
                     .ok_or_else(|| format!("no check with id {id:?}"))?
                     .map_err(|e| e.to_string())?;
-                Ok(EventCounts::from_good(
+                Ok(EventCounts::from_seconds(
                     uptime.up_secs,
                     uptime.up_secs + uptime.downtime_secs,
                 ))
