@@ -138,6 +138,7 @@ fn every_mistake_names_its_key() -> Result<(), String> {
     assert_eq!(path(&|s| s.objective = 100.0), at("objective"));
     assert_eq!(path(&|s| s.objective = 0.0), at("objective"));
     assert_eq!(path(&|s| s.objective = f64::NAN), at("objective"));
+    assert_eq!(path(&|s| s.objective = 99.999_999_999_9), at("objective"));
     assert_eq!(path(&|s| s.name = "a b".into()), at("name"));
     assert_eq!(
         path(&|s| s.time_zone = "Mars/Olympus".into()),

@@ -186,3 +186,89 @@ fn a_check_slo_spends_its_downtime() -> Result<(), String> {
     assert_eq!(fast.expr.eval(now)?, vec![]);
     Ok(())
 }
+
+/// A real collector (WAL + indexer) with one hour of checkout request logs: 1000 lines, 3.6 s
+/// apart, the last 20 of them errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_query_counts_over_each_window_give_the_burn_rate() -> Result<(), String> {
+    use pharos_collector::config::CollectorConfig;
+    use pharos_collector::normalize::normalize_json_object;
+    use pharos_collector::Collector;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    const NOW: i64 = (20_400 * 86_400 + 2 * 86_400 + 23 * 3600) * S;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut cfg = CollectorConfig::default();
+    cfg.storage.data_dir = dir.path().to_path_buf();
+    cfg.index.commit_interval_ms = 20;
+    cfg.index.writer_memory_mb = 32;
+    cfg.index.writer_threads = 1;
+    cfg.ingest.min_free_disk_bytes = 0;
+    cfg.retention.days = 3650;
+    let collector = Collector::open(
+        cfg,
+        Arc::new(ManualClock::new(NOW)),
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(|e| e.to_string())?;
+    let records = (0..1000i64)
+        .map(|i| {
+            let ts = NOW - 3600 * S + i * 3600 * S / 1000;
+            let level = if i >= 980 { "ERROR" } else { "INFO" };
+            let line = serde_json::json!({
+                "ts": ts, "service": "checkout", "level": level, "msg": format!("request {i}"),
+            });
+            normalize_json_object(&line.to_string(), NOW)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    collector
+        .ingestor
+        .append(&records, "test", 0)
+        .await
+        .map_err(|e| e.to_string())?;
+    let want = collector.wal.durable_lsn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while collector.progress().committed_lsn.load(Ordering::SeqCst) < want {
+        assert!(Instant::now() < deadline, "indexing timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let source: Arc<dyn SliSource> = Arc::new(Sources {
+        logs: Some(collector.store.clone()),
+        ..Sources::default()
+    });
+    let config = slo(r#"
+[sli.logs]
+bad = 'service:checkout AND level:ERROR'
+total = 'service:checkout'
+"#)?;
+    let engine = SloEngine::new(&[config], source, |_| false).map_err(|e| e.to_string())?;
+    let (status, fast) = tokio::task::spawn_blocking(move || {
+        let fast = engine.rule_groups()[0].rules[0].expr.eval(NOW);
+        (one_status(&engine, NOW), fast)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let status = status?;
+    assert!(status.errors.is_empty(), "{:?}", status.errors);
+    let burn = |w: &str| {
+        status
+            .burn_rates
+            .iter()
+            .find(|b| b.window == w)
+            .and_then(|b| b.burn_rate)
+    };
+    // 1h: 20 of 1000. 5m: the 83 lines from NOW − 300 s (i ≥ 917), 20 of them errors.
+    assert_eq!(burn("1h"), Some(20.0));
+    assert!(close(burn("5m"), 20.0 / 83.0 / 0.001), "{:?}", burn("5m"));
+    let samples = fast?;
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].value, 20.0);
+
+    tokio::task::spawn_blocking(move || collector.shutdown())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -212,6 +212,15 @@ impl SloConfig {
                 ),
             ));
         }
+        if super::window::Objective::from_percent(self.objective).is_none() {
+            return Err(err(
+                format!("{path}.objective"),
+                format!(
+                    "{} is too close to 0 or 100: objectives are exact to 1e-7 %",
+                    self.objective
+                ),
+            ));
+        }
         match self.window {
             SloWindowConfig::Rolling(d) if d.0.as_secs() < 1 => {
                 return Err(err(format!("{path}.window"), "must be at least 1s"));
