@@ -8,6 +8,7 @@ pub mod config;
 pub mod duration;
 pub mod notification;
 pub mod rules;
+pub mod slo;
 pub mod sources;
 pub mod storage;
 pub mod store;
