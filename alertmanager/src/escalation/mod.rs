@@ -1,0 +1,1 @@
+//! Escalation policies with acknowledgement (filled in by the following commits).
