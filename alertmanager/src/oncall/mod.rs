@@ -69,7 +69,6 @@ pub(crate) fn ser_ns<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&pharos_collector::clock::rfc3339(*ns))
 }
 
-#[allow(dead_code)] // used by the escalation views
 pub(crate) fn ser_opt_ns<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     match ns {
         Some(ns) => ser_ns(ns, s),
