@@ -150,7 +150,7 @@ impl EscalationConfig {
             }
         }
         let ttl = self.ack.link_ttl.as_ns();
-        if ttl < 60 * 1_000_000_000 || ttl > 90 * 86_400 * 1_000_000_000 {
+        if !(60 * 1_000_000_000..=90 * 86_400 * 1_000_000_000).contains(&ttl) {
             return Err(ConfigError::new(
                 format!("{CONFIG_KEY}.ack.link_ttl"),
                 "must be between 1m and 90d",
