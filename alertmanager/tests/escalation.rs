@@ -380,3 +380,30 @@ async fn receivers_without_a_policy_are_delivered_directly() {
         "the dispatcher retries a failed direct delivery"
     );
 }
+
+#[tokio::test]
+async fn a_config_change_under_a_stored_incident_stops_its_clock() {
+    let h = harness();
+    let t0 = t0();
+    h.escalator
+        .notify(notification(vec![alert("Down", t0)], t0))
+        .await
+        .unwrap();
+    let (db, clock) = (h.db.clone(), h.clock.clone());
+    drop(h);
+    // Restarted with a one-step policy and no repeat: step 0 was the last.
+    let one_step = CONFIG
+        .replace("repeat = 1", "repeat = 0")
+        .split("[[policies.steps]]\ndelay = \"10m\"")
+        .next()
+        .unwrap()
+        .to_string();
+    let h = open(db, clock, &one_step);
+    assert_eq!(h.escalator.next_due(), Some(t0 + 5 * MIN));
+    assert_eq!(h.escalator.tick(t0 + 5 * MIN).await, 0);
+    assert_eq!(
+        h.escalator.next_due(),
+        None,
+        "no busy loop on a step that no longer exists"
+    );
+}

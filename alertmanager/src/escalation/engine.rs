@@ -338,15 +338,19 @@ impl Escalator {
                 if inc.acked_by.is_some() || inc.next_escalation_at_ns.is_none_or(|t| t > now_ns) {
                     continue;
                 }
-                let Some((step, round)) = self
+                let mut next = inc.clone();
+                match self
                     .policies
                     .get(&inc.policy)
                     .and_then(|p| p.after(inc.step, inc.round))
-                else {
-                    continue;
-                };
-                let mut next = inc.clone();
-                outbox.extend(self.notify_step(&mut next, step, round, now_ns));
+                {
+                    Some((step, round)) => {
+                        outbox.extend(self.notify_step(&mut next, step, round, now_ns));
+                    }
+                    // The config changed under a stored incident (policy removed or
+                    // shortened): nothing left to page; stop the clock instead of spinning.
+                    None => next.next_escalation_at_ns = None,
+                }
                 ops.push(StateOp::Put(
                     INCIDENTS_SPACE,
                     next.id.clone().into_bytes(),
