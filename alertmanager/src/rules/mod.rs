@@ -2,5 +2,6 @@
 //! pending → firing → resolved into the alert store.
 
 pub mod def;
+pub mod template;
 
 pub use def::{GroupDef, RuleDef, RuleExpr, Sample};
