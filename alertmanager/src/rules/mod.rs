@@ -5,3 +5,5 @@ pub mod def;
 pub mod template;
 
 pub use def::{GroupDef, RuleDef, RuleExpr, Sample};
+pub mod exprs;
+pub mod lifecycle;
