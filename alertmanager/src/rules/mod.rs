@@ -7,3 +7,4 @@ pub mod template;
 pub use def::{GroupDef, RuleDef, RuleExpr, Sample};
 pub mod exprs;
 pub mod lifecycle;
+pub mod file;
