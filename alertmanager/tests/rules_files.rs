@@ -15,7 +15,8 @@ fn errors_of(text: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "api.yml", text);
     let ids: HashSet<String> = ["api-health".to_string()].into();
-    let errs: Vec<RuleFileError> = validate_files(&[p.clone()], Some(ids)).expect_err("must fail");
+    let errs: Vec<RuleFileError> =
+        validate_files(std::slice::from_ref(&p), Some(ids)).expect_err("must fail");
     errs.iter()
         .map(|e| e.to_string().replace(&p, "api.yml"))
         .collect()
@@ -128,5 +129,7 @@ fn all_errors_of_a_file_are_reported_and_missing_files_too() {
     );
     assert_eq!(errs.len(), 2, "{errs:?}");
     let missing = validate_files(&["/nonexistent/rules.yml".to_string()], None).unwrap_err();
-    assert!(missing[0].to_string().starts_with("/nonexistent/rules.yml: "));
+    assert!(missing[0]
+        .to_string()
+        .starts_with("/nonexistent/rules.yml: "));
 }

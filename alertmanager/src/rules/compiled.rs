@@ -160,7 +160,9 @@ impl CompiledRule {
                 .map(|(k, t)| (k.clone(), t.render(&data)))
                 .collect();
             if let Some(r) = &reason {
-                annotations.entry("reason".into()).or_insert_with(|| r.clone());
+                annotations
+                    .entry("reason".into())
+                    .or_insert_with(|| r.clone());
             }
             annotations
                 .entry("value".into())

@@ -37,7 +37,8 @@ impl RulesConfig {
             errors.push("alerting.rules.evaluation_interval: must be greater than 0s".to_string());
         }
         if self.max_concurrent_evaluations == 0 {
-            errors.push("alerting.rules.max_concurrent_evaluations: must be at least 1".to_string());
+            errors
+                .push("alerting.rules.max_concurrent_evaluations: must be at least 1".to_string());
         }
         for (i, f) in self.files.iter().enumerate() {
             if f.trim().is_empty() {

@@ -20,7 +20,11 @@ const TICK: Duration = Duration::from_millis(250);
 /// once (Prometheus does the same).
 fn slot_offset(key: &GroupKey, interval_ns: i64) -> i64 {
     let fp = crate::alert::Fingerprint::of(
-        &[("f".to_string(), key.0.clone()), ("n".to_string(), key.1.clone())].into(),
+        &[
+            ("f".to_string(), key.0.clone()),
+            ("n".to_string(), key.1.clone()),
+        ]
+        .into(),
     );
     (fp.0 % interval_ns.max(1) as u64) as i64
 }
@@ -53,9 +57,14 @@ impl RuleManager {
 
 /// Runs the manager until the returned task is aborted. `checks` is the checker's
 /// [`crate::Checker::subscribe`] (or `None` without checks).
-pub fn spawn(manager: Arc<RuleManager>, checks: Option<broadcast::Receiver<StateChange>>) -> JoinHandle<()> {
+pub fn spawn(
+    manager: Arc<RuleManager>,
+    checks: Option<broadcast::Receiver<StateChange>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let permits = Arc::new(Semaphore::new(manager.config.max_concurrent_evaluations.max(1)));
+        let permits = Arc::new(Semaphore::new(
+            manager.config.max_concurrent_evaluations.max(1),
+        ));
         let mut checks = checks;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -96,10 +105,11 @@ pub fn spawn(manager: Arc<RuleManager>, checks: Option<broadcast::Receiver<State
     })
 }
 
-async fn recv(rx: &mut Option<broadcast::Receiver<StateChange>>) -> Option<Result<StateChange, broadcast::error::RecvError>> {
+async fn recv(
+    rx: &mut Option<broadcast::Receiver<StateChange>>,
+) -> Option<Result<StateChange, broadcast::error::RecvError>> {
     match rx {
         Some(rx) => Some(rx.recv().await),
         None => std::future::pending().await,
     }
 }
-

@@ -77,10 +77,12 @@ impl Condition {
         .ok_or_else(|| {
             format!("invalid condition {text:?} (expected e.g. '> 10': one of > >= < <= == != and a number)")
         })?;
-        let threshold = rest
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| format!("invalid condition {text:?}: {:?} is not a number", rest.trim()))?;
+        let threshold = rest.trim().parse::<f64>().map_err(|_| {
+            format!(
+                "invalid condition {text:?}: {:?} is not a number",
+                rest.trim()
+            )
+        })?;
         Ok(Condition { op, threshold })
     }
 
@@ -231,8 +233,7 @@ impl RuleExpr for LogExpr {
         };
         // Prepared from the tree parsed at load: no text parsing per evaluation.
         let prepared = pharos_query::exec::prepare(&self.ast, &req).map_err(|e| e.to_string())?;
-        let result =
-            pharos_query::exec::execute(store, &prepared).map_err(|e| e.to_string())?;
+        let result = pharos_query::exec::execute(store, &prepared).map_err(|e| e.to_string())?;
         match (result, &self.table) {
             (QueryResult::Hits { total, .. }, None) => {
                 let value = total as f64;

@@ -187,10 +187,18 @@ pub fn load_file(path: &Path, ctx: &LoadContext) -> Result<Vec<LoadedGroup>, Vec
             })
         };
         if name.is_empty() {
-            err(line_of(&g.name), None, "group name must not be empty".into());
+            err(
+                line_of(&g.name),
+                None,
+                "group name must not be empty".into(),
+            );
         }
         if !names.insert(name.clone()) {
-            err(line_of(&g.name), None, "duplicate group name in this file".into());
+            err(
+                line_of(&g.name),
+                None,
+                "duplicate group name in this file".into(),
+            );
         }
         let interval = match &g.interval {
             None => ctx.default_interval,
@@ -209,7 +217,11 @@ pub fn load_file(path: &Path, ctx: &LoadContext) -> Result<Vec<LoadedGroup>, Vec
         let mut group_labels = LabelSet::new();
         for (k, v) in &g.labels {
             if !valid_label_name(k) {
-                err(line_of(v), None, format!("labels: invalid label name {k:?}"));
+                err(
+                    line_of(v),
+                    None,
+                    format!("labels: invalid label name {k:?}"),
+                );
             }
             group_labels.insert(k.clone(), v.as_str().to_string());
         }
@@ -244,7 +256,15 @@ pub fn load_file(path: &Path, ctx: &LoadContext) -> Result<Vec<LoadedGroup>, Vec
 const FILE_KEYS: &[&str] = &["groups"];
 const GROUP_KEYS: &[&str] = &["name", "interval", "labels", "rules"];
 const RULE_KEYS: &[&str] = &[
-    "alert", "record", "expr", "logs", "check", "for", "keep_firing_for", "labels", "annotations",
+    "alert",
+    "record",
+    "expr",
+    "logs",
+    "check",
+    "for",
+    "keep_firing_for",
+    "labels",
+    "annotations",
 ];
 const LOGS_KEYS: &[&str] = &["query", "window", "condition", "value"];
 
@@ -258,7 +278,11 @@ fn unknown_keys(root: &marked_yaml::Node) -> Vec<(usize, String)> {
                 let line = key.span().start().map_or(0, |m| m.line());
                 out.push((
                     line,
-                    format!("unknown key {:?} in {at} (expected one of: {})", key.as_str(), allowed.join(", ")),
+                    format!(
+                        "unknown key {:?} in {at} (expected one of: {})",
+                        key.as_str(),
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -314,31 +338,55 @@ fn load_rule(
     let line = line_of(alert);
     let fail = |l: Option<usize>, m: String| (l.or(line), Some(name.clone()), m);
     if r.record.is_some() {
-        return Err(fail(line, "a rule has `alert:` or `record:`, not both".into()));
+        return Err(fail(
+            line,
+            "a rule has `alert:` or `record:`, not both".into(),
+        ));
     }
     if !valid_label_name(&name) {
-        return Err(fail(line, format!("invalid alert name {name:?} (must be a valid label name)")));
+        return Err(fail(
+            line,
+            format!("invalid alert name {name:?} (must be a valid label name)"),
+        ));
     }
-    let kinds = usize::from(r.expr.is_some()) + usize::from(r.logs.is_some()) + usize::from(r.check.is_some());
+    let kinds = usize::from(r.expr.is_some())
+        + usize::from(r.logs.is_some())
+        + usize::from(r.check.is_some());
     if kinds != 1 {
-        return Err(fail(line, "exactly one of `expr:`, `logs:` or `check:` is required".into()));
+        return Err(fail(
+            line,
+            "exactly one of `expr:`, `logs:` or `check:` is required".into(),
+        ));
     }
     let mut check = None;
     let expr: Arc<dyn RuleExpr> = if let Some(e) = &r.expr {
         Arc::new(PromqlExpr::new(ctx.sources.clone(), e).map_err(|m| fail(line_of(e), m))?)
     } else if let Some(l) = &r.logs {
-        let window = PromDuration::parse(&l.window).map_err(|m| fail(line_of(&l.window), format!("window: {m}")))?;
+        let window = PromDuration::parse(&l.window)
+            .map_err(|m| fail(line_of(&l.window), format!("window: {m}")))?;
         let condition = match &l.condition {
-            Some(c) => Condition::parse(c).map_err(|m| fail(line_of(c), format!("condition: {m}")))?,
+            Some(c) => {
+                Condition::parse(c).map_err(|m| fail(line_of(c), format!("condition: {m}")))?
+            }
             None => Condition::parse("> 0").map_err(|m| fail(line, m))?,
         };
         let value = l.value.as_ref().map(|v| v.as_str());
         let value_line = l.value.as_ref().and_then(line_of).or(line_of(&l.query));
-        let built = LogExpr::new(ctx.sources.clone(), &l.query, window.as_ns(), condition, value)
-            .map_err(|m| {
-                let at = if m.starts_with("value:") { value_line } else { line_of(&l.query) };
-                fail(at, m)
-            })?;
+        let built = LogExpr::new(
+            ctx.sources.clone(),
+            &l.query,
+            window.as_ns(),
+            condition,
+            value,
+        )
+        .map_err(|m| {
+            let at = if m.starts_with("value:") {
+                value_line
+            } else {
+                line_of(&l.query)
+            };
+            fail(at, m)
+        })?;
         Arc::new(built)
     } else if let Some(c) = &r.check {
         if !ctx.check_known(c) {
@@ -361,7 +409,10 @@ fn load_rule(
     let mut labels = group_labels.clone();
     for (k, v) in &r.labels {
         if !valid_label_name(k) || k == "alertname" {
-            return Err(fail(line_of(v), format!("labels: invalid label name {k:?}")));
+            return Err(fail(
+                line_of(v),
+                format!("labels: invalid label name {k:?}"),
+            ));
         }
         Template::parse(v).map_err(|m| fail(line_of(v), format!("labels.{k}: template: {m}")))?;
         labels.insert(k.clone(), v.as_str().to_string());
@@ -371,7 +422,8 @@ fn load_rule(
         if !valid_label_name(k) {
             return Err(fail(line_of(v), format!("annotations: invalid name {k:?}")));
         }
-        Template::parse(v).map_err(|m| fail(line_of(v), format!("annotations.{k}: template: {m}")))?;
+        Template::parse(v)
+            .map_err(|m| fail(line_of(v), format!("annotations.{k}: template: {m}")))?;
         annotations.insert(k.clone(), v.as_str().to_string());
     }
     Ok((
@@ -432,7 +484,10 @@ pub fn expand_patterns(patterns: &[String]) -> Result<Vec<PathBuf>, Vec<RuleFile
 }
 
 /// Loads every file the patterns name; all errors of all files are returned together.
-pub fn load_files(patterns: &[String], ctx: &LoadContext) -> Result<(Vec<LoadedGroup>, Summary), Vec<RuleFileError>> {
+pub fn load_files(
+    patterns: &[String],
+    ctx: &LoadContext,
+) -> Result<(Vec<LoadedGroup>, Summary), Vec<RuleFileError>> {
     let paths = expand_patterns(patterns)?;
     let mut groups = Vec::new();
     let mut errors = Vec::new();

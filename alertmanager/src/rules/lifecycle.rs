@@ -177,7 +177,9 @@ impl RuleAlerts {
                 continue;
             }
             let resolved_since_sent = a.resolved_at_ns > a.last_sent_at_ns;
-            let resend_due = a.last_sent_at_ns.saturating_add(t.resend_delay_ns) < now
+            // Inclusive (Prometheus compares strictly): with the default interval equal
+            // to the resend delay, a firing alert is re-sent at every evaluation.
+            let resend_due = a.last_sent_at_ns.saturating_add(t.resend_delay_ns) <= now
                 || a.last_sent_at_ns == 0;
             if !(resolved_since_sent || resend_due) {
                 continue;

@@ -115,7 +115,8 @@ impl RuleManager {
             groups: RwLock::new(BTreeMap::new()),
             replace_lock: Mutex::new(()),
         };
-        let (loaded, _) = load_files(&manager.config.files, &manager.ctx).map_err(RulesError::Files)?;
+        let (loaded, _) =
+            load_files(&manager.config.files, &manager.ctx).map_err(RulesError::Files)?;
         manager.replace(Origin::Files, loaded)?;
         Ok(manager)
     }
@@ -145,7 +146,11 @@ impl RuleManager {
 
     /// Replaces the groups of a provider (`source` such as `slo`), e.g. the SLO engine's
     /// generated burn-rate rules. Their templates are checked here.
-    pub fn set_generated(&self, source: &str, groups: Vec<GroupDef>) -> Result<ReloadSummary, RulesError> {
+    pub fn set_generated(
+        &self,
+        source: &str,
+        groups: Vec<GroupDef>,
+    ) -> Result<ReloadSummary, RulesError> {
         let loaded = groups
             .into_iter()
             .map(|def| LoadedGroup {
@@ -156,7 +161,11 @@ impl RuleManager {
         self.replace(Origin::Generated(source.to_string()), loaded)
     }
 
-    fn replace(&self, origin: Origin, loaded: Vec<LoadedGroup>) -> Result<ReloadSummary, RulesError> {
+    fn replace(
+        &self,
+        origin: Origin,
+        loaded: Vec<LoadedGroup>,
+    ) -> Result<ReloadSummary, RulesError> {
         let _one_at_a_time = self.replace_lock.lock();
         let old: Vec<Arc<Group>> = self
             .groups
@@ -181,13 +190,15 @@ impl RuleManager {
                 *n += 1;
                 let shared: Option<Arc<Shared>> = old_rules.remove(&key).map(|r| r.shared.clone());
                 summary.kept_rules += usize::from(shared.is_some());
-                let compiled = CompiledRule::new(rule.clone(), key, check, shared, self.db.as_ref())
-                    .map_err(|e| {
-                        RulesError::Invalid(format!(
-                            "{}: group {:?}, rule {:?}: {e}",
-                            def.source, def.name, rule.alert
-                        ))
-                    })?;
+                let compiled =
+                    CompiledRule::new(rule.clone(), key, check, shared, self.db.as_ref()).map_err(
+                        |e| {
+                            RulesError::Invalid(format!(
+                                "{}: group {:?}, rule {:?}: {e}",
+                                def.source, def.name, rule.alert
+                            ))
+                        },
+                    )?;
                 rules.push(Arc::new(compiled));
             }
             summary.groups += 1;
@@ -215,7 +226,11 @@ impl RuleManager {
             ops.extend(rule.forget_ops(&rt.alerts));
             for a in rt.alerts.active.values() {
                 if a.fired_at_ns != 0 {
-                    let end = if a.resolved_at_ns != 0 { a.resolved_at_ns } else { now };
+                    let end = if a.resolved_at_ns != 0 {
+                        a.resolved_at_ns
+                    } else {
+                        now
+                    };
                     let mut alert = Alert::firing(a.labels.clone(), a.fired_at_ns);
                     alert.annotations = a.annotations.clone();
                     alert.ends_at_ns = end.max(a.fired_at_ns);
@@ -297,7 +312,12 @@ impl RuleManager {
         Ok(sent)
     }
 
-    fn evaluate_rules(&self, group: &Group, rules: &[&CompiledRule], now_ns: i64) -> Result<usize, RulesError> {
+    fn evaluate_rules(
+        &self,
+        group: &Group,
+        rules: &[&CompiledRule],
+        now_ns: i64,
+    ) -> Result<usize, RulesError> {
         let resend_ns = self.config.resend_delay.as_ns();
         let mut ops: Vec<StateOp> = Vec::new();
         let mut due: Vec<Alert> = Vec::new();

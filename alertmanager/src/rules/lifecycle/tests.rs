@@ -63,9 +63,12 @@ fn resolution_is_sent_at_once_with_its_time_and_kept_for_retention() {
     let mut r = RuleAlerts::default();
     r.apply(10 * S, vec![inst("api", 1.0)], &t);
     assert_eq!(r.due(10 * S, &t).len(), 1);
-    // Within the resend delay, nothing is re-sent ...
+    // Within the resend delay, nothing is re-sent; once it has passed, it is.
     r.apply(40 * S, vec![inst("api", 1.0)], &t);
     assert!(r.due(40 * S, &t).is_empty());
+    let mut later = r.clone();
+    later.apply(70 * S, vec![inst("api", 1.0)], &t);
+    assert_eq!(later.due(70 * S, &t).len(), 1);
     // ... but a resolution is sent at once, ending when it resolved.
     r.apply(50 * S, vec![], &t);
     let sent = r.due(50 * S, &t);
@@ -120,5 +123,8 @@ fn a_resolved_alert_that_holds_again_is_a_new_pending_alert() {
     r.apply(120 * S, vec![], &t);
     r.apply(180 * S, vec![inst("api", 1.0)], &t);
     let a = r.active.values().next().unwrap();
-    assert_eq!((a.state, a.active_at_ns, a.fired_at_ns), (AlertState::Pending, 180 * S, 0));
+    assert_eq!(
+        (a.state, a.active_at_ns, a.fired_at_ns),
+        (AlertState::Pending, 180 * S, 0)
+    );
 }

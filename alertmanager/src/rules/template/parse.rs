@@ -37,8 +37,8 @@ pub(super) fn parse(text: &str) -> Result<Vec<Node>, String> {
         }
         let inner = inner.trim();
         if !(inner.starts_with("/*") && inner.ends_with("*/")) {
-            let cmds =
-                parse_action(inner).map_err(|e| format!("{e} (in the action at offset {action_start})"))?;
+            let cmds = parse_action(inner)
+                .map_err(|e| format!("{e} (in the action at offset {action_start})"))?;
             nodes.push(Node::Action(cmds));
         }
         let consumed = open + 2 + close + 2;
@@ -136,13 +136,21 @@ fn parse_operand(tok: &Token) -> Result<Operand, String> {
         Token::Num(v) => Ok(Operand::Num(*v)),
         Token::Pipe => Err("unexpected |".into()),
         Token::Word(w) => {
-            if let Some(field) = w.strip_prefix("$labels.").or_else(|| w.strip_prefix(".Labels.")) {
-                if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if let Some(field) = w
+                .strip_prefix("$labels.")
+                .or_else(|| w.strip_prefix(".Labels."))
+            {
+                if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
                     return Err(format!("bad label reference {w:?}"));
                 }
                 return Ok(Operand::Labels(Some(field.to_string())));
             }
-            let root = w.split('.').take(if w.starts_with('.') { 2 } else { 1 }).collect::<Vec<_>>().join(".");
+            let root = w
+                .split('.')
+                .take(if w.starts_with('.') { 2 } else { 1 })
+                .collect::<Vec<_>>()
+                .join(".");
             match w.as_str() {
                 "$labels" | ".Labels" => Ok(Operand::Labels(None)),
                 _ if matches!(
@@ -153,9 +161,9 @@ fn parse_operand(tok: &Token) -> Result<Operand, String> {
                     Err(format!("{root} is not supported by Pharos rules"))
                 }
                 "$value" | ".Value" => Ok(Operand::Value),
-                _ if w.starts_with('$') || w.starts_with('.') => {
-                    Err(format!("unknown variable {w:?} (use $labels.NAME or $value)"))
-                }
+                _ if w.starts_with('$') || w.starts_with('.') => Err(format!(
+                    "unknown variable {w:?} (use $labels.NAME or $value)"
+                )),
                 _ => Err(format!("unknown function or operand {w:?}")),
             }
         }
@@ -166,10 +174,15 @@ fn parse_command(toks: &[Token]) -> Result<Command, String> {
     let (head, args) = toks.split_first().ok_or("empty command")?;
     if let Token::Word(w) = head {
         if CONTROL_WORDS.contains(&w.as_str()) {
-            return Err(format!("{w:?} is not supported (no control structures in rule templates)"));
+            return Err(format!(
+                "{w:?} is not supported (no control structures in rule templates)"
+            ));
         }
         if let Some(func) = Func::by_name(w) {
-            let ops = args.iter().map(parse_operand).collect::<Result<Vec<_>, _>>()?;
+            let ops = args
+                .iter()
+                .map(parse_operand)
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(Command::Call(func, ops));
         }
     }

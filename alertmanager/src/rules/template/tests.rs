@@ -5,10 +5,7 @@ fn render(text: &str, value: f64) -> String {
     let l = labels([("instance", "db-1:9100"), ("job", "node")]);
     Template::parse(text)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
-        .render(&TemplateData {
-            labels: &l,
-            value,
-        })
+        .render(&TemplateData { labels: &l, value })
 }
 
 #[test]
@@ -52,7 +49,10 @@ fn humanize_functions_match_prometheus() {
 #[test]
 fn renders_labels_values_pipelines_and_functions() {
     assert_eq!(
-        render("{{ $labels.instance }} of {{ $labels.job }} is at {{ $value }}", 0.5),
+        render(
+            "{{ $labels.instance }} of {{ $labels.job }} is at {{ $value }}",
+            0.5
+        ),
         "db-1:9100 of node is at 0.5"
     );
     assert_eq!(render("{{ $value | humanize }}B", 2_500_000.0), "2.5MB");
@@ -61,12 +61,18 @@ fn renders_labels_values_pipelines_and_functions() {
     assert_eq!(render("{{ .Labels.job }}={{ .Value }}", 7.0), "node=7");
     assert_eq!(render(r#"{{ index $labels "job" }}"#, 0.0), "node");
     assert_eq!(render(r#"{{ printf "%.2f" $value }}"#, 1.23456), "1.23");
-    assert_eq!(render(r#"{{ printf "%s=%d" $labels.job $value }}"#, 9.9), "node=9");
+    assert_eq!(
+        render(r#"{{ printf "%s=%d" $labels.job $value }}"#, 9.9),
+        "node=9"
+    );
     assert_eq!(render("{{ $labels.job | toUpper }}", 0.0), "NODE");
     assert_eq!(render("{{ $labels.missing }}", 0.0), "");
     assert_eq!(render("a {{- $labels.job -}} b", 0.0), "anodeb");
     assert_eq!(render("x{{/* a comment */}}y", 0.0), "xy");
-    assert_eq!(render("{{ $labels }}", 0.0), "map[instance:db-1:9100 job:node]");
+    assert_eq!(
+        render("{{ $labels }}", 0.0),
+        "map[instance:db-1:9100 job:node]"
+    );
     assert!(Template::parse("plain").unwrap().is_plain());
     assert!(!Template::parse("{{ $value }}").unwrap().is_plain());
 }
