@@ -52,3 +52,24 @@ impl RulesConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_errors_name_the_key() {
+        let c: RulesConfig = serde_json::from_str(r#"{"files": ["rules/*.yml"]}"#).unwrap();
+        assert_eq!(c.evaluation_interval, PromDuration::from_secs(60));
+        assert!(c.validate().is_ok());
+        assert!(serde_json::from_str::<RulesConfig>(r#"{"file": []}"#).is_err());
+        let bad = RulesConfig {
+            evaluation_interval: PromDuration::ZERO,
+            max_concurrent_evaluations: 0,
+            ..RulesConfig::default()
+        };
+        let errs = bad.validate().unwrap_err();
+        assert!(errs[0].starts_with("alerting.rules.evaluation_interval:"));
+        assert!(errs[1].starts_with("alerting.rules.max_concurrent_evaluations:"));
+    }
+}

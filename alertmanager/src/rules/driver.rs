@@ -73,13 +73,19 @@ pub fn spawn(
                 _ = tick.tick() => {
                     let now = manager.clock().now_ns();
                     for key in manager.due_groups(now) {
-                        let Ok(permit) = permits.clone().acquire_owned().await else { return };
                         let m = manager.clone();
-                        tokio::task::spawn_blocking(move || {
-                            let _permit = permit;
-                            if let Err(e) = m.evaluate_group(&key, now) {
-                                tracing::error!(group = %key.1, source = %key.0, error = %e, "rule group evaluation failed");
-                            }
+                        let permits = permits.clone();
+                        // Waiting for a permit happens in its own task, so the loop keeps
+                        // serving check changes while every permit is busy.
+                        tokio::spawn(async move {
+                            let Ok(permit) = permits.acquire_owned().await else { return };
+                            let _ = tokio::task::spawn_blocking(move || {
+                                let _permit = permit;
+                                if let Err(e) = m.evaluate_group(&key, now) {
+                                    tracing::error!(group = %key.1, source = %key.0, error = %e, "rule group evaluation failed");
+                                }
+                            })
+                            .await;
                         });
                     }
                 }
@@ -111,5 +117,29 @@ async fn recv(
     match rx {
         Some(rx) => Some(rx.recv().await),
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_aligned_to_the_interval_at_a_stable_offset() {
+        let m = 60_000_000_000;
+        let key: GroupKey = ("rules/api.yml".into(), "api".into());
+        let off = slot_offset(&key, m);
+        assert!((0..m).contains(&off));
+        assert_eq!(
+            off,
+            slot_offset(&key, m),
+            "stable across calls (and restarts)"
+        );
+        let now = 10 * m + 5;
+        let next = next_slot(now, m, off);
+        assert!(next > now && next - now <= m);
+        assert_eq!((next - off).rem_euclid(m), 0);
+        // Exactly on a slot: the next one is a whole interval later.
+        assert_eq!(next_slot(next, m, off), next + m);
     }
 }
