@@ -7,10 +7,12 @@ pub mod checks;
 pub mod config;
 pub mod duration;
 pub mod notification;
+pub mod notify;
 pub mod rules;
 pub mod sources;
 pub mod storage;
 pub mod store;
+pub mod testing;
 
 pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
