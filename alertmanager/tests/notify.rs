@@ -1,0 +1,9 @@
+//! The notifiers end to end against local servers: a test SMTP server for e-mail, an axum
+//! receiver for webhooks and Slack.
+
+mod notify {
+    pub mod common;
+    mod email;
+    mod failing;
+    mod http;
+}
