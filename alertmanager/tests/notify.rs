@@ -3,6 +3,7 @@
 
 mod notify {
     pub mod common;
+    mod config;
     mod email;
     mod failing;
     mod http;

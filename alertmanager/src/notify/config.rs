@@ -14,6 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::PromDuration;
 
+/// Keys the config loader must refuse when they appear in the file (they may only come from
+/// the environment), as it does for `auth.api_token`.
+pub const SECRET_KEYS_ONLY_FROM_ENV: &[&str] = &["alerting.smtp.password"];
+
 /// A secret value that never prints (`Debug` shows `<secret>`, serialisation is skipped by
 /// the fields that hold one).
 #[derive(Clone, Deserialize, PartialEq, Eq)]
