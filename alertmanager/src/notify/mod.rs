@@ -117,6 +117,17 @@ pub struct Notifier {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Integrations hold secrets (Slack URLs, tokens): show only what is configured.
+        f.debug_struct("Notifier")
+            .field("receivers", &self.receiver_names())
+            .field("email", &self.inner.email)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`Notifier`]: `Notifier::builder(&config, db, clock).alert_store(store).build()`.
 pub struct NotifierBuilder {
     config: NotifyConfig,
@@ -263,7 +274,9 @@ impl Notifier {
         match target {
             Target::Receiver(name) => {
                 let result = self.send_to_receiver(name, msg).await;
-                if let Some(meta) = self.track_outcome(name, &result) {
+                // An unknown name is the caller's mistake, not a failing receiver.
+                let known = self.has_receiver(name);
+                if let Some(meta) = known.then(|| self.track_outcome(name, &result)).flatten() {
                     let fallback = meta.notification.receiver.clone();
                     // Straight to the fallback's integrations: not counted towards its own
                     // failing alert, so a failing fallback cannot loop.

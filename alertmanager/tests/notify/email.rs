@@ -211,6 +211,11 @@ async fn transient_smtp_refusals_are_retried_and_each_attempt_logged() {
 #[tokio::test]
 async fn permanent_smtp_refusal_is_not_retried() {
     let s = setup().await;
+    let shown = format!("{:?}", s.notifier);
+    assert!(
+        shown.contains("\"ops\"") && !shown.contains("hunter2"),
+        "{shown}"
+    );
     s.smtp.refuse_next(Refusal::Permanent, 5);
     let err = s
         .notifier
