@@ -9,11 +9,13 @@ pub mod duration;
 pub mod escalation;
 pub mod notification;
 pub mod oncall;
+pub mod notify;
 pub mod rules;
 pub mod slo;
 pub mod sources;
 pub mod storage;
 pub mod store;
+pub mod testing;
 
 pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
