@@ -5,12 +5,17 @@
 pub mod alert;
 pub mod checks;
 pub mod config;
+pub mod dispatch;
 pub mod duration;
+pub mod inhibit;
+pub mod matcher;
 pub mod notification;
 pub mod rules;
+pub mod silence;
 pub mod sources;
 pub mod storage;
 pub mod store;
+pub mod timeinterval;
 
 pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
