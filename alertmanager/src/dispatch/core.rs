@@ -295,8 +295,8 @@ impl DispatchCore {
             }
         }
         let fp = alert.fingerprint();
-        let seen = alert.resolved_at(now_ns)
-            || self.groups.values().any(|g| g.alerts.contains_key(&fp));
+        let seen =
+            alert.resolved_at(now_ns) || self.groups.values().any(|g| g.alerts.contains_key(&fp));
         let state = if !silenced_by.is_empty() || !inhibited_by.is_empty() {
             AlertState::Suppressed
         } else if seen {

@@ -111,19 +111,27 @@ impl RouteTree {
         prefix: &str,
     ) -> Result<RouteTree, String> {
         if root.receiver.as_deref().unwrap_or("").is_empty() {
-            return Err(format!("{prefix}.receiver: the root route must name a receiver"));
+            return Err(format!(
+                "{prefix}.receiver: the root route must name a receiver"
+            ));
         }
         if !root.matchers.is_empty() {
-            return Err(format!("{prefix}.matchers: the root route must not have matchers"));
+            return Err(format!(
+                "{prefix}.matchers: the root route must not have matchers"
+            ));
         }
         if root.continue_matching {
             return Err(format!("{prefix}.continue: the root route cannot continue"));
         }
         if !root.mute_time_intervals.is_empty() {
-            return Err(format!("{prefix}.mute_time_intervals: not allowed on the root route"));
+            return Err(format!(
+                "{prefix}.mute_time_intervals: not allowed on the root route"
+            ));
         }
         if !root.active_time_intervals.is_empty() {
-            return Err(format!("{prefix}.active_time_intervals: not allowed on the root route"));
+            return Err(format!(
+                "{prefix}.active_time_intervals: not allowed on the root route"
+            ));
         }
         let defaults = Inherited {
             receiver: String::new(),
@@ -185,7 +193,9 @@ impl RouteTree {
             ("active_time_intervals", &cfg.active_time_intervals),
         ] {
             if let Some((i, n)) = names.iter().enumerate().find(|(_, n)| !intervals.has(n)) {
-                return Err(format!("{path}.{field}[{i}]: undefined time interval {n:?}"));
+                return Err(format!(
+                    "{path}.{field}[{i}]: undefined time interval {n:?}"
+                ));
             }
         }
         let receiver = match cfg.receiver.as_deref() {
