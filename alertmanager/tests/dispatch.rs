@@ -176,3 +176,22 @@ group_wait = "0s"
     h.advance_to(T0);
     assert_eq!(h.sent_times(), vec![T0]);
 }
+
+#[test]
+fn a_partial_resolution_is_notified_with_the_rest_still_firing() {
+    let mut h = Harness::new(BASIC);
+    h.fire(&[("alertname", "Down"), ("job", "api")]);
+    h.fire(&[("alertname", "Down"), ("job", "web")]);
+    h.advance_to(T0 + 100 * S);
+    h.resolve(&[("alertname", "Down"), ("job", "web")]);
+    h.advance_to(T0 + 330 * S);
+    assert_eq!(h.sent_times(), vec![T0 + 30 * S, T0 + 330 * S]);
+    let n = &h.sent[1];
+    let resolved: Vec<bool> = n.alerts.iter().map(|a| a.resolved_at(n.at_ns)).collect();
+    assert_eq!(resolved.iter().filter(|r| **r).count(), 1);
+    assert_eq!(n.alerts.len(), 2);
+    // The resolved alert left the group; the firing one is not re-sent until the repeat.
+    h.advance_to(T0 + 3600 * S);
+    assert_eq!(h.sent.len(), 2);
+    assert_eq!(h.core.groups(h.now())[0].alerts.len(), 1);
+}
