@@ -75,18 +75,9 @@ mod tests {
 
     #[test]
     fn parses_prometheus_durations_and_zero() {
-        assert_eq!(
-            PromDuration::parse("5m").unwrap().0,
-            Duration::from_secs(300)
-        );
-        assert_eq!(
-            PromDuration::parse("1h30m").unwrap().0,
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            PromDuration::parse("3d").unwrap().0,
-            Duration::from_secs(3 * 86400)
-        );
+        assert_eq!(PromDuration::parse("5m").unwrap().0, Duration::from_secs(300));
+        assert_eq!(PromDuration::parse("1h30m").unwrap().0, Duration::from_secs(5400));
+        assert_eq!(PromDuration::parse("3d").unwrap().0, Duration::from_secs(3 * 86400));
         assert_eq!(PromDuration::parse("0s").unwrap(), PromDuration::ZERO);
         assert_eq!(PromDuration::parse("0").unwrap(), PromDuration::ZERO);
         assert!(PromDuration::parse("5 minutes").is_err());

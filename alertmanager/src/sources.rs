@@ -52,9 +52,7 @@ impl Sources {
                 labels: LabelSet::new(),
                 value,
             }],
-            PromValue::Matrix(_) => {
-                return Err("a range vector cannot be an alert condition".into())
-            }
+            PromValue::Matrix(_) => return Err("a range vector cannot be an alert condition".into()),
             PromValue::String { .. } => return Err("a string cannot be an alert condition".into()),
         })
     }

@@ -182,12 +182,7 @@ mod tests {
         .unwrap();
         assert_eq!(db.get("a", b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
         assert_eq!(db.get("b", b"k1").unwrap().as_deref(), Some(&b"w1"[..]));
-        let keys: Vec<_> = db
-            .scan("a", b"k")
-            .unwrap()
-            .into_iter()
-            .map(|e| e.0)
-            .collect();
+        let keys: Vec<_> = db.scan("a", b"k").unwrap().into_iter().map(|e| e.0).collect();
         assert_eq!(keys, vec![b"k1".to_vec(), b"k2".to_vec()]);
         db.delete("a", b"k1").unwrap();
         assert_eq!(db.get("a", b"k1").unwrap(), None);

@@ -121,11 +121,8 @@ impl AlertStore {
         if old.is_empty() {
             return Ok(0);
         }
-        self.db.write(
-            old.iter()
-                .map(|fp| StateOp::Delete(SPACE, key(*fp)))
-                .collect(),
-        )?;
+        self.db
+            .write(old.iter().map(|fp| StateOp::Delete(SPACE, key(*fp))).collect())?;
         for fp in &old {
             alerts.remove(fp);
         }
@@ -157,8 +154,8 @@ mod tests {
     fn stores_merges_publishes_and_survives_reopen() {
         let db = MemStateDb::default();
         let clock = ManualClock::new(1_000 * S);
-        let store =
-            AlertStore::open(Arc::new(db.clone()), Arc::new(clock.clone()), 300 * S).unwrap();
+        let store = AlertStore::open(Arc::new(db.clone()), Arc::new(clock.clone()), 300 * S)
+            .unwrap();
         let mut rx = store.subscribe();
         let a = Alert::firing(labels([("alertname", "Down"), ("job", "api")]), 990 * S);
         store.put(vec![a.clone()]).unwrap();
@@ -174,7 +171,8 @@ mod tests {
         assert_eq!(got.starts_at_ns, 990 * S, "earliest start kept");
         assert_eq!(got.ends_at_ns, 1_360 * S);
 
-        let reopened = AlertStore::open(Arc::new(db), Arc::new(clock.clone()), 300 * S).unwrap();
+        let reopened =
+            AlertStore::open(Arc::new(db), Arc::new(clock.clone()), 300 * S).unwrap();
         assert_eq!(reopened.list(), vec![got]);
 
         clock.advance(1_000 * S);
