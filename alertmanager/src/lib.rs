@@ -5,8 +5,11 @@
 pub mod alert;
 pub mod checks;
 pub mod config;
+pub mod dispatch;
 pub mod duration;
 pub mod escalation;
+pub mod inhibit;
+pub mod matcher;
 pub mod notification;
 pub mod oncall;
 pub mod notify;
@@ -16,6 +19,8 @@ pub mod sources;
 pub mod storage;
 pub mod store;
 pub mod testing;
+pub mod silence;
+pub mod timeinterval;
 
 pub use alert::{Alert, Fingerprint, LabelSet};
 pub use checks::Checker;
