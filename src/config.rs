@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use pharos_alertmanager::CheckConfig;
+use pharos_alertmanager::{AlertingConfig, CheckConfig};
 use pharos_collector::config::{
     CollectorConfig, IndexSettings, IngestSettings, MetricsSettings, RetentionSettings,
     StorageConfig, WalSettings,
@@ -102,6 +102,8 @@ pub struct PharosConfig {
     /// Health checks and heartbeats (`[[checks]]`); printed only when there are some.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckConfig>,
+    /// Rules, SLOs, routing, receivers, escalation (`[alerting]`).
+    pub alerting: AlertingConfig,
 }
 
 /// Parsed listen addresses.
@@ -123,7 +125,12 @@ impl PharosConfig {
                 );
             }
             figment = figment.merge(Toml::file(path));
-            for key in ["auth.ingest_token", "auth.api_token"] {
+            for key in [
+                "auth.ingest_token",
+                "auth.api_token",
+                "alerting.smtp.password",
+                "alerting.ack_secret",
+            ] {
                 if Figment::from(Toml::file(path)).find_value(key).is_ok() {
                     bail!(
                         "{key} (in {}): secrets may not be written in the config file; set PHAROS_{} or {key}_file",
@@ -140,10 +147,20 @@ impl PharosConfig {
             "server",
             "api_token",
         ]));
-        let config: PharosConfig = figment.extract().map_err(|e| {
+        let mut config: PharosConfig = figment.extract().map_err(|e| {
             // figment says "for key default.x.y"; the profile name only confuses.
             anyhow::anyhow!("{}", e.to_string().replace("key \"default.", "key \""))
         })?;
+        // Links in notifications (UI, acknowledgement) point at this server unless told
+        // otherwise: the HTTP address, when `alerting.notify.external_url` is not set.
+        let explicit = path.is_some_and(|p| {
+            Figment::from(Toml::file(p))
+                .find_value("alerting.notify.external_url")
+                .is_ok()
+        }) || std::env::var_os("PHAROS_ALERTING__NOTIFY__EXTERNAL_URL").is_some();
+        if !explicit {
+            config.alerting.notify.external_url = format!("http://{}", config.server.http_addr);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -186,6 +203,9 @@ impl PharosConfig {
                 .map_err(|e| anyhow::anyhow!("metrics.from_logs[{i}]: {e}"))?;
         }
         pharos_alertmanager::config::validate(&self.checks).map_err(anyhow::Error::msg)?;
+        self.alerting
+            .validate(&|id| self.checks.iter().any(|c| c.id == id))
+            .map_err(anyhow::Error::msg)?;
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
@@ -200,6 +220,23 @@ impl PharosConfig {
         })?;
         self.tokens()?;
         Ok(())
+    }
+
+    /// Reads and checks the alerting rule files (`alerting.rules.files`): the summary, or
+    /// every problem as `file:line: …`.
+    pub fn validate_rule_files(&self) -> anyhow::Result<pharos_alertmanager::rules::Summary> {
+        let checks = self.checks.iter().map(|c| c.id.clone()).collect();
+        pharos_alertmanager::rules::validate_files(&self.alerting.rules.files, Some(checks))
+            .map_err(|errors| {
+                anyhow::anyhow!(
+                    "{}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })
     }
 
     /// Reads the tokens (environment first, then files).

@@ -82,9 +82,15 @@ fn error_chain(e: &anyhow::Error) -> String {
 
 fn check_config(path: Option<&std::path::Path>, print: bool) -> anyhow::Result<()> {
     let config = config::PharosConfig::load(path)?;
+    let rules = config.validate_rule_files()?;
     if print {
         println!("{}", toml_string(&config)?);
     }
+    // The summary on stderr keeps stdout exactly the printed config and "config OK".
+    eprintln!(
+        "alerting rules: {} file(s), {} group(s), {} rule(s)",
+        rules.files, rules.groups, rules.rules
+    );
     println!("config OK");
     Ok(())
 }

@@ -77,6 +77,29 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP re-reads the alerting rule files (as Prometheus does); a bad file keeps the old
+/// rules and is logged with its `file:line`.
+async fn reload_on_sighup(alerting: Arc<pharos_alertmanager::Alerting>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        let a = alerting.clone();
+        match tokio::task::spawn_blocking(move || a.reload()).await {
+            Ok(Ok(msg)) => tracing::info!("SIGHUP: {msg}"),
+            Ok(Err(errors)) => {
+                tracing::error!(errors = %errors, "SIGHUP: rule files invalid; the old rules keep running")
+            }
+            Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed"),
+        }
+    }
+}
+
 async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     let listeners = config.listeners()?;
     let tokens = config.tokens()?;
@@ -109,12 +132,33 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("health checks: {e}"))?;
     let checker = Arc::new(checker);
 
+    // Alerting: rules, SLOs, the alert store, routing, escalation and notifiers.
+    let alerting_dir = collector.config.storage.data_dir.join("alerting");
+    let sources = pharos_alertmanager::sources::Sources {
+        logs: Some(collector.store.clone()),
+        metrics: Some(collector.tsdb.clone()),
+        checker: Some(checker.clone()),
+    };
+    let (alerting_config, clock) = (config.alerting.clone(), collector.clock.clone());
+    let alerting = tokio::task::spawn_blocking(move || {
+        pharos_alertmanager::Alerting::open(&alerting_config, &alerting_dir, sources, clock)
+    })
+    .await
+    .context("opening alerting")?
+    .map_err(|e| anyhow::anyhow!("alerting: {e}"))?;
+    let alerting = Arc::new(alerting);
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let app = pharos_dashboards::app(collector.clone(), checker.clone(), &tokens);
+    let app = pharos_dashboards::app(
+        collector.clone(),
+        checker.clone(),
+        alerting.clone(),
+        &tokens,
+    );
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
@@ -180,6 +224,8 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
 
     // Health checks and heartbeats; every state change is already durable when decided.
     let checks_task = tokio::spawn(checker.clone().run(stop_rx.clone()));
+    let alerting_task = tokio::spawn(alerting.clone().run(stop_rx.clone()));
+    tokio::spawn(reload_on_sighup(alerting.clone()));
 
     // Serve until a signal, or until a server fails.
     let mut failure = None;
@@ -206,6 +252,12 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("health checks still running at the shutdown deadline were cut off");
+    }
+    if tokio::time::timeout_at(deadline, alerting_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("alerting still running at the shutdown deadline was cut off");
     }
     let c = collector.clone();
     let flushed =

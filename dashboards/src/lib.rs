@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use pharos_alertmanager::Checker;
+use pharos_alertmanager::{Alerting, Checker};
 use pharos_collector::ingest::http::{authorized, IngestState};
 use pharos_collector::ingest::metrics::http::{self as metrics_ingest, MetricsIngestState};
 use pharos_collector::Collector;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Health checks and heartbeats.
     pub checker: Arc<Checker>,
+    /// Rules, alerts, silences, escalation, notifications.
+    pub alerting: Arc<Alerting>,
 }
 
 /// Tokens, read from env or files by the binary; never logged.
@@ -89,12 +91,18 @@ async fn require_api_token(State(state): State<AppState>, req: Request, next: Ne
 }
 
 /// The main port: UI, query API, ingest (and heartbeats), service endpoints.
-pub fn app(collector: Arc<Collector>, checker: Arc<Checker>, tokens: &Tokens) -> Router {
+pub fn app(
+    collector: Arc<Collector>,
+    checker: Arc<Checker>,
+    alerting: Arc<Alerting>,
+    tokens: &Tokens,
+) -> Router {
     let state = AppState {
         registry: registry_for(&collector, &checker),
         collector: collector.clone(),
         api_token: tokens.api.clone(),
         checker: checker.clone(),
+        alerting: alerting.clone(),
     };
     let ingest = pharos_collector::ingest::http::router(IngestState {
         ingestor: collector.ingestor.clone(),
@@ -107,7 +115,12 @@ pub fn app(collector: Arc<Collector>, checker: Arc<Checker>, tokens: &Tokens) ->
     .merge(api::checks::heartbeat_router(
         checker,
         tokens.ingest.clone(),
-    ));
+    ))
+    .merge(api::alertmanager_v2::ingest_router(
+        alerting.clone(),
+        tokens.ingest.clone(),
+    ))
+    .merge(api::alerting::ack_link_router(alerting));
     let api = api::router()
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -56,6 +56,9 @@ fn prometheus_alerting_to(bin: PathBuf, pharos: &Server) -> Prometheus {
             dir.path().join("tsdb").display()
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        // The first send can happen before the Alertmanager list is discovered (it is then
+        // dropped); re-send every second instead of every minute.
+        .arg("--rules.alert.resend-delay=1s")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -63,20 +66,19 @@ fn prometheus_alerting_to(bin: PathBuf, pharos: &Server) -> Prometheus {
     Prometheus { child, dir }
 }
 
+/// Runs amtool: (success, stdout). stderr (amtool warns that Pharos's version is not an
+/// Alertmanager version) is appended to the output only on failure.
 fn amtool(bin: &Path, pharos: &Server, args: &[&str]) -> (bool, String) {
     let out = Command::new(bin)
         .arg(format!("--alertmanager.url={}", pharos.http))
         .args(args)
         .output()
         .expect("run amtool");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.success(), text)
 }
 
 async fn v2_alerts(pharos: &Server) -> Vec<Value> {

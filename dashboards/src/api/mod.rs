@@ -2,6 +2,8 @@
 //! statistics (`records`), the Prometheus query API for metrics (`prom`), and health checks
 //! (`checks`).
 
+pub mod alerting;
+pub mod alertmanager_v2;
 pub mod checks;
 pub mod prom;
 mod query;
@@ -23,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .merge(records::router())
         .merge(prom::router())
         .merge(checks::router())
+        .merge(alerting::router())
+        .merge(alertmanager_v2::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {

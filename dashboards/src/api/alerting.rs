@@ -1,0 +1,185 @@
+//! Pharos's alerting API (behind the API token): rules (`GET /api/v1/rules`, Prometheus's
+//! shape), SLOs (`GET /api/v1/slos`), on-call (`GET /api/v1/oncall`), escalation incidents
+//! and acknowledgement (`GET /api/v1/incidents`, `POST /api/v1/incidents/{id}/ack`), the
+//! notification log (`GET /api/v1/notifications`) and `POST /-/reload`.
+//!
+//! The one-click acknowledgement link of an e-mail (`GET|POST /api/v1/ack/{token}`) is in
+//! [`ack_link_router`]: its signed, expiring token is the credential, so it needs no API token.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pharos_alertmanager::escalation::AckError;
+use pharos_alertmanager::notify::LogFilter;
+use pharos_alertmanager::{Alerting, Fingerprint};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{bad_request, internal_error};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/slos", get(slos))
+        .route("/api/v1/oncall", get(oncall))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}/ack", post(ack))
+        .route("/api/v1/notifications", get(notifications))
+        .route("/-/reload", post(reload))
+}
+
+async fn rules(State(state): State<AppState>) -> Response {
+    Json(json!({"status": "success", "data": state.alerting.rules.view()})).into_response()
+}
+
+async fn slos(State(state): State<AppState>) -> Response {
+    let alerting = state.alerting.clone();
+    match tokio::task::spawn_blocking(move || alerting.slos.status(alerting.clock.now_ns())).await {
+        Ok(slos) => Json(json!({ "slos": slos })).into_response(),
+        Err(e) => internal_error(format!("SLO status: {e}")),
+    }
+}
+
+async fn oncall(State(state): State<AppState>) -> Response {
+    Json(json!({ "schedules": state.alerting.escalator.on_call_now() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct IncidentParams {
+    /// Only open incidents (default true).
+    open: Option<bool>,
+}
+
+async fn incidents(State(state): State<AppState>, Query(p): Query<IncidentParams>) -> Response {
+    Json(json!({ "incidents": state.alerting.escalator.incidents(p.open.unwrap_or(true)) }))
+        .into_response()
+}
+
+fn ack_error(e: AckError) -> Response {
+    (
+        ack_error_status(&e),
+        Json(json!({ "error": e.to_string() })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct AckBody {
+    /// Who acknowledges (shown to everyone later notified).
+    by: Option<String>,
+}
+
+/// Acknowledges an incident by its id, or every open incident holding the alert with that
+/// fingerprint (16 hex digits), which is what `pharos ack` sends.
+async fn ack(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<AckBody>>,
+) -> Response {
+    let by = body
+        .and_then(|Json(b)| b.by)
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "api".to_string());
+    let alerting: Arc<Alerting> = state.alerting.clone();
+    let now = alerting.clock.now_ns();
+    let result = tokio::task::spawn_blocking(move || {
+        let esc = &alerting.escalator;
+        match esc.ack(&id, &by, now) {
+            Err(AckError::UnknownIncident(_)) if Fingerprint::parse(&id).is_some() => {
+                let fp = Fingerprint::parse(&id).unwrap_or(Fingerprint(0));
+                esc.ack_by_fingerprint(fp, &by, now)
+            }
+            other => other.map(|v| vec![v]),
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(views)) => Json(json!({ "acknowledged": views })).into_response(),
+        Ok(Err(e)) => ack_error(e),
+        Err(e) => internal_error(format!("acknowledgement: {e}")),
+    }
+}
+
+async fn notifications(State(state): State<AppState>, Query(f): Query<LogFilter>) -> Response {
+    Json(json!({ "notifications": state.alerting.notifier.log().list(&f) })).into_response()
+}
+
+async fn reload(State(state): State<AppState>) -> Response {
+    let alerting = state.alerting.clone();
+    match tokio::task::spawn_blocking(move || alerting.reload()).await {
+        Ok(Ok(msg)) => Json(json!({ "status": "success", "message": msg })).into_response(),
+        Ok(Err(errors)) => bad_request(errors),
+        Err(e) => internal_error(format!("reload: {e}")),
+    }
+}
+
+/// `GET|POST /api/v1/ack/{token}`: the e-mail's one-click acknowledgement.
+pub fn ack_link_router(alerting: Arc<Alerting>) -> Router {
+    Router::new()
+        .route("/api/v1/ack/{token}", get(ack_link).post(ack_link))
+        .with_state(alerting)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t} · Pharos</title></head>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>{t}</h1><p>{b}</p></body></html>",
+        t = escape(title),
+        b = escape(body)
+    );
+    (status, Html(html)).into_response()
+}
+
+async fn ack_link(State(alerting): State<Arc<Alerting>>, Path(token): Path<String>) -> Response {
+    let now = alerting.clock.now_ns();
+    let a = alerting.clone();
+    let result = tokio::task::spawn_blocking(move || a.escalator.ack_with_token(&token, now)).await;
+    match result {
+        Ok(Ok(v)) => page(
+            StatusCode::OK,
+            "Acknowledged",
+            &format!(
+                "Incident {} ({}) is acknowledged by {}; escalation has stopped.",
+                v.id,
+                v.group_labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                v.acked_by.as_deref().unwrap_or("you")
+            ),
+        ),
+        Ok(Err(e)) => {
+            let status = ack_error_status(&e);
+            page(status, "Not acknowledged", &e.to_string())
+        }
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not acknowledged",
+            &e.to_string(),
+        ),
+    }
+}
+
+fn ack_error_status(e: &AckError) -> StatusCode {
+    match e {
+        AckError::InvalidToken => StatusCode::FORBIDDEN,
+        AckError::Expired { .. } => StatusCode::GONE,
+        AckError::UnknownIncident(_) | AckError::NoIncidentForAlert(_) => StatusCode::NOT_FOUND,
+        AckError::AlreadyResolved { .. } => StatusCode::CONFLICT,
+        AckError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
