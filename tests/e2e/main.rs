@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `pharos` binary on free loopback ports with a temp
 //! data dir and talks to it only through its public interfaces.
 
+mod alert_escalation;
 mod alertmanager_api;
 mod backpressure;
 mod bad_input;
