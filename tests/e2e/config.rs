@@ -219,3 +219,43 @@ fn metrics_from_logs_rules_are_checked_and_named() {
     assert!(!ok);
     assert!(out.contains("full text"), "{out}");
 }
+
+/// Alerting: a rule file's problem is named with its file and line; a route naming an
+/// unknown receiver names the key; a secret in the file is refused.
+#[test]
+fn alerting_problems_name_the_file_line_or_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("api.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: api\n    rules:\n      - alert: Fine\n        expr: up == 0\n      - alert: Broken\n        expr: sum(rate(x[5m])\n",
+    )
+    .expect("rules");
+    let file = format!("[alerting.rules]\nfiles = [\"{}\"]\n", rules.display());
+    let (ok, out) = check_config(Some(&file), &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("api.yml:7") && out.contains("Broken"), "{out}");
+
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: api\n    rules:\n      - alert: Fine\n        expr: up == 0\n",
+    )
+    .expect("rules");
+    let (ok, out) = check_config(Some(&file), &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("1 rule(s)"), "{out}");
+
+    let (ok, out) = check_config(
+        Some("[alerting.route]\nreceiver = \"nobody\"\n[[alerting.receivers]]\nname = \"team\"\n"),
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("alerting.route.receiver"), "{out}");
+
+    let (ok, out) = check_config(
+        Some("[alerting.smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"\npassword = \"hunter2\"\n"),
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("alerting.smtp.password") && !out.contains("hunter2"), "{out}");
+}
