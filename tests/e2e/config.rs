@@ -257,5 +257,8 @@ fn alerting_problems_name_the_file_line_or_key() {
         &[],
     );
     assert!(!ok);
-    assert!(out.contains("alerting.smtp.password") && !out.contains("hunter2"), "{out}");
+    assert!(
+        out.contains("alerting.smtp.password") && !out.contains("hunter2"),
+        "{out}"
+    );
 }

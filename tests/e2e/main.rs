@@ -2,6 +2,7 @@
 //! data dir and talks to it only through its public interfaces.
 
 mod alert_escalation;
+mod alert_rules;
 mod alertmanager_api;
 mod backpressure;
 mod bad_input;
