@@ -153,6 +153,10 @@ fn the_example_config_is_valid_and_every_key_is_documented() {
         std::fs::read_to_string(root.join("deploy/pharos.example.toml")).expect("example config");
     let (ok, out) = check_config(Some(&example), &[]);
     assert!(ok, "{out}");
+    // The example rule file is valid too.
+    let rules = format!("[\"{}\"]", root.join("deploy/rules/*.yml").display());
+    let (ok, out) = check_config(Some(&example), &[("PHAROS_ALERTING__RULES__FILES", &rules)]);
+    assert!(ok && out.contains("3 rule(s)"), "{out}");
     let docs = std::fs::read_to_string(root.join("docs/configuration.md")).expect("docs");
     let out = Command::new(bin())
         .args(["check-config", "--print"])
