@@ -112,9 +112,9 @@ impl EmailSender {
             // only delays the failure (and the failing-receiver alert) by the whole backoff.
             Err(e) => match certificate_error(&e) {
                 Some(cert) => Err(AttemptError::permanent(format!(
-                    "SMTP: TLS certificate verification failed for {:?}: {cert} (is its CA \
-                     in alerting.smtp.ca_file, and its name alerting.smtp.host or \
-                     tls_server_name?)",
+                    "SMTP: TLS certificate verification failed for {:?}: {cert} (a private \
+                     CA goes in alerting.smtp.ca_file; the name checked is \
+                     alerting.smtp.tls_server_name, default host)",
                     self.tls_server_name
                 ))),
                 None => Err(AttemptError {
