@@ -56,13 +56,15 @@ fn every_documented_toml_example_is_valid() {
 #[test]
 fn every_smtp_key_is_documented() {
     let doc = include_str!("../../../docs/alerting/notifiers.md");
-    let c: NotifyConfig =
-        toml::from_str("[smtp]\nhost = \"h\"\nfrom = \"a@b.c\"").unwrap();
+    let c: NotifyConfig = toml::from_str("[smtp]\nhost = \"h\"\nfrom = \"a@b.c\"").unwrap();
     let smtp = serde_json::to_value(c.smtp.unwrap()).unwrap();
     let keys = smtp.as_object().unwrap().keys();
     // `password` is not serialised (it never prints) but is documented too.
     for key in keys.map(String::as_str).chain(["password"]) {
-        assert!(doc.contains(&format!("| `{key}` |")), "{key} is not documented");
+        assert!(
+            doc.contains(&format!("| `{key}` |")),
+            "{key} is not documented"
+        );
     }
 }
 

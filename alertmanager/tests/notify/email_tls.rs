@@ -13,9 +13,7 @@ use pharos_alertmanager::notify::{LogFilter, Notifier, NotifyError};
 use pharos_alertmanager::storage::MemStateDb;
 use pharos_alertmanager::testing::{server_tls_config, TestSmtpServer, TlsMode};
 use pharos_collector::clock::ManualClock;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 
 use super::common::*;
 
@@ -156,10 +154,7 @@ async fn fails_once_on_the_certificate(mode: TlsMode, extra: &str, dir: &Path) -
     let smtp = TestSmtpServer::start_with(mode).await.unwrap();
     let (notifier, waits) = build(smtp.port(), extra, dir).unwrap();
     let err = page(&notifier).await.unwrap_err();
-    assert!(
-        err.contains("TLS certificate verification failed"),
-        "{err}"
-    );
+    assert!(err.contains("TLS certificate verification failed"), "{err}");
     assert!(waits.waits().is_empty(), "retried: {:?}", waits.waits());
     assert_eq!(smtp.connections(), 1, "one attempt only");
     assert_eq!(notifier.log().len(), 1);
