@@ -249,3 +249,96 @@ mod tests {
         assert_eq!(server.refused(), 1);
     }
 }
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    /// Writes `command` and reads the whole (possibly multi-line) reply.
+    async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
+        conn: &mut BufReader<S>,
+        command: &str,
+    ) -> String {
+        conn.write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        conn.flush().await.unwrap();
+        let mut reply = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                conn.read_line(&mut line).await.unwrap() > 0,
+                "closed after {reply:?}"
+            );
+            reply.push_str(&line);
+            // The last line of a reply has a space after the code, the others a dash.
+            if line.as_bytes().get(3) == Some(&b' ') {
+                return reply;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn starttls_is_offered_auth_waits_for_it_and_the_session_starts_over() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let config = server_tls_config(&cert.pem(), &key.serialize_pem()).unwrap();
+        let server = TestSmtpServer::start_with(TlsMode::StartTls(config))
+            .await
+            .unwrap();
+
+        let mut plain = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+        let mut greeting = String::new();
+        plain.read_line(&mut greeting).await.unwrap();
+        let ehlo = ask(&mut plain, "EHLO me").await;
+        assert!(
+            ehlo.contains("250-STARTTLS") && !ehlo.contains("AUTH"),
+            "{ehlo}"
+        );
+        assert!(ask(&mut plain, "AUTH PLAIN AHUAcA==")
+            .await
+            .starts_with("530 "));
+        ask(&mut plain, "MAIL FROM:<before@tls>").await;
+        assert!(ask(&mut plain, "STARTTLS").await.starts_with("220 "));
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, plain.into_inner())
+            .await
+            .unwrap();
+        let mut tls = BufReader::new(tls);
+        let ehlo = ask(&mut tls, "EHLO me").await;
+        assert!(
+            ehlo.contains("AUTH PLAIN") && !ehlo.contains("STARTTLS"),
+            "{ehlo}"
+        );
+        assert!(ask(&mut tls, "STARTTLS").await.starts_with("503 "));
+        // The MAIL FROM given in clear was forgotten (RFC 3207 §4.2).
+        assert!(ask(&mut tls, "RCPT TO:<x@y>").await.starts_with("503 "));
+        assert!(ask(&mut tls, "AUTH PLAIN AHUAcA==")
+            .await
+            .starts_with("235 "));
+        ask(&mut tls, "MAIL FROM:<a@x>").await;
+        ask(&mut tls, "RCPT TO:<b@y>").await;
+        ask(&mut tls, "DATA").await;
+        assert!(ask(&mut tls, "hi\r\n.").await.starts_with("250 "));
+        let mail = server.next_message(Duration::from_secs(5)).await.unwrap();
+        assert!(mail.tls);
+        assert_eq!(mail.auth_user.as_deref(), Some("u"));
+        assert_eq!(server.connections(), 1);
+    }
+}
