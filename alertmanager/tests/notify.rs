@@ -5,6 +5,7 @@ mod notify {
     pub mod common;
     mod config;
     mod email;
+    mod email_tls;
     mod failing;
     mod http;
 }

@@ -143,6 +143,14 @@ pub struct SmtpConfig {
     /// Bounds each SMTP command (connect, TLS, every reply).
     #[serde(default = "default_smtp_timeout")]
     pub timeout: PromDuration,
+    /// A PEM file of CA certificates trusted in addition to the built-in web PKI roots: how
+    /// an internal relay with a certificate from a private CA is reached. Read at start.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The name the server's certificate must carry when it differs from `host` (connecting
+    /// by IP address, or through a tunnel); default `host`.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -331,6 +339,29 @@ impl SmtpConfig {
                 format!("{at}.password_file"),
                 "set either PHAROS_ALERTING__SMTP__PASSWORD or password_file, not both",
             ));
+        }
+        if let Some(name) = &self.tls_server_name {
+            rustls::pki_types::ServerName::try_from(name.as_str()).map_err(|_| {
+                invalid(
+                    format!("{at}.tls_server_name"),
+                    format!("{name:?} is not a DNS name or IP address"),
+                )
+            })?;
+        }
+        // Trust settings that would silently do nothing are refused: whoever wrote them
+        // believes the connection is verified.
+        if self.tls == SmtpTls::None {
+            for (key, set) in [
+                ("ca_file", self.ca_file.is_some()),
+                ("tls_server_name", self.tls_server_name.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(
+                        format!("{at}.{key}"),
+                        "has no effect with tls = \"none\"",
+                    ));
+                }
+            }
         }
         if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
             return Err(invalid(

@@ -1,7 +1,8 @@
 //! Retrying one delivery: exponential backoff with jitter (backon computes the waits) for
 //! failures that may pass (network errors, HTTP 5xx and 429, SMTP 4xx), none for those that
-//! will not (HTTP 4xx, SMTP 5xx, a message that cannot be built). A server's Retry-After is
-//! honoured, capped at `max_backoff` so a hostile answer cannot park the notifier.
+//! will not (HTTP 4xx, SMTP 5xx, an SMTP server certificate that does not verify, a message
+//! that cannot be built). A server's Retry-After is honoured, capped at `max_backoff` so a
+//! hostile answer cannot park the notifier.
 
 use std::future::Future;
 use std::sync::Arc;

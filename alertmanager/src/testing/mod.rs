@@ -3,4 +3,4 @@
 
 pub mod smtp;
 
-pub use smtp::{ReceivedMail, Refusal, TestSmtpServer};
+pub use smtp::{server_tls_config, ReceivedMail, Refusal, TestSmtpServer, TlsMode};

@@ -110,7 +110,7 @@ async fn record(
 }
 
 /// Records the waits between retries instead of taking them.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct NoWait(pub Mutex<Vec<Duration>>);
 
 impl Sleeper for NoWait {

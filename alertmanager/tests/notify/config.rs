@@ -37,6 +37,37 @@ fn the_documented_example_is_valid() {
     assert_eq!(c.notify.fallback_receiver, "oncall");
 }
 
+/// Every TOML block of docs/alerting/notifiers.md is a valid `[alerting]` config.
+#[test]
+fn every_documented_toml_example_is_valid() {
+    let doc = include_str!("../../../docs/alerting/notifiers.md");
+    let blocks: Vec<&str> = doc.split("```toml\n").skip(1).collect();
+    assert!(blocks.len() >= 2, "the example and the private-CA relay");
+    for block in blocks {
+        let body = &block[..block.find("```").expect("its end")];
+        let file: File = toml::from_str(body).unwrap_or_else(|e| panic!("{body}\n{e}"));
+        file.alerting
+            .validate("alerting")
+            .unwrap_or_else(|e| panic!("{body}\n{e}"));
+    }
+}
+
+/// Each `[alerting.smtp]` key has a row in the docs' table.
+#[test]
+fn every_smtp_key_is_documented() {
+    let doc = include_str!("../../../docs/alerting/notifiers.md");
+    let c: NotifyConfig = toml::from_str("[smtp]\nhost = \"h\"\nfrom = \"a@b.c\"").unwrap();
+    let smtp = serde_json::to_value(c.smtp.unwrap()).unwrap();
+    let keys = smtp.as_object().unwrap().keys();
+    // `password` is not serialised (it never prints) but is documented too.
+    for key in keys.map(String::as_str).chain(["password"]) {
+        assert!(
+            doc.contains(&format!("| `{key}` |")),
+            "{key} is not documented"
+        );
+    }
+}
+
 fn error_of(toml_text: &str) -> String {
     let c: NotifyConfig = toml::from_str(toml_text).unwrap();
     c.validate("alerting").unwrap_err().to_string()
@@ -84,6 +115,10 @@ fn errors_name_the_key() {
         (
             "[notify]\nexternal_url = \"nope\"",
             "alerting.notify.external_url:",
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"x@y.z\"\ntls = \"none\"\ntls_server_name = \"m\"",
+            "alerting.smtp.tls_server_name:",
         ),
     ];
     for (toml_text, key) in cases {
