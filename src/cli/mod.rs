@@ -1,8 +1,14 @@
-//! `pharos search` and `pharos tail`: the query API (`/api/v1/query`, `/api/v1/tail`) from the
-//! terminal. The server does all the work; this module only calls it and renders the answer.
+//! The client commands: `pharos search` and `pharos tail` (the query API, `/api/v1/query`,
+//! `/api/v1/tail`), and the alerting commands `pharos alerts`, `pharos silence` and
+//! `pharos ack` (the Alertmanager v2 API and `/api/v1/incidents`). The server does all the
+//! work; these modules only call it and render the answer.
 
+pub mod ack;
+pub mod alerts;
 pub mod client;
+pub mod matchers;
 pub mod search;
+pub mod silence;
 pub mod table;
 pub mod tail;
 
@@ -47,6 +53,77 @@ pub enum TailOutput {
     Table,
     /// Each record as one line of JSON.
     Ndjson,
+}
+
+/// How the alerting commands (`alerts`, `silence list`) print their answer.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOutput {
+    /// Aligned columns fitted to the terminal.
+    Table,
+    /// The server's JSON (the listed items), pretty-printed.
+    Json,
+}
+
+/// A request the server refused (400, 404, 409, …: it would refuse it again), or input the
+/// CLI refused before sending it (a bad matcher). `pharos` exits with 2, as for a rejected
+/// query, so scripts can tell "you asked for something wrong" from "could not ask".
+#[derive(Debug)]
+pub struct Rejected {
+    pub message: String,
+    /// The HTTP status, when the server refused (for callers that add a hint).
+    pub status: Option<u16>,
+    /// The input the error is in and the byte offset to point at, when known.
+    pub at: Option<(String, usize)>,
+}
+
+impl Rejected {
+    pub fn new(message: impl Into<String>) -> Rejected {
+        Rejected {
+            message: message.into(),
+            status: None,
+            at: None,
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some((input, pos)) = &self.at {
+            if let Some((line, caret)) = caret_lines(input, Some(*pos), None) {
+                write!(f, "\n  {line}\n  {caret}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `text` to stdout; a reader that went away (`pharos alerts | head`) is not an error.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+    }
+}
+
+/// Who is running the command, for a silence's author and an acknowledgement's `by`:
+/// `$USER`, else `$LOGNAME` (the login name, as POSIX says; set by login and by sudo).
+fn login_name() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
+/// JSON pretty-printed, with the final newline.
+fn pretty_json(v: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(v)? + "\n")
 }
 
 /// The server rejected the query or its parameters (HTTP 400). `pharos` exits with 2.

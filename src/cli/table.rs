@@ -155,6 +155,21 @@ pub fn hit_time(hit: &Value) -> String {
     formatted.unwrap_or_else(|| sanitize(&cell_text(&hit["timestamp"])))
 }
 
+/// An RFC 3339 time from the server as UTC to the second (`2024-05-01T10:00:00Z`), short
+/// enough for a table; text that is not such a time is shown as it is.
+pub fn short_time(text: &str) -> String {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(time::UtcOffset::UTC)
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+                ))
+                .ok()
+        })
+        .unwrap_or_else(|| sanitize(text))
+}
+
 /// Whether `hit` is a whole record (not one narrowed by `| fields`).
 pub fn is_full_hit(hit: &Value) -> bool {
     hit.get("timestamp_ns").is_some()
@@ -510,6 +525,15 @@ mod tests {
             out,
             "timestamp                 status\n2024-05-01T10:00:00.000Z     500\n"
         );
+    }
+
+    #[test]
+    fn short_times() {
+        assert_eq!(
+            short_time("2024-05-01T12:00:00.123456789+02:00"),
+            "2024-05-01T10:00:00Z"
+        );
+        assert_eq!(short_time("soon\n"), "soon⏎");
     }
 
     #[test]
