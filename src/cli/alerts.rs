@@ -229,10 +229,7 @@ fn incident_table(list: &[Value], style: &Style) -> String {
                 Value::from(i["alerts"].as_array().map_or(0, Vec::len)),
                 Value::String(text(&i["policy"])),
                 // Steps are 0-based in the API; people count from 1.
-                Value::String(match i["step"].as_u64() {
-                    Some(s) => (s + 1).to_string(),
-                    None => String::new(),
-                }),
+                i["step"].as_u64().map_or(Value::Null, |s| Value::from(s + 1)),
                 Value::String(table::short_time(&text(&i["opened_at"]))),
                 Value::String(text(&i["acked_by"])),
             ]
@@ -325,7 +322,7 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(
             alert_table(&alerts, &plain),
-            "ALERTNAME  STATE                  STARTED               LABELS                  FINGERPRINT\n\
+            "ALERTNAME  STATE                  STARTED               LABELS                FINGERPRINT\n\
              DiskFull   suppressed (silenced)  2025-03-01T10:00:00Z  env=\"prod\" team=\"db\"  0123456789abcdef\n"
         );
         let incidents = [json!({
@@ -335,7 +332,7 @@ mod tests {
         })];
         let out = incident_table(&incidents, &plain);
         assert!(out.ends_with(
-            "abc123  acknowledged  alertname=\"DiskFull\"       1  db      1  2025-03-01T10:00:00Z  alice\n"
+            "abc123  acknowledged  alertname=\"DiskFull\"       1  db         1  2025-03-01T10:00:00Z  alice\n"
         ), "{out}");
     }
 }

@@ -100,8 +100,10 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|e| format!("`{s}` is not an RFC 3339 time like 2025-03-01T18:00:00Z: {e}"))
 }
 
+/// In UTC, as the server answers, so what is sent and what is listed look alike.
 fn rfc3339(t: OffsetDateTime) -> anyhow::Result<String> {
-    t.format(&Rfc3339)
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
         .with_context(|| format!("formatting {t} as RFC 3339"))
 }
 
