@@ -111,3 +111,15 @@ fn toml_string(config: &config::PharosConfig) -> anyhow::Result<String> {
     let value = serde_json::to_value(config)?;
     Ok(serde_json::to_string_pretty(&value)?)
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (duplicate short flags, e.g. a
+    /// subcommand's `-c` against the global `--config`), which otherwise only fire when that
+    /// subcommand is run.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -16,7 +16,8 @@ pub struct AckArgs {
     /// `pharos alerts`): every open incident holding that alert is acknowledged.
     #[arg(value_name = "INCIDENT-OR-FINGERPRINT")]
     pub id: String,
-    /// Who acknowledges, shown to everyone notified later (default: $USER, else $LOGNAME).
+    /// Who acknowledges, shown to everyone notified later (default: $USER, else $LOGNAME, else the
+    /// user id's login name).
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
     #[command(flatten)]

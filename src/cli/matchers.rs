@@ -34,8 +34,12 @@ pub fn parse_args(args: &[String]) -> Result<Vec<Matcher>, Rejected> {
                     String::new()
                 };
                 return Err(Rejected {
-                    // MatcherError reads "at position N: …" (a byte offset, 0-based).
-                    message: format!("bad matcher {arg:?}{which} {e}"),
+                    // Reads "at position N: …" (a byte offset, 0-based), as the server says it.
+                    message: format!(
+                        "bad matcher {arg:?}{which} at position {}: {}",
+                        e.pos,
+                        one_line(&e.msg)
+                    ),
                     status: None,
                     at: Some((arg.clone(), e.pos)),
                 });
@@ -43,6 +47,21 @@ pub fn parse_args(args: &[String]) -> Result<Vec<Matcher>, Rejected> {
         }
     }
     Ok(out)
+}
+
+/// The regex crate's multi-line error (the anchored pattern with its own caret, then
+/// `error: …`) as one line, since the caret printed under the argument says where.
+fn one_line(msg: &str) -> String {
+    let mut lines = msg.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        None => first.to_string(),
+        Some(last) => format!(
+            "{} {}",
+            first.trim_end_matches("regex parse error:").trim_end(),
+            last.trim().trim_start_matches("error: ")
+        ),
+    }
 }
 
 /// A plain word (`DiskFull`, `node:cpu-high`), which amtool takes as the alert name. Anything
@@ -126,7 +145,7 @@ mod tests {
         let err = parse(&["alertname=Foo", "team=~\"db|(\""]).err().unwrap_or_default();
         assert!(err.starts_with("bad matcher"), "{err}");
         assert!(err.contains("(argument 2) at position 6"), "{err}");
-        assert!(err.contains("invalid regex"), "{err}");
+        assert!(err.contains("invalid regex \"db|(\": unclosed group\n"), "{err}");
         assert!(err.ends_with("team=~\"db|(\"\n        ^"), "{err:?}");
         let err = parse(&["1abc=x"]).err().unwrap_or_default();
         assert!(err.contains("at position 0"), "{err}");

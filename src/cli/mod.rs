@@ -112,13 +112,40 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 /// Who is running the command, for a silence's author and an acknowledgement's `by`:
-/// `$USER`, else `$LOGNAME` (the login name, as POSIX says; set by login and by sudo).
+/// `$USER`, else `$LOGNAME` (set by login and by sudo), else the name of the process's user
+/// id in /etc/passwd (containers and cron often set neither variable).
 fn login_name() -> Option<String> {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .map(|v| v.trim().to_string())
         .find(|v| !v.is_empty())
+        .or_else(passwd_name)
+}
+
+#[cfg(target_os = "linux")]
+fn passwd_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's user: its uid without an unsafe getuid().
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    name_of_uid(&passwd, uid)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn passwd_name() -> Option<String> {
+    None
+}
+
+/// The name of `uid` in passwd(5) text (`name:x:uid:gid:…`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn name_of_uid(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// JSON pretty-printed, with the final newline.
@@ -222,6 +249,14 @@ mod tests {
             rejected("a\nb )", Some(4), None),
             "query error: unexpected `)`\n  b )\n    ^"
         );
+    }
+
+    #[test]
+    fn login_names_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(name_of_uid(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(name_of_uid(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(name_of_uid(passwd, 7), None);
     }
 
     #[test]

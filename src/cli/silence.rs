@@ -53,10 +53,11 @@ pub struct AddArgs {
     /// When the silence starts, RFC 3339 (default: now; a later start makes it pending).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub start: Option<OffsetDateTime>,
-    /// Why: shown to everyone who wonders why an alert is quiet.
-    #[arg(long, short)]
+    /// Why: shown to everyone who wonders why an alert is quiet. (No `-c`: that is the
+    /// global --config.)
+    #[arg(long)]
     pub comment: String,
-    /// Who (default: $USER, else $LOGNAME).
+    /// Who (default: $USER, else $LOGNAME, else the login name of the user id).
     #[arg(long, short)]
     pub author: Option<String>,
     #[command(flatten)]
@@ -115,8 +116,9 @@ pub fn run(args: SilenceArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The `POST /api/v2/silences` body for `add`'s arguments, `now` being the default start.
-fn add_body(args: &AddArgs, author: String, now: OffsetDateTime) -> anyhow::Result<Value> {
+/// The `POST /api/v2/silences` body for `add`'s arguments, `now` being the default start and
+/// `login` the default author.
+fn add_body(args: &AddArgs, login: Option<String>, now: OffsetDateTime) -> anyhow::Result<Value> {
     let matchers: Vec<Matcher> = matchers::parse_args(&args.matchers)?;
     let start = args.start.unwrap_or(now);
     let end = match (args.end, args.duration) {
@@ -138,6 +140,12 @@ fn add_body(args: &AddArgs, author: String, now: OffsetDateTime) -> anyhow::Resu
     if args.comment.trim().is_empty() {
         return Err(Rejected::new("--comment must say why (it is shown with the silence)").into());
     }
+    let author = args
+        .author
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .or(login)
+        .ok_or_else(|| Rejected::new("--author is needed: cannot tell who you are"))?;
     let post = PostableSilence {
         id: None,
         matchers: matchers::api_matchers(&matchers),
@@ -150,13 +158,7 @@ fn add_body(args: &AddArgs, author: String, now: OffsetDateTime) -> anyhow::Resu
 }
 
 fn add(args: AddArgs) -> anyhow::Result<()> {
-    let author = match args.author.clone().filter(|a| !a.trim().is_empty()) {
-        Some(a) => a,
-        None => super::login_name().ok_or_else(|| {
-            Rejected::new("--author: cannot tell who you are ($USER and $LOGNAME are unset)")
-        })?,
-    };
-    let body = add_body(&args, author, OffsetDateTime::now_utc())?;
+    let body = add_body(&args, super::login_name(), OffsetDateTime::now_utc())?;
     let client = Client::new(&args.conn)?;
     let answer = super::runtime()?.block_on(client.api(
         Method::POST,
@@ -305,7 +307,9 @@ mod tests {
         full.extend_from_slice(argv);
         let t = T::try_parse_from(full).map_err(|e| e.to_string())?;
         match t.cmd {
-            SilenceCommand::Add(a) => add_body(&a, "alice".into(), NOW).map_err(|e| e.to_string()),
+            SilenceCommand::Add(a) => {
+                add_body(&a, Some("alice".into()), NOW).map_err(|e| e.to_string())
+            }
             _ => Err("not add".into()),
         }
     }
@@ -313,7 +317,7 @@ mod tests {
     #[test]
     fn add_maps_to_a_postable_silence() {
         assert_eq!(
-            body(&["alertname=Foo", "team=~db|infra", "--duration", "2h", "-c", "disk swap"]),
+            body(&["alertname=Foo", "team=~db|infra", "--duration", "2h", "--comment", "disk swap"]),
             Ok(json!({
                 "matchers": [
                     {"name": "alertname", "value": "Foo", "isRegex": false, "isEqual": true},
@@ -339,7 +343,7 @@ mod tests {
         assert_eq!(v["endsAt"], "2025-03-02T06:00:00Z");
         assert_eq!(v["matchers"][0]["isEqual"], false);
         // Neither --duration nor --end: amtool's hour.
-        let v = body(&["a=b", "-c", "x"]).unwrap_or_default();
+        let v = body(&["a=b", "--comment", "x"]).unwrap_or_default();
         assert_eq!(v["endsAt"], "2025-03-01T13:00:00Z");
     }
 
@@ -347,14 +351,23 @@ mod tests {
     fn add_refuses_bad_arguments() {
         let err = |argv: &[&str]| body(argv).err().unwrap_or_default();
         assert!(err(&["a=b"]).contains("--comment"));
-        assert!(err(&["a=b", "-c", "x", "-d", "1h", "--end", "2025-03-02T00:00:00Z"])
+        assert!(err(&["a=b", "--comment", "x", "-d", "1h", "--end", "2025-03-02T00:00:00Z"])
             .contains("cannot be used with"));
-        assert!(err(&["a=b", "-c", "x", "-d", "soon"]).contains("invalid duration"));
-        assert!(err(&["a=b", "-c", "x", "-d", "0s"]).contains("longer than 0s"));
-        assert!(err(&["a=b", "-c", "x", "--end", "tomorrow"]).contains("RFC 3339"));
-        assert!(err(&["a=b", "-c", "x", "--end", "2025-03-01T11:00:00Z"]).contains("not after"));
-        assert!(err(&["a=b", "-c", " "]).contains("must say why"));
-        assert!(err(&["a=~(", "-c", "x"]).contains("at position 3"));
+        assert!(err(&["a=b", "--comment", "x", "-d", "soon"]).contains("invalid duration"));
+        assert!(err(&["a=b", "--comment", "x", "-d", "0s"]).contains("longer than 0s"));
+        assert!(err(&["a=b", "--comment", "x", "--end", "tomorrow"]).contains("RFC 3339"));
+        assert!(err(&["a=b", "--comment", "x", "--end", "2025-03-01T11:00:00Z"]).contains("not after"));
+        assert!(err(&["a=b", "--comment", " "]).contains("must say why"));
+        assert!(err(&["a=~(", "--comment", "x"]).contains("at position 3"));
+        let t = T::try_parse_from(["silence", "add", "a=b", "--comment", "x"]);
+        let Ok(T {
+            cmd: SilenceCommand::Add(a),
+        }) = t
+        else {
+            panic!("parse")
+        };
+        let no_author = add_body(&a, None, NOW).err().map(|e| e.to_string());
+        assert_eq!(no_author.as_deref(), Some("--author is needed: cannot tell who you are"));
     }
 
     fn silence(id: &str, state: SilenceState, ends: &str) -> GettableSilence {
