@@ -29,7 +29,11 @@ fn request(args: &AckArgs, login: Option<String>) -> Result<(String, Value), Rej
     let id = args.id.trim();
     // Incident ids and fingerprints are hex; refusing anything else keeps `/` or `?` from
     // changing the request's path.
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(Rejected::new(format!(
             "{id:?} is not an incident id or alert fingerprint (hex digits, as `pharos alerts \
              incidents` and `pharos alerts` show)"
@@ -90,7 +94,11 @@ fn describe(v: &Value) -> String {
         })
         .unwrap_or_default();
     let n = v["alerts"].as_array().map_or(0, Vec::len);
-    let alerts = if n == 1 { "1 alert".to_string() } else { format!("{n} alerts") };
+    let alerts = if n == 1 {
+        "1 alert".to_string()
+    } else {
+        format!("{n} alerts")
+    };
     format!(
         "acknowledged incident {} {{{group}}} ({alerts}) by {}",
         text(&v["id"]),
@@ -130,7 +138,10 @@ mod tests {
         );
         assert_eq!(
             req(&["abc123"], Some("alice")),
-            Ok(("/api/v1/incidents/abc123/ack".into(), json!({"by": "alice"})))
+            Ok((
+                "/api/v1/incidents/abc123/ack".into(),
+                json!({"by": "alice"})
+            ))
         );
         assert_eq!(
             req(&["abc123"], None),

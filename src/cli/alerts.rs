@@ -148,7 +148,10 @@ fn state_text(a: &GettableAlert) -> String {
 }
 
 /// `k="v"` pairs, skipping the names already shown in a column of their own.
-fn labels_text<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>, skip: &[&str]) -> String {
+fn labels_text<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+    skip: &[&str],
+) -> String {
     let mut pairs: Vec<(&String, &String)> = labels
         .into_iter()
         .filter(|(k, _)| !skip.contains(&k.as_str()))
@@ -229,7 +232,9 @@ fn incident_table(list: &[Value], style: &Style) -> String {
                 Value::from(i["alerts"].as_array().map_or(0, Vec::len)),
                 Value::String(text(&i["policy"])),
                 // Steps are 0-based in the API; people count from 1.
-                i["step"].as_u64().map_or(Value::Null, |s| Value::from(s + 1)),
+                i["step"]
+                    .as_u64()
+                    .map_or(Value::Null, |s| Value::from(s + 1)),
                 Value::String(table::short_time(&text(&i["opened_at"]))),
                 Value::String(text(&i["acked_by"])),
             ]
@@ -299,7 +304,10 @@ mod tests {
     #[test]
     fn incidents_is_a_subcommand() {
         let a = parsed(&["incidents", "--all"]).unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(a.command, Some(AlertsCommand::Incidents(IncidentsArgs { all: true, .. }))));
+        assert!(matches!(
+            a.command,
+            Some(AlertsCommand::Incidents(IncidentsArgs { all: true, .. }))
+        ));
         let a = parsed(&["alertname=incidents"]).unwrap_or_else(|e| panic!("{e}"));
         assert!(a.command.is_none());
         assert_eq!(a.matchers, vec!["alertname=incidents"]);
@@ -307,7 +315,10 @@ mod tests {
 
     #[test]
     fn tables() {
-        let plain = Style { width: None, color: false };
+        let plain = Style {
+            width: None,
+            color: false,
+        };
         let alerts: Vec<GettableAlert> = serde_json::from_value(json!([{
             "labels": {"alertname": "DiskFull", "team": "db", "env": "prod"},
             "annotations": {},

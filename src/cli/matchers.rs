@@ -142,10 +142,15 @@ mod tests {
 
     #[test]
     fn bad_matchers_name_the_position() {
-        let err = parse(&["alertname=Foo", "team=~\"db|(\""]).err().unwrap_or_default();
+        let err = parse(&["alertname=Foo", "team=~\"db|(\""])
+            .err()
+            .unwrap_or_default();
         assert!(err.starts_with("bad matcher"), "{err}");
         assert!(err.contains("(argument 2) at position 6"), "{err}");
-        assert!(err.contains("invalid regex \"db|(\": unclosed group\n"), "{err}");
+        assert!(
+            err.contains("invalid regex \"db|(\": unclosed group\n"),
+            "{err}"
+        );
         assert!(err.ends_with("team=~\"db|(\"\n        ^"), "{err:?}");
         let err = parse(&["1abc=x"]).err().unwrap_or_default();
         assert!(err.contains("at position 0"), "{err}");

@@ -253,7 +253,8 @@ mod tests {
 
     #[test]
     fn login_names_from_passwd() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n";
         assert_eq!(name_of_uid(passwd, 1000).as_deref(), Some("alice"));
         assert_eq!(name_of_uid(passwd, 0).as_deref(), Some("root"));
         assert_eq!(name_of_uid(passwd, 7), None);

@@ -194,12 +194,16 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("the server's silences are not in the v2 API's shape: {e}"))?;
     let shown = select(all, args.expired);
     match args.output {
-        ListOutput::Json => super::print_stdout(&super::pretty_json(&serde_json::to_value(
-            &shown,
-        )?)?),
+        ListOutput::Json => {
+            super::print_stdout(&super::pretty_json(&serde_json::to_value(&shown)?)?)
+        }
         ListOutput::Table => {
             if shown.is_empty() {
-                let which = if args.expired { "expired" } else { "active or pending" };
+                let which = if args.expired {
+                    "expired"
+                } else {
+                    "active or pending"
+                };
                 eprintln!("no {which} silences");
                 return Ok(());
             }
@@ -317,7 +321,14 @@ mod tests {
     #[test]
     fn add_maps_to_a_postable_silence() {
         assert_eq!(
-            body(&["alertname=Foo", "team=~db|infra", "--duration", "2h", "--comment", "disk swap"]),
+            body(&[
+                "alertname=Foo",
+                "team=~db|infra",
+                "--duration",
+                "2h",
+                "--comment",
+                "disk swap"
+            ]),
             Ok(json!({
                 "matchers": [
                     {"name": "alertname", "value": "Foo", "isRegex": false, "isEqual": true},
@@ -351,12 +362,22 @@ mod tests {
     fn add_refuses_bad_arguments() {
         let err = |argv: &[&str]| body(argv).err().unwrap_or_default();
         assert!(err(&["a=b"]).contains("--comment"));
-        assert!(err(&["a=b", "--comment", "x", "-d", "1h", "--end", "2025-03-02T00:00:00Z"])
-            .contains("cannot be used with"));
+        assert!(err(&[
+            "a=b",
+            "--comment",
+            "x",
+            "-d",
+            "1h",
+            "--end",
+            "2025-03-02T00:00:00Z"
+        ])
+        .contains("cannot be used with"));
         assert!(err(&["a=b", "--comment", "x", "-d", "soon"]).contains("invalid duration"));
         assert!(err(&["a=b", "--comment", "x", "-d", "0s"]).contains("longer than 0s"));
         assert!(err(&["a=b", "--comment", "x", "--end", "tomorrow"]).contains("RFC 3339"));
-        assert!(err(&["a=b", "--comment", "x", "--end", "2025-03-01T11:00:00Z"]).contains("not after"));
+        assert!(
+            err(&["a=b", "--comment", "x", "--end", "2025-03-01T11:00:00Z"]).contains("not after")
+        );
         assert!(err(&["a=b", "--comment", " "]).contains("must say why"));
         assert!(err(&["a=~(", "--comment", "x"]).contains("at position 3"));
         let t = T::try_parse_from(["silence", "add", "a=b", "--comment", "x"]);
@@ -367,7 +388,10 @@ mod tests {
             panic!("parse")
         };
         let no_author = add_body(&a, None, NOW).err().map(|e| e.to_string());
-        assert_eq!(no_author.as_deref(), Some("--author is needed: cannot tell who you are"));
+        assert_eq!(
+            no_author.as_deref(),
+            Some("--author is needed: cannot tell who you are")
+        );
     }
 
     fn silence(id: &str, state: SilenceState, ends: &str) -> GettableSilence {
