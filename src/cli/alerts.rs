@@ -109,7 +109,8 @@ fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
             }
             super::print_stdout(&alert_table(&alerts, &Style::detect()))?;
             if let Some(note) = Some(hidden_note(&args)).filter(|n| !n.is_empty()) {
-                eprintln!("{} alerts{note}", alerts.len());
+                let n = alerts.len();
+                eprintln!("{n} alert{}{note}", if n == 1 { "" } else { "s" });
             }
             Ok(())
         }
@@ -182,7 +183,7 @@ fn alert_table(alerts: &[GettableAlert], style: &Style) -> String {
             .to_vec()
         })
         .collect();
-    table::rows_table(&columns, &rows, style)
+    table::rows_table_keeping(&columns, &rows, style, &["STATE", "STARTED", "FINGERPRINT"])
 }
 
 fn incidents(args: IncidentsArgs) -> anyhow::Result<()> {
@@ -240,7 +241,7 @@ fn incident_table(list: &[Value], style: &Style) -> String {
             ]
         })
         .collect();
-    table::rows_table(&columns, &rows, style)
+    table::rows_table_keeping(&columns, &rows, style, &["ID", "STATE", "STEP", "OPENED"])
 }
 
 #[cfg(test)]

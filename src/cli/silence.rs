@@ -53,8 +53,8 @@ pub struct AddArgs {
     /// When the silence starts, RFC 3339 (default: now; a later start makes it pending).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub start: Option<OffsetDateTime>,
-    /// Why: shown to everyone who wonders why an alert is quiet. (No `-c`: that is the
-    /// global --config.)
+    /// Why: shown to everyone who wonders why an alert is quiet.
+    // No `-c` (amtool's): that is the global --config.
     #[arg(long)]
     pub comment: String,
     /// Who (default: $USER, else $LOGNAME, else the login name of the user id).
@@ -239,7 +239,7 @@ fn silence_table(silences: &[GettableSilence], style: &Style) -> String {
             .to_vec()
         })
         .collect();
-    table::rows_table(&columns, &rows, style)
+    table::rows_table_keeping(&columns, &rows, style, &["ID", "STATE", "ENDS"])
 }
 
 /// A silence id as given: the server's are UUIDs; refusing anything else keeps `/` or `?`

@@ -291,6 +291,17 @@ fn fit_widths(natural: &[usize], available: usize) -> Vec<usize> {
 /// An aggregation's rows under their column names, each line ending in `\n`. A column whose
 /// values are all numbers is right-aligned; wide columns are cut with `…` to fit the width.
 pub fn rows_table(columns: &[String], rows: &[Vec<Value>], style: &Style) -> String {
+    rows_table_keeping(columns, rows, style, &[])
+}
+
+/// [`rows_table`] where the columns named in `keep` are never cut (ids one copies into the
+/// next command, times): the others share what is left of the width.
+pub fn rows_table_keeping(
+    columns: &[String],
+    rows: &[Vec<Value>],
+    style: &Style,
+    keep: &[&str],
+) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -324,11 +335,32 @@ pub fn rows_table(columns: &[String], rows: &[Vec<Value>], style: &Style) -> Str
                 .unwrap_or(0)
         })
         .collect();
+    let kept: Vec<bool> = columns.iter().map(|c| keep.contains(&c.as_str())).collect();
     let widths = match style.width {
-        Some(w) => fit_widths(
-            &natural,
-            w.saturating_sub(SEP.len() * columns.len().saturating_sub(1)),
-        ),
+        Some(w) => {
+            let fixed: usize = (0..columns.len())
+                .filter(|&i| kept[i])
+                .map(|i| natural[i])
+                .sum();
+            let free: Vec<usize> = (0..columns.len())
+                .filter(|&i| !kept[i])
+                .map(|i| natural[i])
+                .collect();
+            let mut fitted = fit_widths(
+                &free,
+                w.saturating_sub(SEP.len() * columns.len().saturating_sub(1) + fixed),
+            )
+            .into_iter();
+            (0..columns.len())
+                .map(|i| {
+                    if kept[i] {
+                        natural[i]
+                    } else {
+                        fitted.next().unwrap_or(natural[i])
+                    }
+                })
+                .collect()
+        }
         None => natural,
     };
     let line = |row: &[String]| -> String {
@@ -507,6 +539,28 @@ mod tests {
         let row = out.lines().nth(1).unwrap_or_default();
         assert!(row.contains("z…") && row.contains("w…"), "{row}");
         assert!(row.ends_with("  3"), "{row}");
+    }
+
+    #[test]
+    fn kept_columns_are_never_cut() {
+        let out = rows_table_keeping(
+            &["id".into(), "comment".into()],
+            &[vec![
+                json!("0b6e4c3a-1f2d-4d3e-9a8b-7c6d5e4f3a2b"),
+                json!("x".repeat(80)),
+            ]],
+            &Style {
+                width: Some(50),
+                color: false,
+            },
+            &["id"],
+        );
+        let row = out.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.starts_with("0b6e4c3a-1f2d-4d3e-9a8b-7c6d5e4f3a2b  xxx"),
+            "{row}"
+        );
+        assert_eq!(display_width(row), 50, "{row}");
     }
 
     #[test]

@@ -195,9 +195,18 @@ async fn silences_mute_and_unmute_alerts() {
     // Listed with its matchers, state, author and comment.
     let r = cli(&server, &["silence", "list"], &[]);
     ok(&r, "silence list");
+    // Fitted to COLUMNS=100 without cutting the id (it is what `expire` takes).
     assert!(
         r.stdout.lines().all(|l| l.chars().count() <= 100),
         "fits COLUMNS=100: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(&format!("{id}  "))),
+        "{}",
         r.stdout
     );
     let r = cli(&server, &["silence", "list"], &[("COLUMNS", "300")]);
