@@ -43,6 +43,14 @@ enum Command {
     Search(cli::search::SearchArgs),
     /// Follows the records matching a filter as they arrive (Ctrl-C to stop).
     Tail(cli::tail::TailArgs),
+    /// Lists the current alerts (silenced and inhibited ones with --silenced, --inhibited);
+    /// `pharos alerts incidents` lists the open escalation incidents.
+    Alerts(cli::alerts::AlertsArgs),
+    /// Adds, lists and expires silences (amtool's matcher syntax).
+    Silence(cli::silence::SilenceArgs),
+    /// Acknowledges an escalation incident, by its id or an alert's fingerprint, so it stops
+    /// paging the next step.
+    Ack(cli::ack::AckArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,11 +60,15 @@ fn main() -> ExitCode {
         Command::CheckConfig { print } => check_config(cli.config.as_deref(), print),
         Command::Search(args) => cli::search::run(args),
         Command::Tail(args) => cli::tail::run(args),
+        Command::Alerts(args) => cli::alerts::run(args),
+        Command::Silence(args) => cli::silence::run(args),
+        Command::Ack(args) => cli::ack::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<cli::QueryRejected>() => {
-            eprintln!("pharos: {e}");
+        // The request (or its arguments) was refused: asking again the same way will not help.
+        Err(e) if e.is::<cli::QueryRejected>() || e.is::<cli::Rejected>() => {
+            eprintln!("pharos: {}", error_chain(&e));
             ExitCode::from(2)
         }
         Err(e) => {
@@ -98,4 +110,16 @@ fn check_config(path: Option<&std::path::Path>, print: bool) -> anyhow::Result<(
 fn toml_string(config: &config::PharosConfig) -> anyhow::Result<String> {
     let value = serde_json::to_value(config)?;
     Ok(serde_json::to_string_pretty(&value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (duplicate short flags, e.g. a
+    /// subcommand's `-c` against the global `--config`), which otherwise only fire when that
+    /// subcommand is run.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

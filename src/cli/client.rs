@@ -1,5 +1,5 @@
-//! The HTTP side of `pharos search` and `pharos tail`: requests, the API token, error answers
-//! turned into messages, and a Server-Sent Events parser for the live tail.
+//! The HTTP side of the client commands: requests, the API token, error answers turned into
+//! messages, and a Server-Sent Events parser for the live tail.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-use super::{Connection, QueryRejected};
+use super::{Connection, QueryRejected, Rejected};
 
 /// A connection to one Pharos server.
 pub struct Client {
@@ -20,6 +20,9 @@ pub struct Client {
 
 /// How long `tail` waits for the answer's headers.
 const TAIL_ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an alerting API call may take (they are small lookups and writes).
+const API_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The variable the API token is read from when no `--token-file` is given.
 pub const TOKEN_ENV: &str = "PHAROS_API_TOKEN";
@@ -95,6 +98,91 @@ impl Client {
         self.check(resp, query).await
     }
 
+    /// One JSON API call (the alerting commands): the answer's JSON (`null` for an empty
+    /// body, as `DELETE /api/v2/silence/{id}` answers). A refusal (4xx with the server's
+    /// reason) is [`Rejected`], carrying the status so callers can add a hint.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .query(query)
+            // One answer, never a stream: a server that says nothing for this long is stuck.
+            .timeout(API_TIMEOUT);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = self
+            .authorized(req)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| anyhow!("reading the server's answer: {}", root_cause(&e)))?;
+        if status.is_success() {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .map_err(|e| anyhow!("the server's answer to {path} is not JSON: {e}"));
+        }
+        Err(self.api_error(status, &text, path))
+    }
+
+    fn api_error(&self, status: StatusCode, text: &str, path: &str) -> anyhow::Error {
+        // Alertmanager's API answers errors as a JSON string, Pharos's own as {"error": …}.
+        let message = match serde_json::from_str::<Value>(text) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(v) => v["error"].as_str().map(str::to_string),
+            Err(_) => None,
+        }
+        .or_else(|| Some(text.trim().chars().take(500).collect::<String>()))
+        .filter(|m| !m.is_empty());
+        match (status, message) {
+            (StatusCode::UNAUTHORIZED, _) => self.token_error(),
+            // A 404 with no reason is the router's: the endpoint itself does not exist.
+            (StatusCode::NOT_FOUND, None) => anyhow!(
+                "{} has no {path} (404): is --server the Pharos HTTP address?",
+                self.base
+            ),
+            (_, message) if status.is_client_error() => Rejected {
+                message: format!(
+                    "{} ({status})",
+                    message.unwrap_or_else(|| "the server refused the request".into())
+                ),
+                status: Some(status.as_u16()),
+                at: None,
+            }
+            .into(),
+            (_, message) => anyhow!(
+                "the server at {} answered {status}: {}",
+                self.base,
+                message.unwrap_or_default()
+            ),
+        }
+    }
+
+    fn token_error(&self) -> anyhow::Error {
+        match &self.token {
+            None => anyhow!(
+                "the server at {} requires an API token: set {TOKEN_ENV} or pass --token-file",
+                self.base
+            ),
+            Some((_, source)) => anyhow!(
+                "the server at {} refused the API token from {source}",
+                self.base
+            ),
+        }
+    }
+
     /// The error for a request that got no answer.
     pub fn unreachable(&self, e: &reqwest::Error) -> anyhow::Error {
         Transient(format!(
@@ -129,16 +217,7 @@ impl Client {
                     .and_then(|c| usize::try_from(c).ok()),
             }
             .into()),
-            StatusCode::UNAUTHORIZED => match &self.token {
-                None => bail!(
-                    "the server at {} requires an API token: set {TOKEN_ENV} or pass --token-file",
-                    self.base
-                ),
-                Some((_, source)) => bail!(
-                    "the server at {} refused the API token from {source}",
-                    self.base
-                ),
-            },
+            StatusCode::UNAUTHORIZED => Err(self.token_error()),
             StatusCode::NOT_FOUND => bail!(
                 "{} has no Pharos query API (404): is --server the Pharos HTTP address?",
                 self.base

@@ -155,6 +155,21 @@ pub fn hit_time(hit: &Value) -> String {
     formatted.unwrap_or_else(|| sanitize(&cell_text(&hit["timestamp"])))
 }
 
+/// An RFC 3339 time from the server as UTC to the second (`2024-05-01T10:00:00Z`), short
+/// enough for a table; text that is not such a time is shown as it is.
+pub fn short_time(text: &str) -> String {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(time::UtcOffset::UTC)
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+                ))
+                .ok()
+        })
+        .unwrap_or_else(|| sanitize(text))
+}
+
 /// Whether `hit` is a whole record (not one narrowed by `| fields`).
 pub fn is_full_hit(hit: &Value) -> bool {
     hit.get("timestamp_ns").is_some()
@@ -276,6 +291,17 @@ fn fit_widths(natural: &[usize], available: usize) -> Vec<usize> {
 /// An aggregation's rows under their column names, each line ending in `\n`. A column whose
 /// values are all numbers is right-aligned; wide columns are cut with `…` to fit the width.
 pub fn rows_table(columns: &[String], rows: &[Vec<Value>], style: &Style) -> String {
+    rows_table_keeping(columns, rows, style, &[])
+}
+
+/// [`rows_table`] where the columns named in `keep` are never cut (ids one copies into the
+/// next command, times): the others share what is left of the width.
+pub fn rows_table_keeping(
+    columns: &[String],
+    rows: &[Vec<Value>],
+    style: &Style,
+    keep: &[&str],
+) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -309,11 +335,32 @@ pub fn rows_table(columns: &[String], rows: &[Vec<Value>], style: &Style) -> Str
                 .unwrap_or(0)
         })
         .collect();
+    let kept: Vec<bool> = columns.iter().map(|c| keep.contains(&c.as_str())).collect();
     let widths = match style.width {
-        Some(w) => fit_widths(
-            &natural,
-            w.saturating_sub(SEP.len() * columns.len().saturating_sub(1)),
-        ),
+        Some(w) => {
+            let fixed: usize = (0..columns.len())
+                .filter(|&i| kept[i])
+                .map(|i| natural[i])
+                .sum();
+            let free: Vec<usize> = (0..columns.len())
+                .filter(|&i| !kept[i])
+                .map(|i| natural[i])
+                .collect();
+            let mut fitted = fit_widths(
+                &free,
+                w.saturating_sub(SEP.len() * columns.len().saturating_sub(1) + fixed),
+            )
+            .into_iter();
+            (0..columns.len())
+                .map(|i| {
+                    if kept[i] {
+                        natural[i]
+                    } else {
+                        fitted.next().unwrap_or(natural[i])
+                    }
+                })
+                .collect()
+        }
         None => natural,
     };
     let line = |row: &[String]| -> String {
@@ -495,6 +542,28 @@ mod tests {
     }
 
     #[test]
+    fn kept_columns_are_never_cut() {
+        let out = rows_table_keeping(
+            &["id".into(), "comment".into()],
+            &[vec![
+                json!("0b6e4c3a-1f2d-4d3e-9a8b-7c6d5e4f3a2b"),
+                json!("x".repeat(80)),
+            ]],
+            &Style {
+                width: Some(50),
+                color: false,
+            },
+            &["id"],
+        );
+        let row = out.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.starts_with("0b6e4c3a-1f2d-4d3e-9a8b-7c6d5e4f3a2b  xxx"),
+            "{row}"
+        );
+        assert_eq!(display_width(row), 50, "{row}");
+    }
+
+    #[test]
     fn fair_widths() {
         assert_eq!(fit_widths(&[3, 50, 50], 43), vec![3, 20, 20]);
         assert_eq!(fit_widths(&[3, 10], 100), vec![3, 10]);
@@ -510,6 +579,15 @@ mod tests {
             out,
             "timestamp                 status\n2024-05-01T10:00:00.000Z     500\n"
         );
+    }
+
+    #[test]
+    fn short_times() {
+        assert_eq!(
+            short_time("2024-05-01T12:00:00.123456789+02:00"),
+            "2024-05-01T10:00:00Z"
+        );
+        assert_eq!(short_time("soon\n"), "soon⏎");
     }
 
     #[test]

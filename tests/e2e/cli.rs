@@ -16,7 +16,7 @@ use super::common::{bin, post_ndjson, start, wait_total, Server};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// The real binary with a clean client environment (no inherited server, token or width).
-fn pharos(args: &[&str]) -> Command {
+pub(crate) fn pharos(args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("PHAROS_SERVER")
@@ -27,13 +27,13 @@ fn pharos(args: &[&str]) -> Command {
     cmd
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(cmd: &mut Command) -> Ran {
+pub(crate) fn run(cmd: &mut Command) -> Ran {
     let Output {
         status,
         stdout,

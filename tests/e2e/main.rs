@@ -8,6 +8,7 @@ mod backpressure;
 mod bad_input;
 mod checks;
 mod cli;
+mod cli_alerting;
 mod common;
 mod config;
 mod crash_cycles;
