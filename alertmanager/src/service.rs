@@ -330,3 +330,67 @@ impl Alerting {
         &self.config_text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemStateDb;
+    use pharos_collector::clock::ManualClock;
+
+    fn open(config: &AlertingConfig) -> Result<Alerting, AlertingError> {
+        Alerting::open_with(
+            config,
+            Arc::new(MemStateDb::default()),
+            Sources::default(),
+            Arc::new(ManualClock::new(1_000_000_000_000)),
+        )
+    }
+
+    #[tokio::test]
+    async fn defaults_route_everything_to_a_silent_default_receiver() {
+        let a = open(&AlertingConfig::default()).expect("defaults open");
+        assert_eq!(
+            a.notifier.receiver_names(),
+            vec![DEFAULT_RECEIVER.to_string()]
+        );
+        // The status endpoint shows the effective config as TOML.
+        assert!(
+            a.config_text().contains("receiver = \"default\""),
+            "{}",
+            a.config_text()
+        );
+    }
+
+    #[tokio::test]
+    async fn problems_name_their_key() {
+        let mut c = AlertingConfig::default();
+        c.route.receiver = Some("nobody".into());
+        let e = open(&c).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("alerting.route.receiver"), "{e}");
+
+        let mut c = AlertingConfig::default();
+        c.resolve_timeout = PromDuration::ZERO;
+        let e = open(&c).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with("alerting.resolve_timeout"), "{e}");
+
+        // An SLO on a check that does not exist.
+        let c: AlertingConfig = toml::from_str(
+            "[[slos]]\nname = \"x\"\nobjective = 99.9\nsli = { check = \"nope\" }\n",
+        )
+        .expect("toml");
+        let e = open(&c).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("alerting.slos[0]") && e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn the_ack_secret_never_prints() {
+        let c = AlertingConfig {
+            ack_secret: Some(AckSecret("a-very-secret-signing-key-of-32-bytes!".into())),
+            ..AlertingConfig::default()
+        };
+        assert!(!format!("{c:?}").contains("very-secret"));
+        assert!(!toml::to_string(&c)
+            .unwrap_or_default()
+            .contains("very-secret"));
+    }
+}
