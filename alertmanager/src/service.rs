@@ -368,8 +368,10 @@ mod tests {
         let e = open(&c).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("alerting.route.receiver"), "{e}");
 
-        let mut c = AlertingConfig::default();
-        c.resolve_timeout = PromDuration::ZERO;
+        let c = AlertingConfig {
+            resolve_timeout: PromDuration::ZERO,
+            ..AlertingConfig::default()
+        };
         let e = open(&c).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.starts_with("alerting.resolve_timeout"), "{e}");
 
