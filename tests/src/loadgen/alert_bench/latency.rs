@@ -137,7 +137,8 @@ fn write_config(dir: &Path, target: &str, smtp_port: u16, lanes: usize) -> Resul
 
 /// The target: `/health/{lane}` answers 200 while the lane is healthy, else 503.
 async fn start_target(lanes: usize) -> Result<(String, Arc<Vec<AtomicBool>>)> {
-    let healthy: Arc<Vec<AtomicBool>> = Arc::new((0..lanes).map(|_| AtomicBool::new(true)).collect());
+    let healthy: Arc<Vec<AtomicBool>> =
+        Arc::new((0..lanes).map(|_| AtomicBool::new(true)).collect());
     let app = axum::Router::new()
         .route(
             "/health/{lane}",
@@ -170,28 +171,43 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value> {
         .await
         .with_context(|| format!("GET {url}"))?;
     ensure!(resp.status().is_success(), "GET {url}: {}", resp.status());
-    resp.json().await.with_context(|| format!("GET {url}: body"))
+    resp.json()
+        .await
+        .with_context(|| format!("GET {url}: body"))
 }
 
 /// The start of the lane's incident that began at or after `after_ns`.
-async fn incident_start(client: &reqwest::Client, http: &str, lane: usize, after_ns: i64) -> Result<i64> {
+async fn incident_start(
+    client: &reqwest::Client,
+    http: &str,
+    lane: usize,
+    after_ns: i64,
+) -> Result<i64> {
     let from = after_ns / 1_000_000_000 - 5;
-    let v = get_json(client, &format!("{http}/api/v1/checks/lane-{lane}/uptime?from={from}")).await?;
+    let v = get_json(
+        client,
+        &format!("{http}/api/v1/checks/lane-{lane}/uptime?from={from}"),
+    )
+    .await?;
     let starts = v["incidents"]
         .as_array()
         .context("uptime: no incidents array")?
         .iter()
         .filter_map(|i| i["start"].as_str().and_then(parse_rfc3339_ns))
         .filter(|s| *s >= after_ns);
-    starts.min().with_context(|| format!("lane-{lane}: no incident after the target failed: {v}"))
+    starts
+        .min()
+        .with_context(|| format!("lane-{lane}: no incident after the target failed: {v}"))
 }
 
 /// The firing alert's `updatedAt` (when the store received it).
 async fn alert_updated(client: &reqwest::Client, http: &str, lane: usize) -> Result<Option<i64>> {
-    let url = format!("{http}/api/v2/alerts?filter=check%3D%22lane-{lane}%22&active=true");
-    let v = get_json(client, &url).await?;
+    let v = get_json(client, &format!("{http}/api/v2/alerts")).await?;
+    let id = format!("lane-{lane}");
     Ok(v.as_array()
-        .and_then(|a| a.first())
+        .into_iter()
+        .flatten()
+        .find(|a| a["labels"]["check"] == id.as_str() && a["status"]["state"] != "resolved")
         .and_then(|a| a["updatedAt"].as_str())
         .and_then(parse_rfc3339_ns))
 }
@@ -228,7 +244,11 @@ impl Lane {
         let failed_at = now_ns();
         self.set_healthy(false);
         let fire = self.next_mail().await?;
-        ensure!(fire.firing, "lane-{}: a resolved e-mail before the firing one", self.id);
+        ensure!(
+            fire.firing,
+            "lane-{}: a resolved e-mail before the firing one",
+            self.id
+        );
         let detected = incident_start(&self.client, &self.http, self.id, failed_at).await?;
         let updated = alert_updated(&self.client, &self.http, self.id).await?;
         self.set_healthy(true);
@@ -257,8 +277,15 @@ impl Lane {
 }
 
 pub async fn run(o: &LatencyOpts) -> Result<LatencyReport> {
-    ensure!(o.lanes > 0 && o.incidents > 0, "--lanes and --incidents must be at least 1");
-    let smtp = Arc::new(TestSmtpServer::start().await.context("starting the SMTP server")?);
+    ensure!(
+        o.lanes > 0 && o.incidents > 0,
+        "--lanes and --incidents must be at least 1"
+    );
+    let smtp = Arc::new(
+        TestSmtpServer::start()
+            .await
+            .context("starting the SMTP server")?,
+    );
     let (target, healthy) = start_target(o.lanes).await?;
     let dir = tempfile::Builder::new()
         .prefix("pharos-alert-bench-")
@@ -271,13 +298,17 @@ pub async fn run(o: &LatencyOpts) -> Result<LatencyReport> {
     ];
     let mut server = Server::start(&o.pharos_bin, &env)?;
     let client = reqwest::Client::new();
-    server.wait_healthy(&client, Duration::from_secs(60)).await?;
+    server
+        .wait_healthy(&client, Duration::from_secs(60))
+        .await?;
     // Every check must have decided `up` first: from `unknown`, a failure would be a
     // first decision, not an incident.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let v = get_json(&client, &format!("{}/api/v1/checks", server.http)).await?;
-        let up = v["checks"].as_array().map_or(0, |c| c.iter().filter(|c| c["state"] == "up").count());
+        let up = v["checks"]
+            .as_array()
+            .map_or(0, |c| c.iter().filter(|c| c["state"] == "up").count());
         if up == o.lanes {
             break;
         }
@@ -366,7 +397,13 @@ pub async fn run(o: &LatencyOpts) -> Result<LatencyReport> {
     ensure!(unknown == 0, "{unknown} e-mails with an unexpected subject");
     let lat: Vec<f64> = incidents.iter().map(|i| i.email_ms).collect();
     let store: Vec<f64> = incidents.iter().filter_map(|i| i.store_ms).collect();
-    let p = |v: &[f64], q: f64| if v.is_empty() { f64::NAN } else { percentile(v, q) };
+    let p = |v: &[f64], q: f64| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            percentile(v, q)
+        }
+    };
     Ok(LatencyReport {
         command_line: o.command_line.clone(),
         machine: Machine::detect(),
@@ -427,7 +464,8 @@ mod tests {
 
     #[test]
     fn subjects_name_status_and_lane() {
-        let data = "From: a\r\nSubject: [FIRING:1] CheckDown (CheckDown lane-12)\r\n\r\nbody lane-3";
+        let data =
+            "From: a\r\nSubject: [FIRING:1] CheckDown (CheckDown lane-12)\r\n\r\nbody lane-3";
         assert_eq!(parse_subject(data), Some((true, 12)));
         let data = "Subject: [RESOLVED] CheckDown (CheckDown lane-0)\r\n\r\n";
         assert_eq!(parse_subject(data), Some((false, 0)));

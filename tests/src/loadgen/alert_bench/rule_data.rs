@@ -73,7 +73,10 @@ pub async fn fill_logs(
             !collector.progress().failed.load(Ordering::SeqCst),
             "the indexer stopped on an error"
         );
-        ensure!(Instant::now() < deadline, "indexing did not catch up in 10 minutes");
+        ensure!(
+            Instant::now() < deadline,
+            "indexing did not catch up in 10 minutes"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
@@ -98,7 +101,13 @@ fn instance(combo: usize) -> String {
 
 /// Builds a store of `10 × combos` series (every metric for every instance and zone), one
 /// sample every [`SCRAPE_S`] over `[from_ms, to_ms]`.
-pub fn fill_metrics(dir: &Path, combos: usize, from_ms: i64, to_ms: i64, seed: u64) -> Result<(Arc<TsdbStore>, u64)> {
+pub fn fill_metrics(
+    dir: &Path,
+    combos: usize,
+    from_ms: i64,
+    to_ms: i64,
+    seed: u64,
+) -> Result<(Arc<TsdbStore>, u64)> {
     let clock = ManualClock::new(from_ms * 1_000_000);
     let shared: SharedClock = Arc::new(clock.clone());
     let store = Arc::new(TsdbStore::open(dir, TsdbLimits::default(), shared)?);
@@ -180,8 +189,17 @@ fn promql_rule(k: usize, combos: usize) -> String {
 
 /// Writes `rules` rules (half `logs:`, half `expr:`) in groups of `per_group`, over
 /// `files` files; returns the paths. Rule names say their kind (`Logs…` / `Prom…`).
-pub fn write_rules(dir: &Path, rules: usize, per_group: usize, files: usize, combos: usize) -> Result<Vec<PathBuf>> {
-    ensure!(per_group > 0 && files > 0, "rules per group and files must be at least 1");
+pub fn write_rules(
+    dir: &Path,
+    rules: usize,
+    per_group: usize,
+    files: usize,
+    combos: usize,
+) -> Result<Vec<PathBuf>> {
+    ensure!(
+        per_group > 0 && files > 0,
+        "rules per group and files must be at least 1"
+    );
     let groups = rules.div_ceil(per_group);
     let mut texts = vec![String::from("groups:\n"); files];
     let mut n = 0;
@@ -191,7 +209,10 @@ pub fn write_rules(dir: &Path, rules: usize, per_group: usize, files: usize, com
         for _ in 0..per_group.min(rules - n) {
             // Alternate, so every group has both kinds.
             if n % 2 == 0 {
-                text.push_str(&format!("      - alert: Logs{n}\n        logs: {}\n", log_rule(n / 2)));
+                text.push_str(&format!(
+                    "      - alert: Logs{n}\n        logs: {}\n",
+                    log_rule(n / 2)
+                ));
             } else {
                 text.push_str(&format!(
                     "      - alert: Prom{n}\n        expr: '{}'\n",
@@ -208,4 +229,76 @@ pub fn write_rules(dir: &Path, rules: usize, per_group: usize, files: usize, com
         paths.push(p);
     }
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use pharos_alertmanager::rules::{RuleManager, RulesConfig};
+    use pharos_alertmanager::sources::Sources;
+    use pharos_alertmanager::{AlertStore, MemStateDb, SharedStateDb};
+
+    use super::*;
+
+    /// Every rule variant the bench writes loads and evaluates without an error over a
+    /// small version of its data (the bench itself is too long for `cargo test`).
+    #[test]
+    fn every_generated_rule_evaluates_over_small_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (end, minute) = (20_484 * 86_400 * 1_000_000_000i64, 60_000_000_000i64);
+        let from = end - 70 * minute;
+        let log_clock = ManualClock::new(from);
+        let shared: SharedClock = Arc::new(log_clock.clone());
+        let collector = Collector::open(
+            collector_config(&dir.path().join("logs")),
+            shared,
+            rt.handle().clone(),
+        )
+        .expect("collector");
+        rt.block_on(fill_logs(&collector, &log_clock, 3_000, from, end, 1))
+            .expect("logs");
+        let (tsdb, samples) = fill_metrics(
+            &dir.path().join("metrics"),
+            8,
+            from / 1_000_000,
+            end / 1_000_000,
+            1,
+        )
+        .expect("metrics");
+        assert_eq!(samples, 80 * (70 * 4 + 1));
+        // 40 rules: every variant of both kinds, several times.
+        let files = write_rules(dir.path(), 40, 10, 2, 8).expect("rules");
+        let db: SharedStateDb = Arc::new(MemStateDb::default());
+        let clock: SharedClock = Arc::new(ManualClock::new(end));
+        let store = Arc::new(AlertStore::open(db.clone(), clock.clone(), minute).expect("store"));
+        let config = RulesConfig {
+            files: files.iter().map(|p| p.display().to_string()).collect(),
+            ..RulesConfig::default()
+        };
+        let sources = Sources {
+            logs: Some(collector.store.clone()),
+            metrics: Some(tsdb),
+            checker: None,
+        };
+        let manager = RuleManager::new(config, sources, store, db, clock).expect("rules load");
+        let view = manager.view();
+        assert_eq!(view.groups.len(), 4);
+        for g in &view.groups {
+            manager
+                .evaluate_group(&(g.file.clone(), g.name.clone()), end)
+                .expect("evaluate");
+        }
+        let view = manager.view();
+        let rules: Vec<_> = view.groups.iter().flat_map(|g| &g.rules).collect();
+        assert_eq!(rules.len(), 40);
+        for r in rules {
+            assert!(r.last_error.is_none(), "{}: {:?}", r.query, r.last_error);
+            assert!(r.last_evaluation.is_some(), "{}", r.name);
+        }
+        collector.shutdown().expect("shutdown");
+    }
 }

@@ -62,8 +62,19 @@ pub struct Dist {
 
 fn dist(v: &[f64]) -> Dist {
     let ms: Vec<f64> = v.iter().map(|s| s * 1000.0).collect();
-    let p = |q| if ms.is_empty() { 0.0 } else { percentile(&ms, q) };
-    Dist { n: ms.len(), p50_ms: p(50.0), p99_ms: p(99.0), max_ms: p(100.0) }
+    let p = |q| {
+        if ms.is_empty() {
+            0.0
+        } else {
+            percentile(&ms, q)
+        }
+    };
+    Dist {
+        n: ms.len(),
+        p50_ms: p(50.0),
+        p99_ms: p(99.0),
+        max_ms: p(100.0),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -110,10 +121,15 @@ fn cpu_ticks(who: &str) -> Result<u64> {
     let path = format!("/proc/{who}/stat");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     // The command name may hold spaces; fields after its closing parenthesis are fixed.
-    let rest = text.rsplit_once(')').map(|(_, r)| r).context("stat format")?;
+    let rest = text
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("stat format")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let num = |i: usize| -> Result<u64> {
-        f.get(i).and_then(|v| v.parse().ok()).with_context(|| format!("{path}: field {i}"))
+        f.get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("{path}: field {i}"))
     };
     // After ')': state is field 3 of the full line, so utime (14) and stime (15) are 11, 12.
     Ok(num(11)? + num(12)?)
@@ -133,9 +149,19 @@ fn poll(manager: &RuleManager, seen: &mut Seen) {
     let view = manager.view();
     let (mut errors, mut first_error, mut firing) = (0, None, 0);
     for g in &view.groups {
-        record(&mut seen.groups, &g.name, g.last_evaluation.as_deref(), g.evaluation_time);
+        record(
+            &mut seen.groups,
+            &g.name,
+            g.last_evaluation.as_deref(),
+            g.evaluation_time,
+        );
         for r in &g.rules {
-            record(&mut seen.rules, &r.name, r.last_evaluation.as_deref(), r.evaluation_time);
+            record(
+                &mut seen.rules,
+                &r.name,
+                r.last_evaluation.as_deref(),
+                r.evaluation_time,
+            );
             if let Some(e) = &r.last_error {
                 errors += 1;
                 first_error.get_or_insert_with(|| format!("{}: {e}", r.name));
@@ -147,7 +173,9 @@ fn poll(manager: &RuleManager, seen: &mut Seen) {
 }
 
 fn record(map: &mut HashMap<String, Vec<(i64, f64)>>, name: &str, last: Option<&str>, secs: f64) {
-    let Some(ns) = last.and_then(parse_rfc3339_ns) else { return };
+    let Some(ns) = last.and_then(parse_rfc3339_ns) else {
+        return;
+    };
     let v = map.entry(name.to_string()).or_default();
     if v.last().is_none_or(|(t, _)| *t != ns) {
         v.push((ns, secs));
@@ -156,7 +184,10 @@ fn record(map: &mut HashMap<String, Vec<(i64, f64)>>, name: &str, last: Option<&
 
 pub async fn run(o: &RuleEvalOpts) -> Result<RuleEvalReport> {
     ensure!(o.rules > 0 && o.minutes > 0 && o.combos > 0 && o.log_records > 0);
-    let tmp = tempfile::Builder::new().prefix("pharos-rule-eval-").tempdir().context("temp dir")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("pharos-rule-eval-")
+        .tempdir()
+        .context("temp dir")?;
     let t_end = SystemClock.now_ns() / 1_000_000_000 * 1_000_000_000;
     let span = (o.minutes as i64 + 2) * MINUTE_NS;
     let t_from = t_end - span - 60 * MINUTE_NS;
@@ -167,20 +198,36 @@ pub async fn run(o: &RuleEvalOpts) -> Result<RuleEvalReport> {
     let handle = tokio::runtime::Handle::current();
     let collector = {
         let c: SharedClock = Arc::new(log_clock.clone());
-        tokio::task::block_in_place(|| Collector::open(cfg, c, handle)).context("opening the collector")?
+        tokio::task::block_in_place(|| Collector::open(cfg, c, handle))
+            .context("opening the collector")?
     };
-    eprintln!("rule-eval: {} log records over {} min…", o.log_records, span / MINUTE_NS + 60);
+    eprintln!(
+        "rule-eval: {} log records over {} min…",
+        o.log_records,
+        span / MINUTE_NS + 60
+    );
     fill_logs(&collector, &log_clock, o.log_records, t_from, t_end, o.seed).await?;
     let metrics_dir = tmp.path().join("metrics");
     let (tsdb, samples) = tokio::task::block_in_place(|| {
-        fill_metrics(&metrics_dir, o.combos, t_from / 1_000_000, t_end / 1_000_000, o.seed)
+        fill_metrics(
+            &metrics_dir,
+            o.combos,
+            t_from / 1_000_000,
+            t_end / 1_000_000,
+            o.seed,
+        )
     })?;
-    eprintln!("rule-eval: {samples} metric samples; writing {} rules", o.rules);
+    eprintln!(
+        "rule-eval: {samples} metric samples; writing {} rules",
+        o.rules
+    );
     let files = write_rules(tmp.path(), o.rules, o.rules_per_group, o.files, o.combos)?;
 
     // The rules' clock starts at T − span; the alert store and rule state use it too.
     let shifted = Arc::new(ShiftedClock(AtomicI64::new(0)));
-    shifted.0.store(SystemClock.now_ns() - (t_end - span), Ordering::Relaxed);
+    shifted
+        .0
+        .store(SystemClock.now_ns() - (t_end - span), Ordering::Relaxed);
     let clock: SharedClock = shifted.clone();
     let db: SharedStateDb = Arc::new(SledStateDb::open(&tmp.path().join("alerting"))?);
     let store = Arc::new(AlertStore::open(db.clone(), clock.clone(), 5 * MINUTE_NS)?);
@@ -207,7 +254,12 @@ pub async fn run(o: &RuleEvalOpts) -> Result<RuleEvalReport> {
     let stop = Arc::new(AtomicBool::new(false));
     let poller_ticks = Arc::new(AtomicU64::new(0));
     let poller = {
-        let (m, seen, stop, ticks) = (manager.clone(), seen.clone(), stop.clone(), poller_ticks.clone());
+        let (m, seen, stop, ticks) = (
+            manager.clone(),
+            seen.clone(),
+            stop.clone(),
+            poller_ticks.clone(),
+        );
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 poll(&m, &mut seen.lock());
@@ -224,12 +276,23 @@ pub async fn run(o: &RuleEvalOpts) -> Result<RuleEvalReport> {
     while seen.lock().groups.len() < groups && Instant::now() < warm_deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    eprintln!("rule-eval: {groups} groups warm; measuring {} min…", o.minutes);
-    let (w0, c0, p0, r0) =
-        (Instant::now(), cpu_ticks("self")?, poller_ticks.load(Ordering::SeqCst), clock.now_ns());
+    eprintln!(
+        "rule-eval: {groups} groups warm; measuring {} min…",
+        o.minutes
+    );
+    let (w0, c0, p0, r0) = (
+        Instant::now(),
+        cpu_ticks("self")?,
+        poller_ticks.load(Ordering::SeqCst),
+        clock.now_ns(),
+    );
     tokio::time::sleep(Duration::from_secs(60 * o.minutes)).await;
-    let (wall, c1, p1, r1) =
-        (w0.elapsed(), cpu_ticks("self")?, poller_ticks.load(Ordering::SeqCst), clock.now_ns());
+    let (wall, c1, p1, r1) = (
+        w0.elapsed(),
+        cpu_ticks("self")?,
+        poller_ticks.load(Ordering::SeqCst),
+        clock.now_ns(),
+    );
     stop.store(true, Ordering::SeqCst);
     let _ = tokio::task::spawn_blocking(move || poller.join()).await;
     task.abort();
@@ -249,13 +312,21 @@ pub async fn run(o: &RuleEvalOpts) -> Result<RuleEvalReport> {
             // The driver starts a due group within its 250 ms tick.
             late_gaps += usize::from(gap > MINUTE_NS + 2_000_000_000);
         }
-        group_secs.extend(v.iter().filter(|(t, _)| (r0..r1).contains(t)).map(|(_, s)| *s));
+        group_secs.extend(
+            v.iter()
+                .filter(|(t, _)| (r0..r1).contains(t))
+                .map(|(_, s)| *s),
+        );
     }
     let kind_secs = |prefix: &str| -> Vec<f64> {
         seen.rules
             .iter()
             .filter(|(n, _)| n.starts_with(prefix))
-            .flat_map(|(_, v)| v.iter().filter(|(t, _)| (r0..r1).contains(t)).map(|(_, s)| *s))
+            .flat_map(|(_, v)| {
+                v.iter()
+                    .filter(|(t, _)| (r0..r1).contains(t))
+                    .map(|(_, s)| *s)
+            })
             .collect()
     };
     let minutes = o.minutes as usize;
@@ -293,7 +364,10 @@ impl RuleEvalReport {
             && self.rules_with_errors == 0
             && self.rule_evals.abs_diff(self.expected_rule_evals) <= o.rules_per_group * 2;
         let row = |name: &str, d: &Dist| {
-            format!("| {name} | {} | {:.2} | {:.2} | {:.2} |\n", d.n, d.p50_ms, d.p99_ms, d.max_ms)
+            format!(
+                "| {name} | {} | {:.2} | {:.2} | {:.2} |\n",
+                d.n, d.p50_ms, d.p99_ms, d.max_ms
+            )
         };
         format!(
             "### rule-eval: {} rules ({} groups of {}), {} min measured\n\n`{}`\n\n\
@@ -322,8 +396,8 @@ impl RuleEvalReport {
             self.samples,
             10 * o.combos,
             self.build_secs,
-            self.cpu_percent_of_2_cores,
             self.measured_secs,
+            self.cpu_percent_of_2_cores,
             self.cpu_secs,
             self.poller_cpu_secs,
             self.group_evals,
