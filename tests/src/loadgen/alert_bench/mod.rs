@@ -1,4 +1,4 @@
-//! The alerting benchmarks (`docs` in BENCHMARKS.md, "Alerting: detection to e-mail, rule
+//! The alerting benchmarks (recorded in BENCHMARKS.md, "Alerting: detection to e-mail, rule
 //! evaluation"):
 //!
 //! - `latency` (`pharos-loadgen alert-latency`): a health check failing → the e-mail
