@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pharos_tests::gen::Generator;
+use pharos_tests::loadgen::alert_bench::latency::{self, LatencyOpts};
+use pharos_tests::loadgen::alert_bench::rule_eval::{self, RuleEvalOpts};
 use pharos_tests::loadgen::baseline::{self, BaselineOpts};
 use pharos_tests::loadgen::bench::{self, BenchOpts};
 use pharos_tests::loadgen::ingest::{self, IngestOpts, Mode};
@@ -128,6 +130,46 @@ enum Cmd {
     /// Metrics: ingest throughput (remote write, OTLP/HTTP) against a raw-sled baseline,
     /// bytes on disk, and query_range latency over 30 days; prints a markdown section.
     MetricsBench(MetricsBenchArgs),
+    /// Alerting: a failing health check → the e-mail accepted by a test SMTP server, through
+    /// the `pharos` binary; prints a markdown section.
+    AlertLatency {
+        #[arg(long, default_value = "target/release/pharos")]
+        pharos_bin: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        incidents: usize,
+        /// Checks failing independently side by side (incidents are split over them).
+        #[arg(long, default_value_t = 4)]
+        lanes: usize,
+        /// Also write a JSON summary (every incident) to this file.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Alerting: CPU and punctuality of log and PromQL rules evaluated once a minute, in
+    /// process; prints a markdown section.
+    RuleEval {
+        #[arg(long, default_value_t = 10_000)]
+        rules: usize,
+        #[arg(long, default_value_t = 10)]
+        rules_per_group: usize,
+        #[arg(long, default_value_t = 10)]
+        files: usize,
+        /// Minutes measured (after a warm-up minute).
+        #[arg(long, default_value_t = 5)]
+        minutes: u64,
+        /// Log records spread over the data's span (the measured minutes + 62).
+        #[arg(long, default_value_t = 400_000)]
+        log_records: usize,
+        /// Instance × zone combinations of each of the 10 metrics.
+        #[arg(long, default_value_t = 200)]
+        combos: usize,
+        /// `alerting.rules.max_concurrent_evaluations`.
+        #[arg(long, default_value_t = 2)]
+        max_concurrent: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// metrics-bench's raw-sled baseline alone (run by metrics-bench in a child process);
     /// prints its JSON result.
     #[command(hide = true)]
@@ -427,6 +469,50 @@ fn main() -> Result<()> {
             println!("{}", report.markdown());
             Ok(())
         }
+        Cmd::AlertLatency {
+            pharos_bin,
+            incidents,
+            lanes,
+            output,
+        } => {
+            let opts = LatencyOpts {
+                pharos_bin,
+                incidents,
+                lanes,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let report = runtime()?.block_on(latency::run(&opts))?;
+            write_json(output.as_deref(), &report)?;
+            println!("{}", report.markdown());
+            Ok(())
+        }
+        Cmd::RuleEval {
+            rules,
+            rules_per_group,
+            files,
+            minutes,
+            log_records,
+            combos,
+            max_concurrent,
+            seed,
+            output,
+        } => {
+            let opts = RuleEvalOpts {
+                rules,
+                rules_per_group,
+                files,
+                minutes,
+                log_records,
+                combos,
+                max_concurrent,
+                seed,
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let report = runtime()?.block_on(rule_eval::run(&opts))?;
+            write_json(output.as_deref(), &report)?;
+            println!("{}", report.markdown());
+            Ok(())
+        }
         Cmd::MetricsSledBaseline {
             series,
             samples_per_series,
@@ -452,6 +538,14 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn write_json(path: Option<&std::path::Path>, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(p) = path {
+        let text = serde_json::to_string_pretty(value).context("serializing the report")?;
+        std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -2,6 +2,7 @@
 //! ingest driver (with its fixed-rate pacer), and the orchestration of full
 //! benchmark runs.
 
+pub mod alert_bench;
 pub mod baseline;
 pub mod bench;
 pub mod ingest;
