@@ -132,6 +132,8 @@ impl TestSmtpServer {
         let task_shared = shared.clone();
         let accept_task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // Replies are whole lines written at once; no reason to hold them back.
+                let _ = stream.set_nodelay(true);
                 task_shared.lock().connections += 1;
                 let session = session::Session {
                     shared: task_shared.clone(),
