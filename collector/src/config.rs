@@ -136,6 +136,8 @@ pub struct MetricsSettings {
     pub raw_retention_days: u32,
     /// 1-minute rollups are kept this many days.
     pub minute_retention_days: u32,
+    /// 5-minute rollups are kept this many days.
+    pub five_minute_retention_days: u32,
     /// 1-hour rollups are kept this many days.
     pub hour_retention_days: u32,
     /// Most series stored in total; a new series beyond it is rejected with a reason.
@@ -178,6 +180,7 @@ impl Default for MetricsSettings {
         MetricsSettings {
             raw_retention_days: 2,
             minute_retention_days: 30,
+            five_minute_retention_days: 90,
             hour_retention_days: 400,
             max_series: 500_000,
             max_series_per_metric: 100_000,
@@ -284,10 +287,16 @@ impl CollectorConfig {
                 "must be at least metrics.raw_retention_days",
             );
         }
-        if m.hour_retention_days < m.minute_retention_days {
+        if m.five_minute_retention_days < m.minute_retention_days {
+            return fail(
+                "metrics.five_minute_retention_days",
+                "must be at least metrics.minute_retention_days",
+            );
+        }
+        if m.hour_retention_days < m.five_minute_retention_days {
             return fail(
                 "metrics.hour_retention_days",
-                "must be at least metrics.minute_retention_days",
+                "must be at least metrics.five_minute_retention_days",
             );
         }
         if m.max_series == 0 {

@@ -388,12 +388,30 @@ proptest! {
             let end = ts + 1;
             let raw = raw_of(&select(&store, name_is("x"), T0, end, Resolution::Raw)?[0]);
             assert_eq!(raw, samples);
-            for res in [Resolution::Minute, Resolution::Hour] {
+            for res in Resolution::TIERS {
                 let w = res.bucket_ms();
                 let buckets = buckets_of(&select(&store, name_is("x"), T0, end, res)?[0]);
+                // The columnar read hands the same buckets over (and only what is asked).
+                let req = SelectRequest { matchers: name_is("x"), start_ms: T0, end_ms: end, resolution: res };
+                let visited = std::sync::Mutex::new(Vec::new());
+                store.visit_rollups(&req, ColumnSet::ALL, &|_, _, c: &RollupColumns| {
+                    if let Ok(mut v) = visited.lock() {
+                        v.extend((0..c.len()).map(|i| c.bucket(i)));
+                    }
+                })?;
+                assert_eq!(visited.into_inner().map_err(|e| e.to_string())?, buckets);
+                let maxes = std::sync::Mutex::new(Vec::new());
+                store.visit_rollups(&req, ColumnSet::MAX, &|_, _, c: &RollupColumns| {
+                    assert!(c.first.is_empty() && c.sum.is_empty() && c.resets.is_empty());
+                    if let Ok(mut v) = maxes.lock() {
+                        v.extend_from_slice(&c.max);
+                    }
+                })?;
+                let want: Vec<f64> = buckets.iter().map(|b| b.max).collect();
+                assert_eq!(maxes.into_inner().map_err(|e| e.to_string())?, want);
                 let mut i = 0;
                 for b in &buckets {
-                    let inb: Vec<Sample> = raw.iter().copied().filter(|x| x.ts_ms.div_euclid(w) * w == b.start_ms).collect();
+                    let inb: Vec<Sample> = raw.iter().copied().filter(|x| res.bucket_of(x.ts_ms) == b.start_ms).collect();
                     assert!(!inb.is_empty());
                     assert_eq!(b.count, inb.len() as u64);
                     let sum = inb.iter().skip(1).fold(inb[0].value, |a, x| a + x.value);
@@ -407,14 +425,16 @@ proptest! {
                 if counter {
                     // Windows of 1, 2 and 5 buckets: sum of increases = raw steps in the window.
                     for span in [1i64, 2, 5] {
-                        let first = raw[0].ts_ms.div_euclid(w) * w;
+                        let first = res.bucket_of(raw[0].ts_ms);
                         let mut ws = first;
                         while ws <= end {
                             let we = ws + span * w;
                             let from_rollup: f64 = buckets.iter().filter(|b| b.start_ms >= ws && b.start_ms < we).map(|b| b.increase).sum();
                             let mut from_raw = 0.0;
                             for (k, x) in raw.iter().enumerate() {
-                                if k > 0 && x.ts_ms >= ws && x.ts_ms < we {
+                                // Left-open tiers: (ws, we]; the others [ws, we).
+                                let inside = if res.left_open() { x.ts_ms > ws && x.ts_ms <= we } else { x.ts_ms >= ws && x.ts_ms < we };
+                                if k > 0 && inside {
                                     let p = raw[k - 1].value;
                                     from_raw += if x.value < p { x.value } else { x.value - p };
                                 }
@@ -777,7 +797,12 @@ type Snapshot = Vec<(Resolution, Vec<SeriesData>, Vec<DistributionSeries>)>;
 
 fn snapshot(store: &TsdbStore) -> R<Snapshot> {
     let mut out = Vec::new();
-    for res in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
+    for res in [
+        Resolution::Raw,
+        Resolution::Minute,
+        Resolution::FiveMinute,
+        Resolution::Hour,
+    ] {
         let data = select(
             store,
             vec![m("__name__", MatchOp::RegexMatch, ".+")],
@@ -892,6 +917,7 @@ fn retention_is_exact_at_its_boundaries() -> R {
         max_series_per_metric: 10,
         raw_retention_ms: HOUR,
         minute_retention_ms: 3 * HOUR,
+        five_minute_retention_ms: 6 * HOUR,
         hour_retention_ms: 10 * HOUR,
     };
     let (store, clock) = open_at(dir.path(), limits.clone(), T0 + 12 * HOUR)?;
@@ -915,7 +941,12 @@ fn retention_is_exact_at_its_boundaries() -> R {
     store.flush()?;
     let firsts = |store: &TsdbStore| -> R<Vec<i64>> {
         let mut out = Vec::new();
-        for res in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
+        for res in [
+            Resolution::Raw,
+            Resolution::Minute,
+            Resolution::FiveMinute,
+            Resolution::Hour,
+        ] {
             let d = select(store, name_is("m"), i64::MIN, i64::MAX, res)?;
             out.push(match &d[0].points {
                 Points::Raw(s) => s[0].ts_ms,
@@ -926,10 +957,11 @@ fn retention_is_exact_at_its_boundaries() -> R {
     };
     let now = T0 + 12 * HOUR;
     let report = store.run_retention(now)?;
-    // Raw: ts >= now - 1h; minute buckets ending after now - 3h; hour buckets after now - 10h.
+    // Raw: ts >= now - 1h; minute buckets ending after now - 3h, 5-minute ones (left-open:
+    // (6h, 6h5m] is the first to end after) after now - 6h; hour buckets after now - 10h.
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR, T0 + 9 * HOUR, T0 + 2 * HOUR]
+        vec![T0 + 11 * HOUR, T0 + 9 * HOUR, T0 + 6 * HOUR, T0 + 2 * HOUR]
     );
     assert_eq!(report.series_removed, 1);
     assert_eq!(report.families_removed, 1);
@@ -941,12 +973,22 @@ fn retention_is_exact_at_its_boundaries() -> R {
     store.run_retention(now + 30_000)?;
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR + MIN, T0 + 9 * HOUR, T0 + 2 * HOUR]
+        vec![
+            T0 + 11 * HOUR + MIN,
+            T0 + 9 * HOUR,
+            T0 + 6 * HOUR,
+            T0 + 2 * HOUR
+        ]
     );
     store.run_retention(now + MIN)?;
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR + MIN, T0 + 9 * HOUR + MIN, T0 + 2 * HOUR]
+        vec![
+            T0 + 11 * HOUR + MIN,
+            T0 + 9 * HOUR + MIN,
+            T0 + 6 * HOUR,
+            T0 + 2 * HOUR
+        ]
     );
     // Counter increases of kept buckets are unchanged by retention.
     let hours = buckets_of(&select(&store, name_is("m"), i64::MIN, i64::MAX, Resolution::Hour)?[0]);
@@ -1099,4 +1141,26 @@ fn dir_size(p: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+#[test]
+fn a_store_of_the_format_before_the_five_minute_tier_is_refused_clearly() -> R {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("FORMAT"), "1\n")?;
+    let err = match open(dir.path()) {
+        Ok(_) => return Err("a format-1 store opened".into()),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("format 1") && err.contains("5-minute") && err.contains("move"),
+        "{err}"
+    );
+    // A new store is written as the current format.
+    let fresh = tempfile::tempdir()?;
+    drop(open(fresh.path())?);
+    assert_eq!(
+        std::fs::read_to_string(fresh.path().join("FORMAT"))?.trim(),
+        TSDB_FORMAT_VERSION.to_string()
+    );
+    Ok(())
 }

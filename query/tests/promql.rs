@@ -652,9 +652,9 @@ fn the_test_store_folds_rollups_like_the_metrics_store() {
             let value = if r == 1 { stale() } else { v };
             samples.push(Sample { ts_ms: ts, value });
         }
-        for res in [Resolution::Minute, Resolution::Hour] {
+        for res in Resolution::TIERS {
             let theirs = rollup(&samples, MetricKind::Counter, res, None);
-            let ours = pharos_query::promql::testing::fold_buckets(&samples, res.bucket_ms());
+            let ours = pharos_query::promql::testing::fold_buckets(&samples, res);
             prop_assert_eq!(theirs, ours);
         }
         Ok(())
@@ -758,6 +758,7 @@ fn unsupported_constructs_and_parse_errors_say_what() {
 struct Counting<'a> {
     inner: &'a MemStore,
     rollup_reads: std::sync::atomic::AtomicUsize,
+    five_minute_reads: std::sync::atomic::AtomicUsize,
     raw_reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -766,6 +767,10 @@ impl pharos_collector::tsdb::MetricStore for Counting<'static> {
         &self,
         req: &pharos_collector::tsdb::SelectRequest,
     ) -> Result<Vec<pharos_collector::tsdb::SeriesData>, pharos_collector::tsdb::TsdbError> {
+        if req.resolution == pharos_collector::tsdb::Resolution::FiveMinute {
+            self.five_minute_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if req.resolution != pharos_collector::tsdb::Resolution::Raw {
             self.rollup_reads
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -882,8 +887,9 @@ fn rollup_reads_equal_raw_reads() {
         "rate",
     ];
     let rollup_queries = std::cell::Cell::new(0usize);
+    let five_minute_queries = std::cell::Cell::new(0usize);
     let mut runner = TestRunner::new(Config {
-        cases: 128,
+        cases: 256,
         ..Config::default()
     });
     let strategy = (
@@ -906,6 +912,7 @@ fn rollup_reads_equal_raw_reads() {
             let counting = Counting {
                 inner: s,
                 rollup_reads: Default::default(),
+                five_minute_reads: Default::default(),
                 raw_reads: Default::default(),
             };
             let q = format!("{}(r[{range}]{offset})", FUNCS[f]);
@@ -932,6 +939,13 @@ fn rollup_reads_equal_raw_reads() {
                     == 0
             {
                 rollup_queries.set(rollup_queries.get() + 1);
+                if counting
+                    .five_minute_reads
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    > 0
+                {
+                    five_minute_queries.set(five_minute_queries.get() + 1);
+                }
             }
             prop_assert_eq!(raw.len(), rolled.len(), "{}", q);
             for (a, b) in raw.iter().zip(&rolled) {
@@ -963,6 +977,11 @@ fn rollup_reads_equal_raw_reads() {
     }
     let n = rollup_queries.get();
     assert!(n > 10, "only {n} queries read rollups");
+    let n = five_minute_queries.get();
+    assert!(
+        n > 5,
+        "only {n} queries answered from 5-minute rollups alone"
+    );
 }
 
 fn token_soup() -> impl Strategy<Value = String> {

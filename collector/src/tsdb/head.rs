@@ -1,5 +1,5 @@
-//! The in-memory head: per series the open Gorilla chunk, the open 1-minute and 1-hour rollup
-//! blocks (closed buckets encoded, the newest bucket open), the newest sample (out-of-order
+//! The in-memory head: per series the open Gorilla chunk, the open 1-minute, 5-minute and
+//! 1-hour rollup blocks (closed buckets encoded, the newest bucket open), the newest sample (out-of-order
 //! checks) and the previous non-stale sample (counter steps); per distribution family the
 //! open histograms. Closed chunks and blocks wait here until the next flush.
 //!
@@ -10,6 +10,7 @@
 use hdrhistogram::Histogram;
 
 use super::block::{decode_block, encode_histogram, BlockEncoder};
+use super::colblock::{decode_column_block, ColumnEncoder};
 use super::gorilla::{decode_chunk, ChunkEncoder};
 use super::kv::{id_time_key, Tree, WriteBatch};
 use super::rollup::{bucket_start, fold, merge, new_histogram, open_bucket, record};
@@ -22,11 +23,90 @@ pub const CHUNK_MAX_SAMPLES: u32 = 120;
 pub const CHUNK_MAX_SPAN_MS: i64 = 2 * 3_600_000;
 
 /// Buckets per block: a block holds buckets starting within this many widths of its first,
-/// so 2 h of minutes and 1 day of hours.
+/// so 2 h of minutes, 1 day of 5 minutes and 1 day of hours. The 5-minute tier serves long
+/// ranges: a day per block makes a 30-day read 30 kv reads per series.
 pub fn block_buckets(res: Resolution) -> i64 {
     match res {
         Resolution::Hour => 24,
+        Resolution::FiveMinute => 288,
         _ => 120,
+    }
+}
+
+/// The kv tree of a rollup tier.
+pub fn tier_tree(res: Resolution) -> Tree {
+    match res {
+        Resolution::Hour => Tree::Hour,
+        Resolution::FiveMinute => Tree::FiveMinute,
+        _ => Tree::Minute,
+    }
+}
+
+/// Decodes a stored block of `res` (column blocks for the 5-minute tier, bit-packed blocks
+/// for the others).
+pub fn decode_tier_block(res: Resolution, bytes: &[u8]) -> Result<Vec<RollupBucket>, TsdbError> {
+    if res == Resolution::FiveMinute {
+        decode_column_block(bytes)
+    } else {
+        decode_block(bytes)
+    }
+}
+
+/// Encodes buckets as a stored block of `res`.
+pub fn encode_tier_block(res: Resolution, buckets: &[RollupBucket]) -> Vec<u8> {
+    Encoder::from_buckets(res, buckets).bytes()
+}
+
+/// A tier's block encoder.
+#[derive(Clone, Debug, PartialEq)]
+enum Encoder {
+    Bits(BlockEncoder),
+    Columns(ColumnEncoder),
+}
+
+impl Encoder {
+    fn new(res: Resolution) -> Self {
+        Self::from_buckets(res, &[])
+    }
+    fn from_buckets(res: Resolution, b: &[RollupBucket]) -> Self {
+        if res == Resolution::FiveMinute {
+            Encoder::Columns(ColumnEncoder::from_buckets(b))
+        } else {
+            Encoder::Bits(BlockEncoder::from_buckets(b))
+        }
+    }
+    fn append(&mut self, b: &RollupBucket) {
+        match self {
+            Encoder::Bits(e) => e.append(b),
+            Encoder::Columns(e) => e.append(b),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+    fn count(&self) -> u32 {
+        match self {
+            Encoder::Bits(e) => e.count(),
+            Encoder::Columns(e) => e.count(),
+        }
+    }
+    fn first_start(&self) -> i64 {
+        match self {
+            Encoder::Bits(e) => e.first_start(),
+            Encoder::Columns(e) => e.first_start(),
+        }
+    }
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Encoder::Bits(e) => e.bytes(),
+            Encoder::Columns(e) => e.bytes(),
+        }
+    }
+    fn bytes_with(&self, open: Option<&RollupBucket>) -> Vec<u8> {
+        match self {
+            Encoder::Bits(e) => e.bytes_with(open),
+            Encoder::Columns(e) => e.bytes_with(open),
+        }
     }
 }
 
@@ -40,7 +120,7 @@ pub fn block_lookback_ms(res: Resolution) -> i64 {
 pub struct BucketState {
     pub res: Resolution,
     /// Closed buckets of the current block.
-    block: BlockEncoder,
+    block: Encoder,
     /// The newest bucket, still folding samples.
     open: Option<RollupBucket>,
     /// Cut blocks not yet flushed: (first bucket start, bytes).
@@ -51,7 +131,7 @@ impl BucketState {
     pub fn new(res: Resolution) -> Self {
         BucketState {
             res,
-            block: BlockEncoder::new(),
+            block: Encoder::new(res),
             open: None,
             closed: Vec::new(),
         }
@@ -62,7 +142,7 @@ impl BucketState {
         let open = buckets.pop();
         BucketState {
             res,
-            block: BlockEncoder::from_buckets(&buckets),
+            block: Encoder::from_buckets(res, &buckets),
             open,
             closed: Vec::new(),
         }
@@ -73,7 +153,7 @@ impl BucketState {
     }
 
     pub fn add(&mut self, s: Sample, prev: Option<Sample>, kind: MetricKind) {
-        let start = bucket_start(s.ts_ms, self.width());
+        let start = self.res.bucket_of(s.ts_ms);
         if let Some(b) = &mut self.open {
             if b.start_ms == start {
                 fold(b, s, kind);
@@ -86,7 +166,7 @@ impl BucketState {
             if start.saturating_sub(self.block.first_start()) >= span {
                 self.closed
                     .push((self.block.first_start(), self.block.bytes()));
-                self.block = BlockEncoder::new();
+                self.block = Encoder::new(self.res);
             }
         }
         self.open = Some(open_bucket(start, s, prev, kind));
@@ -120,21 +200,25 @@ impl BucketState {
     /// Drops buckets that end at or before `cutoff`.
     pub fn expire(&mut self, cutoff: i64) -> Result<(), TsdbError> {
         let w = self.width();
+        let res = self.res;
         let keep = |b: &RollupBucket| b.start_ms.saturating_add(w) > cutoff;
         let mut closed = Vec::new();
         for (_, bytes) in std::mem::take(&mut self.closed) {
-            let kept: Vec<RollupBucket> = decode_block(&bytes)?.into_iter().filter(keep).collect();
+            let kept: Vec<RollupBucket> = decode_tier_block(res, &bytes)?
+                .into_iter()
+                .filter(keep)
+                .collect();
             if let Some(first) = kept.first() {
-                closed.push((first.start_ms, BlockEncoder::from_buckets(&kept).bytes()));
+                closed.push((first.start_ms, Encoder::from_buckets(res, &kept).bytes()));
             }
         }
         self.closed = closed;
         if !self.block.is_empty() {
-            let kept: Vec<RollupBucket> = decode_block(&self.block.bytes())?
+            let kept: Vec<RollupBucket> = decode_tier_block(res, &self.block.bytes())?
                 .into_iter()
                 .filter(keep)
                 .collect();
-            self.block = BlockEncoder::from_buckets(&kept);
+            self.block = Encoder::from_buckets(res, &kept);
         }
         if self.open.as_ref().is_some_and(|b| !keep(b)) {
             self.open = None;
@@ -163,6 +247,7 @@ pub struct HeadSeries {
     /// The key the open chunk was last flushed under (to count chunks on disk).
     pub chunk_in_kv: Option<i64>,
     pub minute: BucketState,
+    pub five: BucketState,
     pub hour: BucketState,
     /// The newest sample, stale markers included.
     pub newest: Option<Sample>,
@@ -182,6 +267,7 @@ impl HeadSeries {
             closed_chunks: Vec::new(),
             chunk_in_kv: None,
             minute: BucketState::new(Resolution::Minute),
+            five: BucketState::new(Resolution::FiveMinute),
             hour: BucketState::new(Resolution::Hour),
             newest: None,
             prev: None,
@@ -194,15 +280,16 @@ impl HeadSeries {
     pub fn restore(
         kind: MetricKind,
         chunk: Option<Vec<Sample>>,
-        minute: Vec<RollupBucket>,
-        hour: Vec<RollupBucket>,
+        tiers: [Vec<RollupBucket>; 3],
         min_ts: Option<i64>,
     ) -> Self {
         let mut h = HeadSeries::new(kind);
         h.min_ts = min_ts;
+        let [minute, five, hour] = tiers;
         h.minute = BucketState::restore(Resolution::Minute, minute);
+        h.five = BucketState::restore(Resolution::FiveMinute, five);
         h.hour = BucketState::restore(Resolution::Hour, hour);
-        let mut candidates = vec![h.minute.last(), h.hour.last()];
+        let mut candidates = vec![h.minute.last(), h.five.last(), h.hour.last()];
         if let Some(samples) = chunk.filter(|s| !s.is_empty()) {
             h.newest = samples.last().copied();
             candidates.push(samples.iter().rev().find(|s| !s.is_stale_marker()).copied());
@@ -233,6 +320,7 @@ impl HeadSeries {
         self.min_ts = Some(self.min_ts.map_or(s.ts_ms, |m| m.min(s.ts_ms)));
         if !s.is_stale_marker() {
             self.minute.add(s, self.prev, self.kind);
+            self.five.add(s, self.prev, self.kind);
             self.hour.add(s, self.prev, self.kind);
             self.prev = Some(s);
         }
@@ -251,6 +339,7 @@ impl HeadSeries {
     pub fn buckets(&self, res: Resolution) -> &BucketState {
         match res {
             Resolution::Hour => &self.hour,
+            Resolution::FiveMinute => &self.five,
             _ => &self.minute,
         }
     }
@@ -267,7 +356,11 @@ impl HeadSeries {
             new_chunks += u64::from(self.chunk_in_kv != Some(first));
             batch.put(Tree::Chunks, id_time_key(id, first), bytes);
         }
-        for (tree, state) in [(Tree::Minute, &self.minute), (Tree::Hour, &self.hour)] {
+        for (tree, state) in [
+            (Tree::Minute, &self.minute),
+            (Tree::FiveMinute, &self.five),
+            (Tree::Hour, &self.hour),
+        ] {
             for (first, bytes) in state.blocks() {
                 batch.put(tree, id_time_key(id, first), bytes);
             }
@@ -279,19 +372,16 @@ impl HeadSeries {
     pub fn flushed(&mut self) {
         self.closed_chunks.clear();
         self.minute.closed.clear();
+        self.five.closed.clear();
         self.hour.closed.clear();
         self.chunk_in_kv = (!self.chunk.is_empty()).then(|| self.chunk.first_ts());
         self.dirty = false;
     }
 
     /// Drops data past retention (raw samples before `raw_cut`, buckets ending at or before
-    /// their cutoff).
-    pub fn expire(
-        &mut self,
-        raw_cut: i64,
-        minute_cut: i64,
-        hour_cut: i64,
-    ) -> Result<(), TsdbError> {
+    /// their tier's cutoff: `tier_cuts` in [`Resolution::TIERS`] order).
+    pub fn expire(&mut self, raw_cut: i64, tier_cuts: [i64; 3]) -> Result<(), TsdbError> {
+        let [minute_cut, five_cut, hour_cut] = tier_cuts;
         let mut closed = Vec::new();
         for (first, bytes) in std::mem::take(&mut self.closed_chunks) {
             if first >= raw_cut {
@@ -306,6 +396,7 @@ impl HeadSeries {
                 chunk_from(decode_chunk(&self.chunk.bytes())?, raw_cut).unwrap_or_default();
         }
         self.minute.expire(minute_cut)?;
+        self.five.expire(five_cut)?;
         self.hour.expire(hour_cut)?;
         Ok(())
     }
@@ -315,6 +406,7 @@ impl HeadSeries {
         self.chunk.is_empty()
             && self.closed_chunks.is_empty()
             && self.minute.is_empty()
+            && self.five.is_empty()
             && self.hour.is_empty()
     }
 }
@@ -435,7 +527,7 @@ mod tests {
         state
             .blocks()
             .iter()
-            .flat_map(|(_, b)| decode_block(b).unwrap_or_default())
+            .flat_map(|(_, b)| decode_tier_block(state.res, b).unwrap_or_default())
             .collect()
     }
 
@@ -462,7 +554,7 @@ mod tests {
             .flat_map(|(_, b)| decode_chunk(b).unwrap_or_default())
             .collect();
         assert_eq!(raw, samples);
-        for res in [Resolution::Minute, Resolution::Hour] {
+        for res in Resolution::TIERS {
             assert_eq!(
                 all_buckets(h.buckets(res)),
                 rollup(&samples, MetricKind::Counter, res, None)
@@ -486,14 +578,17 @@ mod tests {
         }
         let newest_block = |st: &BucketState| {
             st.current()
-                .map(|(_, b)| decode_block(&b).unwrap_or_default())
+                .map(|(_, b)| decode_tier_block(st.res, &b).unwrap_or_default())
                 .unwrap_or_default()
         };
         let mut after = HeadSeries::restore(
             MetricKind::Unknown,
             Some(decode_chunk(&before.chunk.bytes()).unwrap_or_default()),
-            newest_block(&before.minute),
-            newest_block(&before.hour),
+            [
+                newest_block(&before.minute),
+                newest_block(&before.five),
+                newest_block(&before.hour),
+            ],
             before.min_ts,
         );
         for x in &samples[321..] {
@@ -502,6 +597,7 @@ mod tests {
         }
         assert_eq!(whole.chunk, after.chunk);
         assert_eq!(whole.minute.current(), after.minute.current());
+        assert_eq!(whole.five.current(), after.five.current());
         assert_eq!(whole.hour.current(), after.hour.current());
         assert_eq!((whole.newest, whole.prev), (after.newest, after.prev));
     }

@@ -34,6 +34,8 @@ pub enum Tree {
     DistMinute = 11,
     /// (family id, bucket start) → HdrHistogram of a 1-hour bucket.
     DistHour = 12,
+    /// (series id, first bucket start) → column block of 5-minute rollup buckets.
+    FiveMinute = 13,
 }
 
 /// One change in a [`WriteBatch`].

@@ -8,19 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::block::decode_block;
 use super::block::decode_histogram;
 use super::gorilla::decode_chunk;
-use super::head::{HeadFamily, HeadSeries, DIST_TREES};
+use super::head::{decode_tier_block, tier_tree, HeadFamily, HeadSeries, DIST_TREES};
 use super::index::{Index, FAMILY_TREES, SERIES_TREES};
 use super::ingest::RejectedSeries;
 use super::kv::{get_i64, get_u64, id_time_key, put_u64, Kv, Tree, WriteBatch};
 use super::sled_kv::SledKv;
-use super::{Labels, MetricBatch, MetricKind, SeriesSamples, TsdbError};
+use super::{Labels, MetricBatch, MetricKind, Resolution, SeriesSamples, TsdbError};
 use crate::clock::SharedClock;
 
-/// Bumped whenever the store's on-disk layout changes incompatibly.
-pub const TSDB_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the store's on-disk layout changes incompatibly. 2: the 5-minute rollup
+/// tier (a version-1 store has none for its past, and it cannot be rebuilt from 1-minute
+/// buckets, whose edges differ, nor from raw samples, which expire after 2 days).
+pub const TSDB_FORMAT_VERSION: u32 = 2;
 const FORMAT_FILE: &str = "FORMAT";
 const APPLIED_LSN_KEY: &[u8] = b"applied_lsn";
 const CHUNKS_KEY: &[u8] = b"chunks";
@@ -34,7 +35,19 @@ pub struct TsdbLimits {
     pub max_series_per_metric: usize,
     pub raw_retention_ms: i64,
     pub minute_retention_ms: i64,
+    pub five_minute_retention_ms: i64,
     pub hour_retention_ms: i64,
+}
+
+impl TsdbLimits {
+    /// Retention of each rollup tier, in [`Resolution::TIERS`] order.
+    pub fn tier_retention_ms(&self) -> [i64; 3] {
+        [
+            self.minute_retention_ms,
+            self.five_minute_retention_ms,
+            self.hour_retention_ms,
+        ]
+    }
 }
 
 impl Default for TsdbLimits {
@@ -44,6 +57,7 @@ impl Default for TsdbLimits {
             max_series_per_metric: 100_000,
             raw_retention_ms: 2 * DAY_MS,
             minute_retention_ms: 30 * DAY_MS,
+            five_minute_retention_ms: 90 * DAY_MS,
             hour_retention_ms: 400 * DAY_MS,
         }
     }
@@ -92,7 +106,7 @@ fn check_format(dir: &Path) -> Result<(), TsdbError> {
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim() == TSDB_FORMAT_VERSION.to_string() => Ok(()),
         Ok(s) => Err(TsdbError::Storage(format!(
-            "{}: format {} is not the supported {TSDB_FORMAT_VERSION}; use the Pharos version that wrote it, or move the data dir away",
+            "{}: metrics store format {} is not the supported {TSDB_FORMAT_VERSION} (format 2 added the 5-minute rollup tier, which cannot be rebuilt for older data); use the Pharos version that wrote it, or move the metrics store dir away to start a new one",
             path.display(),
             s.trim()
         ))),
@@ -145,19 +159,17 @@ pub(crate) fn restore_series(
     let chunk = newest(kv, Tree::Chunks, id)?
         .map(|(_, b)| decode_chunk(&b))
         .transpose()?;
-    let minute = newest(kv, Tree::Minute, id)?
-        .map(|(_, b)| decode_block(&b))
-        .transpose()?
-        .unwrap_or_default();
-    let hour = newest(kv, Tree::Hour, id)?
-        .map(|(_, b)| decode_block(&b))
-        .transpose()?
-        .unwrap_or_default();
-    let mut min_ts = None;
-    for tree in [Tree::Chunks, Tree::Minute, Tree::Hour] {
-        min_ts = min_opt(min_ts, first_key_time(kv, tree, id)?);
+    let mut tiers: [Vec<_>; 3] = Default::default();
+    for (res, out) in Resolution::TIERS.into_iter().zip(tiers.iter_mut()) {
+        if let Some((_, b)) = newest(kv, tier_tree(res), id)? {
+            *out = decode_tier_block(res, &b)?;
+        }
     }
-    Ok(HeadSeries::restore(kind, chunk, minute, hour, min_ts))
+    let mut min_ts = first_key_time(kv, Tree::Chunks, id)?;
+    for res in Resolution::TIERS {
+        min_ts = min_opt(min_ts, first_key_time(kv, tier_tree(res), id)?);
+    }
+    Ok(HeadSeries::restore(kind, chunk, tiers, min_ts))
 }
 
 pub(crate) fn restore_family(kv: &dyn Kv, id: u64) -> Result<HeadFamily, TsdbError> {
