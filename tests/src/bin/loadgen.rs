@@ -212,6 +212,10 @@ struct MetricsBenchArgs {
     /// Where to build the query store (must be new or empty; kept). Default: a temp dir.
     #[arg(long)]
     query_dir: Option<PathBuf>,
+    /// Open the store a previous run built in --query-dir (same query options) instead of
+    /// building it again: only the queries run. With --no-ingest, a quick query-only look.
+    #[arg(long, requires = "query_dir")]
+    query_reuse: bool,
     /// Also write a JSON summary to this file.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -419,6 +423,7 @@ fn main() -> Result<()> {
                     runs: a.query_runs,
                     seed: a.seed,
                     data_dir: a.query_dir,
+                    reuse: a.query_reuse,
                 }),
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
                 output: a.output,

@@ -45,12 +45,19 @@ pub struct QueryOpts {
     pub seed: u64,
     /// Where the store is built (default: a temp dir, removed at the end).
     pub data_dir: Option<PathBuf>,
+    /// With `data_dir` holding a store this benchmark built before (same options): open it
+    /// instead of building again (only the queries run).
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 /// One query's timings.
 #[derive(Clone, Debug, Serialize)]
 pub struct QueryRow {
     pub query: String,
+    /// The warm-up: the query's first run in this process (cold decoding paths; after a
+    /// reused store's open, nothing of it is in the store's caches).
+    pub first_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -258,8 +265,10 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
     let start_ms = NOW_MS - i64::from(o.days) * 86_400_000;
     let opts = PromOptions::default();
     store.reads.lock().clear();
+    let t = Instant::now();
     let warm = range_query(store, q, start_ms, NOW_MS, step_ms, &opts)
         .with_context(|| format!("query_range {q}"))?;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
     let reads = std::mem::take(&mut *store.reads.lock());
     let mut ms = Vec::with_capacity(o.runs);
     let mut store_ms = Vec::with_capacity(o.runs);
@@ -273,6 +282,7 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
     }
     Ok(QueryRow {
         query: q.to_string(),
+        first_ms,
         p50_ms: percentile(&ms, 50.0),
         p99_ms: percentile(&ms, 99.0),
         max_ms: percentile(&ms, 100.0),
@@ -289,8 +299,8 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     let dir = match &o.data_dir {
         Some(d) => {
             ensure!(
-                !d.join("kv").exists(),
-                "{} already holds a store: pass an empty or new directory",
+                o.reuse || !d.join("kv").exists(),
+                "{} already holds a store: pass an empty or new directory (or reuse it)",
                 d.display()
             );
             d.clone()
@@ -310,7 +320,13 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
         "metrics-bench: building a store of 2 × {} series × {} days at {} s…",
         o.series, o.days, o.interval_s
     );
-    let (applied, build_secs, retention_secs) = build(&store, &clock, o)?;
+    let (applied, build_secs, retention_secs) = if o.reuse && store.stats().series > 0 {
+        eprintln!("metrics-bench: reusing the store in {}", dir.display());
+        clock.set(NOW_MS * 1_000_000);
+        (0, 0.0, 0.0)
+    } else {
+        build(&store, &clock, o)?
+    };
     let stats = store.stats();
     eprintln!(
         "metrics-bench: {applied} samples applied in {build_secs:.1} s, retention {retention_secs:.1} s; store {:.1} MiB, {} chunks left; now {}",
@@ -326,8 +342,8 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     for q in queries() {
         let row = time_query(&rec, &q, o)?;
         eprintln!(
-            "metrics-bench: {q}: p50 {:.1} ms, p99 {:.1} ms; {} series, {} points",
-            row.p50_ms, row.p99_ms, row.result_series, row.result_points
+            "metrics-bench: {q}: first run {:.1} ms, p50 {:.1} ms, p99 {:.1} ms; {} series, {} points; read {:?}",
+            row.first_ms, row.p50_ms, row.p99_ms, row.result_series, row.result_points, row.reads
         );
         rows.push(row);
     }
