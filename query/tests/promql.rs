@@ -1165,7 +1165,12 @@ fn the_metrics_store_answers_5_minute_windows_like_raw() {
         // Some series on minute edges (every bucket's last sample on its right edge), some
         // jittered; counters reset now and then (series 1 often).
         let on_edges = i % 2 == 0;
-        let mut ts = T0 + if on_edges { 60_000 } else { rng.gen_range(1..60_000) };
+        let mut ts = T0
+            + if on_edges {
+                60_000
+            } else {
+                rng.gen_range(1..60_000)
+            };
         let mut v = 0.0f64;
         let mut samples = Vec::new();
         while ts < T0 + 10 * 3_600_000 {
@@ -1174,8 +1179,15 @@ fn the_metrics_store_answers_5_minute_windows_like_raw() {
                 _ if rng.gen_bool(if i == 1 { 0.05 } else { 0.002 }) => 0.0,
                 _ => v + rng.gen_range(0..20) as f64,
             };
-            samples.push(Sample { ts_ms: ts, value: v });
-            ts += if on_edges { 60_000 } else { rng.gen_range(20_000..100_000) };
+            samples.push(Sample {
+                ts_ms: ts,
+                value: v,
+            });
+            ts += if on_edges {
+                60_000
+            } else {
+                rng.gen_range(20_000..100_000)
+            };
         }
         all.push(SeriesSamples {
             labels: labels(&[("__name__", "m"), ("i", &i.to_string())]),
