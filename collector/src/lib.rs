@@ -187,6 +187,7 @@ impl Collector {
                 minute_retention_ms: i64::from(m.minute_retention_days) * DAY_MS,
                 five_minute_retention_ms: i64::from(m.five_minute_retention_days) * DAY_MS,
                 hour_retention_ms: i64::from(m.hour_retention_days) * DAY_MS,
+                rollup_cache_bytes: m.rollup_cache_mb.saturating_mul(1 << 20),
             },
             clock.clone(),
         )?);

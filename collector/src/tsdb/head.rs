@@ -3,233 +3,28 @@
 //! checks) and the previous non-stale sample (counter steps); per distribution family the
 //! open histograms. Closed chunks and blocks wait here until the next flush.
 //!
-//! Flush writes the open chunk and blocks too, under the keys they keep when they close, so
-//! a reopened store restores exactly this state from the newest entries (see `restore`) and
-//! WAL replay continues as if the store had never closed: the encodings are deterministic.
+//! Flush writes the open chunk and blocks too (the 5-minute tier's open day as hour
+//! segments, see `tier.rs`), under keys that do not change until they close, so a reopened
+//! store restores exactly this state from the newest entries (see `restore`) and WAL replay
+//! continues as if the store had never closed: the encodings are deterministic.
 
 use hdrhistogram::Histogram;
 
-use super::block::{decode_block, encode_histogram, BlockEncoder};
-use super::colblock::{decode_column_block, ColumnEncoder};
+use super::block::encode_histogram;
 use super::gorilla::{decode_chunk, ChunkEncoder};
 use super::kv::{id_time_key, Tree, WriteBatch};
-use super::rollup::{bucket_start, fold, merge, new_histogram, open_bucket, record};
+use super::rollup::{bucket_start, merge, new_histogram, record};
 use super::{Distribution, MetricKind, Resolution, RollupBucket, Sample, TsdbError};
+
+pub use super::tier::{
+    block_buckets, block_lookback_ms, decode_tier_block, encode_tier_block, tier_tree, BucketState,
+};
 
 /// A chunk is cut at this many samples (Prometheus's 120) ...
 pub const CHUNK_MAX_SAMPLES: u32 = 120;
 /// ... or when a sample is this far after the chunk's first, so chunks span less than this
 /// (reads look this far back for chunks overlapping their range).
 pub const CHUNK_MAX_SPAN_MS: i64 = 2 * 3_600_000;
-
-/// Buckets per block: a block holds buckets starting within this many widths of its first,
-/// so 2 h of minutes, 1 day of 5 minutes and 1 day of hours. The 5-minute tier serves long
-/// ranges: a day per block makes a 30-day read 30 kv reads per series.
-pub fn block_buckets(res: Resolution) -> i64 {
-    match res {
-        Resolution::Hour => 24,
-        Resolution::FiveMinute => 288,
-        _ => 120,
-    }
-}
-
-/// The kv tree of a rollup tier.
-pub fn tier_tree(res: Resolution) -> Tree {
-    match res {
-        Resolution::Hour => Tree::Hour,
-        Resolution::FiveMinute => Tree::FiveMinute,
-        _ => Tree::Minute,
-    }
-}
-
-/// Decodes a stored block of `res` (column blocks for the 5-minute tier, bit-packed blocks
-/// for the others).
-pub fn decode_tier_block(res: Resolution, bytes: &[u8]) -> Result<Vec<RollupBucket>, TsdbError> {
-    if res == Resolution::FiveMinute {
-        decode_column_block(bytes)
-    } else {
-        decode_block(bytes)
-    }
-}
-
-/// Encodes buckets as a stored block of `res`.
-pub fn encode_tier_block(res: Resolution, buckets: &[RollupBucket]) -> Vec<u8> {
-    Encoder::from_buckets(res, buckets).bytes()
-}
-
-/// A tier's block encoder.
-#[derive(Clone, Debug, PartialEq)]
-enum Encoder {
-    Bits(BlockEncoder),
-    Columns(ColumnEncoder),
-}
-
-impl Encoder {
-    fn new(res: Resolution) -> Self {
-        Self::from_buckets(res, &[])
-    }
-    fn from_buckets(res: Resolution, b: &[RollupBucket]) -> Self {
-        if res == Resolution::FiveMinute {
-            Encoder::Columns(ColumnEncoder::from_buckets(b))
-        } else {
-            Encoder::Bits(BlockEncoder::from_buckets(b))
-        }
-    }
-    fn append(&mut self, b: &RollupBucket) {
-        match self {
-            Encoder::Bits(e) => e.append(b),
-            Encoder::Columns(e) => e.append(b),
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.count() == 0
-    }
-    fn count(&self) -> u32 {
-        match self {
-            Encoder::Bits(e) => e.count(),
-            Encoder::Columns(e) => e.count(),
-        }
-    }
-    fn first_start(&self) -> i64 {
-        match self {
-            Encoder::Bits(e) => e.first_start(),
-            Encoder::Columns(e) => e.first_start(),
-        }
-    }
-    fn bytes(&self) -> Vec<u8> {
-        match self {
-            Encoder::Bits(e) => e.bytes(),
-            Encoder::Columns(e) => e.bytes(),
-        }
-    }
-    fn bytes_with(&self, open: Option<&RollupBucket>) -> Vec<u8> {
-        match self {
-            Encoder::Bits(e) => e.bytes_with(open),
-            Encoder::Columns(e) => e.bytes_with(open),
-        }
-    }
-}
-
-/// How far before a read's start a block overlapping it may begin.
-pub fn block_lookback_ms(res: Resolution) -> i64 {
-    (block_buckets(res) + 1) * res.bucket_ms()
-}
-
-/// One resolution's rollup state of a series.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BucketState {
-    pub res: Resolution,
-    /// Closed buckets of the current block.
-    block: Encoder,
-    /// The newest bucket, still folding samples.
-    open: Option<RollupBucket>,
-    /// Cut blocks not yet flushed: (first bucket start, bytes).
-    pub closed: Vec<(i64, Vec<u8>)>,
-}
-
-impl BucketState {
-    pub fn new(res: Resolution) -> Self {
-        BucketState {
-            res,
-            block: Encoder::new(res),
-            open: None,
-            closed: Vec::new(),
-        }
-    }
-
-    /// Continues from the buckets of the newest stored block (the last one open).
-    pub fn restore(res: Resolution, mut buckets: Vec<RollupBucket>) -> Self {
-        let open = buckets.pop();
-        BucketState {
-            res,
-            block: Encoder::from_buckets(res, &buckets),
-            open,
-            closed: Vec::new(),
-        }
-    }
-
-    fn width(&self) -> i64 {
-        self.res.bucket_ms()
-    }
-
-    pub fn add(&mut self, s: Sample, prev: Option<Sample>, kind: MetricKind) {
-        let start = self.res.bucket_of(s.ts_ms);
-        if let Some(b) = &mut self.open {
-            if b.start_ms == start {
-                fold(b, s, kind);
-                return;
-            }
-        }
-        if let Some(b) = self.open.take() {
-            self.block.append(&b);
-            let span = block_buckets(self.res) * self.width();
-            if start.saturating_sub(self.block.first_start()) >= span {
-                self.closed
-                    .push((self.block.first_start(), self.block.bytes()));
-                self.block = Encoder::new(self.res);
-            }
-        }
-        self.open = Some(open_bucket(start, s, prev, kind));
-    }
-
-    /// Key (first bucket start) and bytes of the current block, open bucket included.
-    pub fn current(&self) -> Option<(i64, Vec<u8>)> {
-        let first = if self.block.is_empty() {
-            self.open.as_ref()?.start_ms
-        } else {
-            self.block.first_start()
-        };
-        Some((first, self.block.bytes_with(self.open.as_ref())))
-    }
-
-    /// Every block held here: the unflushed closed ones and the current one.
-    pub fn blocks(&self) -> Vec<(i64, Vec<u8>)> {
-        let mut out = self.closed.clone();
-        out.extend(self.current());
-        out
-    }
-
-    pub fn last(&self) -> Option<Sample> {
-        self.open.as_ref().map(|b| b.last)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.open.is_none() && self.closed.is_empty()
-    }
-
-    /// Drops buckets that end at or before `cutoff`.
-    pub fn expire(&mut self, cutoff: i64) -> Result<(), TsdbError> {
-        let w = self.width();
-        let res = self.res;
-        let keep = |b: &RollupBucket| b.start_ms.saturating_add(w) > cutoff;
-        let mut closed = Vec::new();
-        for (_, bytes) in std::mem::take(&mut self.closed) {
-            let kept: Vec<RollupBucket> = decode_tier_block(res, &bytes)?
-                .into_iter()
-                .filter(keep)
-                .collect();
-            if let Some(first) = kept.first() {
-                closed.push((first.start_ms, Encoder::from_buckets(res, &kept).bytes()));
-            }
-        }
-        self.closed = closed;
-        if !self.block.is_empty() {
-            let kept: Vec<RollupBucket> = decode_tier_block(res, &self.block.bytes())?
-                .into_iter()
-                .filter(keep)
-                .collect();
-            self.block = Encoder::from_buckets(res, &kept);
-        }
-        if self.open.as_ref().is_some_and(|b| !keep(b)) {
-            self.open = None;
-        }
-        Ok(())
-    }
-
-    pub fn bucket_count(&self) -> usize {
-        self.block.count() as usize + usize::from(self.open.is_some())
-    }
-}
 
 /// Filters a chunk to samples at or after `cutoff`; `None` when none are left.
 pub fn chunk_from(samples: Vec<Sample>, cutoff: i64) -> Option<ChunkEncoder> {
@@ -280,15 +75,15 @@ impl HeadSeries {
     pub fn restore(
         kind: MetricKind,
         chunk: Option<Vec<Sample>>,
-        tiers: [Vec<RollupBucket>; 3],
+        tiers: [(Vec<RollupBucket>, Vec<i64>); 3],
         min_ts: Option<i64>,
     ) -> Self {
         let mut h = HeadSeries::new(kind);
         h.min_ts = min_ts;
         let [minute, five, hour] = tiers;
-        h.minute = BucketState::restore(Resolution::Minute, minute);
-        h.five = BucketState::restore(Resolution::FiveMinute, five);
-        h.hour = BucketState::restore(Resolution::Hour, hour);
+        h.minute = BucketState::restore(Resolution::Minute, minute.0, minute.1);
+        h.five = BucketState::restore(Resolution::FiveMinute, five.0, five.1);
+        h.hour = BucketState::restore(Resolution::Hour, hour.0, hour.1);
         let mut candidates = vec![h.minute.last(), h.five.last(), h.hour.last()];
         if let Some(samples) = chunk.filter(|s| !s.is_empty()) {
             h.newest = samples.last().copied();
@@ -356,14 +151,8 @@ impl HeadSeries {
             new_chunks += u64::from(self.chunk_in_kv != Some(first));
             batch.put(Tree::Chunks, id_time_key(id, first), bytes);
         }
-        for (tree, state) in [
-            (Tree::Minute, &self.minute),
-            (Tree::FiveMinute, &self.five),
-            (Tree::Hour, &self.hour),
-        ] {
-            for (first, bytes) in state.blocks() {
-                batch.put(tree, id_time_key(id, first), bytes);
-            }
+        for state in [&self.minute, &self.five, &self.hour] {
+            state.flush_into(id, batch);
         }
         new_chunks
     }
@@ -371,9 +160,9 @@ impl HeadSeries {
     /// After the batch of [`HeadSeries::flush_into`] is durable.
     pub fn flushed(&mut self) {
         self.closed_chunks.clear();
-        self.minute.closed.clear();
-        self.five.closed.clear();
-        self.hour.closed.clear();
+        self.minute.flushed();
+        self.five.flushed();
+        self.hour.flushed();
         self.chunk_in_kv = (!self.chunk.is_empty()).then(|| self.chunk.first_ts());
         self.dirty = false;
     }
@@ -576,17 +365,33 @@ mod tests {
             whole.append(*x);
             before.append(*x);
         }
+        // What the kv holds after a flush: the newest block of the minute and hour tiers,
+        // the open block's hour segments of the 5-minute tier.
         let newest_block = |st: &BucketState| {
-            st.current()
+            let b = st
+                .current()
                 .map(|(_, b)| decode_tier_block(st.res, &b).unwrap_or_default())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (b, Vec::new())
         };
+        // Nothing flushed yet: every segment of the open 5-minute block is unflushed.
+        let segments = before.five.unflushed_segments();
+        assert!(segments.len() >= 2, "{} segments", segments.len());
+        whole.flushed();
+        before.flushed();
+        let five = (
+            segments
+                .iter()
+                .flat_map(|(_, b)| decode_tier_block(Resolution::FiveMinute, b).unwrap_or_default())
+                .collect(),
+            segments.iter().map(|(k, _)| *k).collect(),
+        );
         let mut after = HeadSeries::restore(
             MetricKind::Unknown,
             Some(decode_chunk(&before.chunk.bytes()).unwrap_or_default()),
             [
                 newest_block(&before.minute),
-                newest_block(&before.five),
+                five,
                 newest_block(&before.hour),
             ],
             before.min_ts,
@@ -597,7 +402,7 @@ mod tests {
         }
         assert_eq!(whole.chunk, after.chunk);
         assert_eq!(whole.minute.current(), after.minute.current());
-        assert_eq!(whole.five.current(), after.five.current());
+        assert_eq!(whole.five, after.five);
         assert_eq!(whole.hour.current(), after.hour.current());
         assert_eq!((whole.newest, whole.prev), (after.newest, after.prev));
     }

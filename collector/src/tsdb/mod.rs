@@ -2,6 +2,7 @@
 //! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
+pub mod cache;
 pub mod colblock;
 pub mod gorilla;
 pub mod head;
@@ -13,11 +14,12 @@ mod retention;
 pub mod rollup;
 pub mod sled_kv;
 mod store;
+pub mod tier;
 pub mod types;
 
 pub use retention::RetentionReport;
 pub use rollup::rollup;
-pub use store::{TsdbLimits, TsdbStats, TsdbStore, TSDB_FORMAT_VERSION};
+pub use store::{TsdbLimits, TsdbStats, TsdbStore, DEFAULT_ROLLUP_CACHE_MB, TSDB_FORMAT_VERSION};
 
 pub use types::*;
 

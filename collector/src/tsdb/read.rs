@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -134,7 +135,8 @@ impl TsdbStore {
     }
 
     /// [`TsdbStore::rollup_buckets`] column by column into `out` (cleared first); `scratch`
-    /// is reused between calls.
+    /// is reused between calls. Closed 5-minute blocks come from the decoded-block cache
+    /// when it is on (`cache.rs`).
     #[allow(clippy::too_many_arguments)]
     fn rollup_columns(
         &self,
@@ -148,6 +150,53 @@ impl TsdbStore {
     ) -> Result<(), TsdbError> {
         out.clear();
         let w = res.bucket_ms();
+        // Starts increase within a block and from block to block: keep the rows that
+        // overlap the range and follow what is already out.
+        let append = |out: &mut RollupColumns, block: &RollupColumns| {
+            let after = out.start.last().copied();
+            let lo = block.start.partition_point(|s| {
+                s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
+            });
+            let hi = block.start.partition_point(|s| *s <= end).max(lo);
+            out.extend_cols(block, lo, hi, cols);
+        };
+        if res == Resolution::FiveMinute && self.cache.enabled() {
+            let from = start.saturating_sub(block_lookback_ms(res));
+            let head: BTreeMap<i64, Vec<u8>> = st
+                .heads
+                .get(&id)
+                .map(|h| {
+                    h.five
+                        .blocks()
+                        .into_iter()
+                        .filter(|(k, _)| (from..=end).contains(k))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let keys = self.closed_block_keys(id)?;
+            let lo = keys.partition_point(|k| *k < from);
+            let hi = keys.partition_point(|k| *k <= end);
+            let mut head_iter = head.iter().peekable();
+            for &k in keys.get(lo..hi).unwrap_or_default() {
+                // Blocks in key order; the head's version of a key wins.
+                while let Some((_, bytes)) = head_iter.next_if(|(hk, _)| **hk < k) {
+                    scratch.clear();
+                    decode_columns(bytes, cols, scratch)?;
+                    append(out, scratch);
+                }
+                if head.contains_key(&k) {
+                    continue;
+                }
+                let block = self.cached_block(id, k, cols)?;
+                append(out, &block);
+            }
+            for (_, bytes) in head_iter {
+                scratch.clear();
+                decode_columns(bytes, cols, scratch)?;
+                append(out, scratch);
+            }
+            return Ok(());
+        }
         for bytes in self.tier_blocks(st, id, res, start, end)?.values() {
             scratch.clear();
             if res == Resolution::FiveMinute {
@@ -157,16 +206,51 @@ impl TsdbStore {
                     scratch.push(&b, cols);
                 }
             }
-            // Starts increase within a block and from block to block: keep the rows that
-            // overlap the range and follow what is already out.
-            let after = out.start.last().copied();
-            let lo = scratch.start.partition_point(|s| {
-                s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
-            });
-            let hi = scratch.start.partition_point(|s| *s <= end).max(lo);
-            out.extend_rows(scratch, lo, hi);
+            append(out, scratch);
         }
         Ok(())
+    }
+
+    /// Keys of every closed 5-minute block of `id` (cached; read from the kv's keys once).
+    fn closed_block_keys(&self, id: u64) -> Result<Arc<Vec<i64>>, TsdbError> {
+        if let Some(k) = self.cache.keys(id) {
+            return Ok(k);
+        }
+        let (s, e) = (
+            id_time_key(id, i64::MIN),
+            id_time_key(id.saturating_add(1), i64::MIN),
+        );
+        let keys: Vec<i64> = self
+            .kv
+            .range_keys(Tree::FiveMinute, &s, &e)?
+            .iter()
+            .map(|k| get_i64(k, 8))
+            .collect::<Result<_, _>>()?;
+        let keys = Arc::new(keys);
+        self.cache.insert_keys(id, keys.clone());
+        Ok(keys)
+    }
+
+    /// A closed 5-minute block's columns (at least `cols`), from the cache or decoded from
+    /// the kv and cached; empty if the block is gone.
+    fn cached_block(
+        &self,
+        id: u64,
+        key: i64,
+        cols: ColumnSet,
+    ) -> Result<Arc<RollupColumns>, TsdbError> {
+        let want = match self.cache.get(id, key, cols) {
+            Ok(c) => return Ok(c),
+            // Decode what the entry had too: a query mix does not thrash one block.
+            Err(had) => cols.with(had.unwrap_or_default()),
+        };
+        let mut c = RollupColumns::default();
+        if let Some(bytes) = self.kv.get(Tree::FiveMinute, &id_time_key(id, key))? {
+            decode_columns(&bytes, want, &mut c)?;
+        }
+        let c = Arc::new(c);
+        self.cache.insert(id, key, want, c.clone());
+        Ok(c)
     }
 
     fn family_histograms(

@@ -9,6 +9,7 @@ use super::head::{
 };
 use super::kv::{get_i64, id_time_key, put_u64, Tree, WriteBatch};
 use super::store::{State, TsdbStore};
+use super::tier::open_tree;
 use super::{Resolution, TsdbError};
 
 /// What one retention run removed.
@@ -80,6 +81,14 @@ impl TsdbStore {
         }
         self.kv.flush()?;
         Ok(report)
+    }
+
+    /// Drops a 5-minute block retention changes or removes from the decoded-block cache.
+    fn forget_block(&self, res: Resolution, id: u64, first: i64) {
+        if res == Resolution::FiveMinute {
+            self.cache.remove(id, first);
+            self.cache.remove_keys(id);
+        }
     }
 
     /// Whether `tree` holds an entry of `id` at or after `from`.
@@ -167,6 +176,28 @@ impl TsdbStore {
                 if kept.first().is_some_and(|b| b.start_ms == first) {
                     // Nothing in this block has expired yet: keep it as it is.
                     kept_any = true;
+                } else {
+                    self.forget_block(res, id, first);
+                }
+            }
+            // The open block's segments keep their keys (absolute hours): the head's state
+            // after its own `expire` is what a restore from them gives.
+            if let Some(otree) = open_tree(res) {
+                for (key, bytes) in self.entries_below(otree, id, cutoff)? {
+                    let all = decode_tier_block(res, &bytes)?;
+                    let n = all.len();
+                    let kept: Vec<_> = all
+                        .into_iter()
+                        .filter(|b| b.start_ms.saturating_add(w) > cutoff)
+                        .collect();
+                    if kept.is_empty() {
+                        batch.delete(otree, id_time_key(id, key));
+                    } else {
+                        kept_any = true;
+                        if kept.len() != n {
+                            batch.put(otree, id_time_key(id, key), encode_tier_block(res, &kept));
+                        }
+                    }
                 }
             }
         }
@@ -187,6 +218,9 @@ impl TsdbStore {
         let mut has_data = kept_any || !head_empty || self.any_from(Tree::Chunks, id, cut.raw)?;
         for (res, cutoff) in Resolution::TIERS.into_iter().zip(cut.tiers) {
             has_data = has_data || self.any_from(tier_tree(res), id, cutoff)?;
+            if let Some(otree) = open_tree(res) {
+                has_data = has_data || self.any_from(otree, id, cutoff)?;
+            }
         }
         if !has_data {
             st.series.remove(id, batch);

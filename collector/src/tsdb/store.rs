@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::block::decode_histogram;
+use super::cache::{BlockCache, CacheStats};
 use super::gorilla::decode_chunk;
 use super::head::{decode_tier_block, tier_tree, HeadFamily, HeadSeries, DIST_TREES};
 use super::index::{Index, FAMILY_TREES, SERIES_TREES};
 use super::ingest::RejectedSeries;
 use super::kv::{get_i64, get_u64, id_time_key, put_u64, Kv, Tree, WriteBatch};
 use super::sled_kv::SledKv;
+use super::tier::open_tree;
 use super::{Labels, MetricBatch, MetricKind, Resolution, SeriesSamples, TsdbError};
 use crate::clock::SharedClock;
 
@@ -37,7 +39,12 @@ pub struct TsdbLimits {
     pub minute_retention_ms: i64,
     pub five_minute_retention_ms: i64,
     pub hour_retention_ms: i64,
+    /// Memory for decoded closed 5-minute blocks (`metrics.rollup_cache_mb`; 0: no cache).
+    pub rollup_cache_bytes: usize,
 }
+
+/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`).
+pub const DEFAULT_ROLLUP_CACHE_MB: usize = 256;
 
 impl TsdbLimits {
     /// Retention of each rollup tier, in [`Resolution::TIERS`] order.
@@ -59,6 +66,7 @@ impl Default for TsdbLimits {
             minute_retention_ms: 30 * DAY_MS,
             five_minute_retention_ms: 90 * DAY_MS,
             hour_retention_ms: 400 * DAY_MS,
+            rollup_cache_bytes: DEFAULT_ROLLUP_CACHE_MB << 20,
         }
     }
 }
@@ -93,6 +101,8 @@ pub struct TsdbStore {
     pub(crate) state: RwLock<State>,
     /// Serialises apply, flush and retention (readers only take `state`).
     pub(crate) writer: Mutex<()>,
+    /// Decoded closed 5-minute blocks (see `cache.rs`).
+    pub(crate) cache: BlockCache,
     applied: AtomicU64,
     durable: AtomicU64,
 }
@@ -159,15 +169,31 @@ pub(crate) fn restore_series(
     let chunk = newest(kv, Tree::Chunks, id)?
         .map(|(_, b)| decode_chunk(&b))
         .transpose()?;
-    let mut tiers: [Vec<_>; 3] = Default::default();
+    let mut tiers: [(Vec<_>, Vec<i64>); 3] = Default::default();
     for (res, out) in Resolution::TIERS.into_iter().zip(tiers.iter_mut()) {
-        if let Some((_, b)) = newest(kv, tier_tree(res), id)? {
-            *out = decode_tier_block(res, &b)?;
+        match open_tree(res) {
+            // The open block is its segments, in key (hour) order.
+            Some(otree) => {
+                let (s, e) = (id_time_key(id, i64::MIN), id_time_key(id + 1, i64::MIN));
+                for entry in kv.range(otree, &s, &e) {
+                    let (k, v) = entry?;
+                    out.1.push(get_i64(&k, 8)?);
+                    out.0.extend(decode_tier_block(res, &v)?);
+                }
+            }
+            None => {
+                if let Some((_, b)) = newest(kv, tier_tree(res), id)? {
+                    out.0 = decode_tier_block(res, &b)?;
+                }
+            }
         }
     }
     let mut min_ts = first_key_time(kv, Tree::Chunks, id)?;
     for res in Resolution::TIERS {
         min_ts = min_opt(min_ts, first_key_time(kv, tier_tree(res), id)?);
+        if let Some(otree) = open_tree(res) {
+            min_ts = min_opt(min_ts, first_key_time(kv, otree, id)?);
+        }
     }
     Ok(HeadSeries::restore(kind, chunk, tiers, min_ts))
 }
@@ -215,6 +241,7 @@ impl TsdbStore {
         }
         Ok(TsdbStore {
             kv,
+            cache: BlockCache::new(limits.rollup_cache_bytes),
             limits,
             clock,
             state: RwLock::new(State {
@@ -468,6 +495,12 @@ impl TsdbStore {
         for id in &dirty {
             if let Some(h) = st.heads.get(id) {
                 new_chunks += h.flush_into(*id, &mut batch);
+                // Never cached before they are written, but a cache must not be able to
+                // serve anything other than what the kv holds.
+                for (first, _) in &h.five.closed {
+                    self.cache.remove(*id, *first);
+                    self.cache.remove_keys(*id);
+                }
             }
         }
         let dirty_fams: Vec<u64> = st
@@ -505,6 +538,11 @@ impl TsdbStore {
         st.stored_chunks = stored_chunks;
         self.durable.store(lsn, Ordering::SeqCst);
         Ok(lsn)
+    }
+
+    /// The decoded-block cache's size.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     pub fn stats(&self) -> TsdbStats {

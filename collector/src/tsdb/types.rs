@@ -392,6 +392,81 @@ impl RollupColumns {
         }
     }
 
+    /// Appends rows `from..to` of `other`: start, count and the columns of `cols` (which
+    /// `other` must hold; it may hold more).
+    pub fn extend_cols(&mut self, other: &RollupColumns, from: usize, to: usize, cols: ColumnSet) {
+        fn ext<T: Copy>(v: &mut Vec<T>, o: &[T], from: usize, to: usize, on: bool) {
+            if let (true, Some(rows)) = (on, o.get(from..to)) {
+                v.extend_from_slice(rows);
+            }
+        }
+        ext(&mut self.start, &other.start, from, to, true);
+        ext(&mut self.count, &other.count, from, to, true);
+        ext(
+            &mut self.first_ts,
+            &other.first_ts,
+            from,
+            to,
+            cols.has(ColumnSet::FIRST_TS),
+        );
+        ext(
+            &mut self.first,
+            &other.first,
+            from,
+            to,
+            cols.has(ColumnSet::FIRST),
+        );
+        ext(
+            &mut self.last_ts,
+            &other.last_ts,
+            from,
+            to,
+            cols.has(ColumnSet::LAST_TS),
+        );
+        ext(
+            &mut self.last,
+            &other.last,
+            from,
+            to,
+            cols.has(ColumnSet::LAST),
+        );
+        ext(
+            &mut self.min,
+            &other.min,
+            from,
+            to,
+            cols.has(ColumnSet::MIN),
+        );
+        ext(
+            &mut self.max,
+            &other.max,
+            from,
+            to,
+            cols.has(ColumnSet::MAX),
+        );
+        ext(
+            &mut self.sum,
+            &other.sum,
+            from,
+            to,
+            cols.has(ColumnSet::SUM),
+        );
+        ext(
+            &mut self.increase,
+            &other.increase,
+            from,
+            to,
+            cols.has(ColumnSet::INCREASE),
+        );
+        ext(
+            &mut self.resets,
+            &other.resets,
+            from,
+            to,
+            cols.has(ColumnSet::RESETS),
+        );
+    }
+
     /// Appends rows `from..to` of `other` (the columns `other` holds).
     pub fn extend_rows(&mut self, other: &RollupColumns, from: usize, to: usize) {
         fn ext<T: Copy>(v: &mut Vec<T>, o: &[T], from: usize, to: usize) {
