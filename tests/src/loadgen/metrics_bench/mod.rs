@@ -614,11 +614,14 @@ fn query_markdown(q: &QueryReport, s: &mut String) {
         },
     ));
     s.push_str(&format!(
-        "- `pharos_query::promql::range_query` from now − {} days to now, step {} s, default options (rollups allowed); 1 warm-up, then {} timed runs; p99 nearest-rank{}\n- read = what the store was asked for in one evaluation (recorded by a wrapper around the store): the planner's choice\n\n",
+        "- `pharos_query::promql::range_query` from now − {} days to now, step {} s, default options (rollups allowed); 1 warm-up (\"first run\": the cold figure), then {} timed runs; p99 nearest-rank{}\n- decoded 5-minute block cache (`metrics.rollup_cache_mb`) {} MiB; after the last query it held {} entries, {:.1} MiB\n- read = what the store was asked for in one evaluation (recorded by a wrapper around the store): the planner's choice\n\n",
         o.days,
         o.step_s,
         o.runs,
-        if o.runs < 100 { " (below 100 runs: the slowest run)" } else { "" }
+        if o.runs < 100 { " (below 100 runs: the slowest run)" } else { "" },
+        o.rollup_cache_mb,
+        thousands(q.cache_entries as f64),
+        q.cache_bytes as f64 / MIB,
     ));
     s.push_str("| query | first run | p50 | p99 | target p99 ≤ 100 ms | of p50: in the store's read | result | read |\n|---|---:|---:|---:|---|---:|---|---|\n");
     for r in &q.rows {
@@ -685,6 +688,7 @@ mod tests {
                 seed: 1,
                 data_dir: None,
                 reuse: false,
+                rollup_cache_mb: 16,
             }),
             command_line: "pharos-loadgen metrics-bench (test)".to_string(),
             output: None,

@@ -49,6 +49,8 @@ pub struct QueryOpts {
     /// instead of building again (only the queries run).
     #[serde(default)]
     pub reuse: bool,
+    /// The store's decoded-block cache (`metrics.rollup_cache_mb`), MiB.
+    pub rollup_cache_mb: usize,
 }
 
 /// One query's timings.
@@ -90,6 +92,9 @@ pub struct QueryReport {
     /// After retention: sled's size and the raw chunks left.
     pub disk_bytes: u64,
     pub chunks_left: u64,
+    /// The decoded-block cache after the last query.
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
     pub rows: Vec<QueryRow>,
 }
 
@@ -315,7 +320,11 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     };
     let clock = ManualClock::new(0);
     let shared: SharedClock = Arc::new(clock.clone());
-    let store = Arc::new(TsdbStore::open(&dir, TsdbLimits::default(), shared)?);
+    let limits = TsdbLimits {
+        rollup_cache_bytes: o.rollup_cache_mb.saturating_mul(1 << 20),
+        ..TsdbLimits::default()
+    };
+    let store = Arc::new(TsdbStore::open(&dir, limits, shared)?);
     eprintln!(
         "metrics-bench: building a store of 2 × {} series × {} days at {} s…",
         o.series, o.days, o.interval_s
@@ -347,7 +356,16 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
         );
         rows.push(row);
     }
+    let cache = rec.inner.cache_stats();
+    eprintln!(
+        "metrics-bench: rollup cache {} blocks, {:.1} MiB of {} MiB",
+        cache.entries,
+        cache.bytes as f64 / MIB,
+        o.rollup_cache_mb
+    );
     Ok(QueryReport {
+        cache_entries: cache.entries,
+        cache_bytes: cache.bytes,
         opts: o.clone(),
         now: rfc3339(NOW_MS * 1_000_000),
         samples_applied: applied,
