@@ -1197,7 +1197,11 @@ fn five_minute_days_survive_reopens_and_the_cache_follows_retention() -> R {
         })?;
         Ok(got.into_inner().map_err(|_| "poisoned")?)
     };
-    let mut store = open_at(dir.path(), TsdbLimits::default(), end)?.0;
+    let cached = TsdbLimits {
+        rollup_cache_bytes: 64 << 20,
+        ..TsdbLimits::default()
+    };
+    let mut store = open_at(dir.path(), cached.clone(), end)?.0;
     for (i, b) in batches.iter().enumerate() {
         let lsn = i as u64 + 1;
         store.apply(lsn, b)?;
@@ -1207,7 +1211,7 @@ fn five_minute_days_survive_reopens_and_the_cache_follows_retention() -> R {
         if i % 61 == 60 {
             // Crash: what was not flushed is replayed from the WAL.
             drop(store);
-            store = open_at(dir.path(), TsdbLimits::default(), end)?.0;
+            store = open_at(dir.path(), cached.clone(), end)?.0;
             for (j, b) in batches.iter().enumerate().take(i + 1) {
                 store.apply(j as u64 + 1, b)?;
             }
@@ -1235,7 +1239,7 @@ fn five_minute_days_survive_reopens_and_the_cache_follows_retention() -> R {
     // Retention in the middle of the first (cached) day block rewrites it under a new key.
     let limits = TsdbLimits {
         five_minute_retention_ms: end - (T0 + 7 * HOUR),
-        ..TsdbLimits::default()
+        ..cached
     };
     let store = open_at(dir.path(), limits, end)?.0;
     assert_eq!(read(&store, T0)?, all);

@@ -43,8 +43,12 @@ pub struct TsdbLimits {
     pub rollup_cache_bytes: usize,
 }
 
-/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`).
-pub const DEFAULT_ROLLUP_CACHE_MB: usize = 256;
+/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`): off.
+/// Measured on the 30-day benchmark (BENCHMARKS.md, 2026-11-28 second subsection): a cache
+/// holding every block gave about the same warm p50 as none, since decoding is no longer
+/// what a long read costs, and a cache smaller than a query's blocks made it 2–3× slower
+/// (each evaluation decodes, allocates and evicts everything again).
+pub const DEFAULT_ROLLUP_CACHE_MB: usize = 0;
 
 impl TsdbLimits {
     /// Retention of each rollup tier, in [`Resolution::TIERS`] order.
