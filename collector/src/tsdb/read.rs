@@ -198,13 +198,26 @@ impl TsdbStore {
             return Ok(());
         }
         for bytes in self.tier_blocks(st, id, res, start, end)?.values() {
-            scratch.clear();
             if res == Resolution::FiveMinute {
-                decode_columns(bytes, cols, scratch)?;
-            } else {
-                for b in decode_block(bytes)? {
-                    scratch.push(&b, cols);
-                }
+                // Straight into `out` (no copy of every column through `scratch`), then the
+                // rows outside the range or not after what was there are dropped: only at the
+                // range's ends.
+                let base = out.len();
+                decode_columns(bytes, cols, out)?;
+                let after = base.checked_sub(1).and_then(|i| out.start.get(i).copied());
+                let rows = out.start.get(base..).unwrap_or_default();
+                let lo = rows.partition_point(|s| {
+                    s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
+                });
+                let hi = rows.partition_point(|s| *s <= end).max(lo);
+                let n = rows.len();
+                out.remove_rows(base + hi, base + n);
+                out.remove_rows(base, base + lo);
+                continue;
+            }
+            scratch.clear();
+            for b in decode_block(bytes)? {
+                scratch.push(&b, cols);
             }
             append(out, scratch);
         }

@@ -487,6 +487,27 @@ impl RollupColumns {
         ext(&mut self.resets, &other.resets, from, to);
     }
 
+    /// Removes rows `from..to` (clamped) from every column that holds rows.
+    pub fn remove_rows(&mut self, from: usize, to: usize) {
+        fn cut<T>(v: &mut Vec<T>, from: usize, to: usize) {
+            let to = to.min(v.len());
+            if from < to {
+                v.drain(from..to);
+            }
+        }
+        cut(&mut self.start, from, to);
+        cut(&mut self.count, from, to);
+        cut(&mut self.first_ts, from, to);
+        cut(&mut self.first, from, to);
+        cut(&mut self.last_ts, from, to);
+        cut(&mut self.last, from, to);
+        cut(&mut self.min, from, to);
+        cut(&mut self.max, from, to);
+        cut(&mut self.sum, from, to);
+        cut(&mut self.increase, from, to);
+        cut(&mut self.resets, from, to);
+    }
+
     /// Keeps rows `from..to` (clamped), dropping the others.
     pub fn keep_rows(&mut self, from: usize, to: usize) {
         fn cut<T>(v: &mut Vec<T>, from: usize, to: usize) {
