@@ -136,8 +136,13 @@ pub struct MetricsSettings {
     pub raw_retention_days: u32,
     /// 1-minute rollups are kept this many days.
     pub minute_retention_days: u32,
+    /// 5-minute rollups are kept this many days.
+    pub five_minute_retention_days: u32,
     /// 1-hour rollups are kept this many days.
     pub hour_retention_days: u32,
+    /// Memory for decoded closed 5-minute rollup blocks, MiB (0: no cache): long-range
+    /// queries read them from it instead of decoding them again.
+    pub rollup_cache_mb: usize,
     /// Most series stored in total; a new series beyond it is rejected with a reason.
     pub max_series: usize,
     /// Most series per metric name; a new series beyond it is rejected with a reason.
@@ -178,7 +183,9 @@ impl Default for MetricsSettings {
         MetricsSettings {
             raw_retention_days: 2,
             minute_retention_days: 30,
+            five_minute_retention_days: 90,
             hour_retention_days: 400,
+            rollup_cache_mb: crate::tsdb::DEFAULT_ROLLUP_CACHE_MB,
             max_series: 500_000,
             max_series_per_metric: 100_000,
             flush_interval_secs: 60,
@@ -284,10 +291,16 @@ impl CollectorConfig {
                 "must be at least metrics.raw_retention_days",
             );
         }
-        if m.hour_retention_days < m.minute_retention_days {
+        if m.five_minute_retention_days < m.minute_retention_days {
+            return fail(
+                "metrics.five_minute_retention_days",
+                "must be at least metrics.minute_retention_days",
+            );
+        }
+        if m.hour_retention_days < m.five_minute_retention_days {
             return fail(
                 "metrics.hour_retention_days",
-                "must be at least metrics.minute_retention_days",
+                "must be at least metrics.five_minute_retention_days",
             );
         }
         if m.max_series == 0 {

@@ -185,7 +185,9 @@ impl Collector {
                 max_series_per_metric: m.max_series_per_metric,
                 raw_retention_ms: i64::from(m.raw_retention_days) * DAY_MS,
                 minute_retention_ms: i64::from(m.minute_retention_days) * DAY_MS,
+                five_minute_retention_ms: i64::from(m.five_minute_retention_days) * DAY_MS,
                 hour_retention_ms: i64::from(m.hour_retention_days) * DAY_MS,
+                rollup_cache_bytes: m.rollup_cache_mb.saturating_mul(1 << 20),
             },
             clock.clone(),
         )?);

@@ -388,12 +388,30 @@ proptest! {
             let end = ts + 1;
             let raw = raw_of(&select(&store, name_is("x"), T0, end, Resolution::Raw)?[0]);
             assert_eq!(raw, samples);
-            for res in [Resolution::Minute, Resolution::Hour] {
+            for res in Resolution::TIERS {
                 let w = res.bucket_ms();
                 let buckets = buckets_of(&select(&store, name_is("x"), T0, end, res)?[0]);
+                // The columnar read hands the same buckets over (and only what is asked).
+                let req = SelectRequest { matchers: name_is("x"), start_ms: T0, end_ms: end, resolution: res };
+                let visited = std::sync::Mutex::new(Vec::new());
+                store.visit_rollups(&req, ColumnSet::ALL, &|_, _, c: &RollupColumns| {
+                    if let Ok(mut v) = visited.lock() {
+                        v.extend((0..c.len()).map(|i| c.bucket(i)));
+                    }
+                })?;
+                assert_eq!(visited.into_inner().map_err(|e| e.to_string())?, buckets);
+                let maxes = std::sync::Mutex::new(Vec::new());
+                store.visit_rollups(&req, ColumnSet::MAX, &|_, _, c: &RollupColumns| {
+                    assert!(c.first.is_empty() && c.sum.is_empty() && c.resets.is_empty());
+                    if let Ok(mut v) = maxes.lock() {
+                        v.extend_from_slice(&c.max);
+                    }
+                })?;
+                let want: Vec<f64> = buckets.iter().map(|b| b.max).collect();
+                assert_eq!(maxes.into_inner().map_err(|e| e.to_string())?, want);
                 let mut i = 0;
                 for b in &buckets {
-                    let inb: Vec<Sample> = raw.iter().copied().filter(|x| x.ts_ms.div_euclid(w) * w == b.start_ms).collect();
+                    let inb: Vec<Sample> = raw.iter().copied().filter(|x| res.bucket_of(x.ts_ms) == b.start_ms).collect();
                     assert!(!inb.is_empty());
                     assert_eq!(b.count, inb.len() as u64);
                     let sum = inb.iter().skip(1).fold(inb[0].value, |a, x| a + x.value);
@@ -407,14 +425,16 @@ proptest! {
                 if counter {
                     // Windows of 1, 2 and 5 buckets: sum of increases = raw steps in the window.
                     for span in [1i64, 2, 5] {
-                        let first = raw[0].ts_ms.div_euclid(w) * w;
+                        let first = res.bucket_of(raw[0].ts_ms);
                         let mut ws = first;
                         while ws <= end {
                             let we = ws + span * w;
                             let from_rollup: f64 = buckets.iter().filter(|b| b.start_ms >= ws && b.start_ms < we).map(|b| b.increase).sum();
                             let mut from_raw = 0.0;
                             for (k, x) in raw.iter().enumerate() {
-                                if k > 0 && x.ts_ms >= ws && x.ts_ms < we {
+                                // Left-open tiers: (ws, we]; the others [ws, we).
+                                let inside = if res.left_open() { x.ts_ms > ws && x.ts_ms <= we } else { x.ts_ms >= ws && x.ts_ms < we };
+                                if k > 0 && inside {
                                     let p = raw[k - 1].value;
                                     from_raw += if x.value < p { x.value } else { x.value - p };
                                 }
@@ -777,7 +797,12 @@ type Snapshot = Vec<(Resolution, Vec<SeriesData>, Vec<DistributionSeries>)>;
 
 fn snapshot(store: &TsdbStore) -> R<Snapshot> {
     let mut out = Vec::new();
-    for res in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
+    for res in [
+        Resolution::Raw,
+        Resolution::Minute,
+        Resolution::FiveMinute,
+        Resolution::Hour,
+    ] {
         let data = select(
             store,
             vec![m("__name__", MatchOp::RegexMatch, ".+")],
@@ -892,7 +917,9 @@ fn retention_is_exact_at_its_boundaries() -> R {
         max_series_per_metric: 10,
         raw_retention_ms: HOUR,
         minute_retention_ms: 3 * HOUR,
+        five_minute_retention_ms: 6 * HOUR,
         hour_retention_ms: 10 * HOUR,
+        ..TsdbLimits::default()
     };
     let (store, clock) = open_at(dir.path(), limits.clone(), T0 + 12 * HOUR)?;
     let l = labels(&[("__name__", "m")]);
@@ -915,7 +942,12 @@ fn retention_is_exact_at_its_boundaries() -> R {
     store.flush()?;
     let firsts = |store: &TsdbStore| -> R<Vec<i64>> {
         let mut out = Vec::new();
-        for res in [Resolution::Raw, Resolution::Minute, Resolution::Hour] {
+        for res in [
+            Resolution::Raw,
+            Resolution::Minute,
+            Resolution::FiveMinute,
+            Resolution::Hour,
+        ] {
             let d = select(store, name_is("m"), i64::MIN, i64::MAX, res)?;
             out.push(match &d[0].points {
                 Points::Raw(s) => s[0].ts_ms,
@@ -926,10 +958,11 @@ fn retention_is_exact_at_its_boundaries() -> R {
     };
     let now = T0 + 12 * HOUR;
     let report = store.run_retention(now)?;
-    // Raw: ts >= now - 1h; minute buckets ending after now - 3h; hour buckets after now - 10h.
+    // Raw: ts >= now - 1h; minute buckets ending after now - 3h, 5-minute ones (left-open:
+    // (6h, 6h5m] is the first to end after) after now - 6h; hour buckets after now - 10h.
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR, T0 + 9 * HOUR, T0 + 2 * HOUR]
+        vec![T0 + 11 * HOUR, T0 + 9 * HOUR, T0 + 6 * HOUR, T0 + 2 * HOUR]
     );
     assert_eq!(report.series_removed, 1);
     assert_eq!(report.families_removed, 1);
@@ -941,12 +974,22 @@ fn retention_is_exact_at_its_boundaries() -> R {
     store.run_retention(now + 30_000)?;
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR + MIN, T0 + 9 * HOUR, T0 + 2 * HOUR]
+        vec![
+            T0 + 11 * HOUR + MIN,
+            T0 + 9 * HOUR,
+            T0 + 6 * HOUR,
+            T0 + 2 * HOUR
+        ]
     );
     store.run_retention(now + MIN)?;
     assert_eq!(
         firsts(&store)?,
-        vec![T0 + 11 * HOUR + MIN, T0 + 9 * HOUR + MIN, T0 + 2 * HOUR]
+        vec![
+            T0 + 11 * HOUR + MIN,
+            T0 + 9 * HOUR + MIN,
+            T0 + 6 * HOUR,
+            T0 + 2 * HOUR
+        ]
     );
     // Counter increases of kept buckets are unchanged by retention.
     let hours = buckets_of(&select(&store, name_is("m"), i64::MIN, i64::MAX, Resolution::Hour)?[0]);
@@ -1099,4 +1142,115 @@ fn dir_size(p: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+#[test]
+fn a_store_of_the_format_before_the_five_minute_tier_is_refused_clearly() -> R {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("FORMAT"), "1\n")?;
+    let err = match open(dir.path()) {
+        Ok(_) => return Err("a format-1 store opened".into()),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("format 1") && err.contains("5-minute") && err.contains("move"),
+        "{err}"
+    );
+    // A new store is written as the current format.
+    let fresh = tempfile::tempdir()?;
+    drop(open(fresh.path())?);
+    assert_eq!(
+        std::fs::read_to_string(fresh.path().join("FORMAT"))?.trim(),
+        TSDB_FORMAT_VERSION.to_string()
+    );
+    Ok(())
+}
+
+/// The 5-minute tier over days, through the store: day blocks cut and written whole, the
+/// open day as hour segments, reopens (WAL replay of what was not flushed) at arbitrary
+/// points, and the decoded-block cache: reads equal the rollup of every sample with the
+/// cache on and off, before and after retention rewrites a cached closed block.
+#[test]
+fn five_minute_days_survive_reopens_and_the_cache_follows_retention() -> R {
+    let dir = tempfile::tempdir()?;
+    let l = labels(&[("__name__", "c_total")]);
+    let samples: Vec<Sample> = (0..3 * 1440 + 500)
+        .map(|k| s(T0 + 30_000 + k * MIN, (k * 3 - k % 7) as f64))
+        .collect();
+    let batches: Vec<MetricBatch> = samples
+        .chunks(17)
+        .map(|c| batch(vec![series(&l, MetricKind::Counter, c.to_vec())]))
+        .collect();
+    let end = samples[samples.len() - 1].ts_ms;
+    let read = |store: &TsdbStore, from: i64| -> R<Vec<RollupBucket>> {
+        let req = SelectRequest {
+            matchers: name_is("c_total"),
+            start_ms: from,
+            end_ms: end,
+            resolution: Resolution::FiveMinute,
+        };
+        let got = std::sync::Mutex::new(Vec::new());
+        store.visit_rollups(&req, ColumnSet::ALL, &|_, _, c| {
+            if let Ok(mut g) = got.lock() {
+                g.extend((0..c.len()).map(|i| c.bucket(i)));
+            }
+        })?;
+        Ok(got.into_inner().map_err(|_| "poisoned")?)
+    };
+    let cached = TsdbLimits {
+        rollup_cache_bytes: 64 << 20,
+        ..TsdbLimits::default()
+    };
+    let mut store = open_at(dir.path(), cached.clone(), end)?.0;
+    for (i, b) in batches.iter().enumerate() {
+        let lsn = i as u64 + 1;
+        store.apply(lsn, b)?;
+        if i % 5 == 4 {
+            store.flush()?;
+        }
+        if i % 61 == 60 {
+            // Crash: what was not flushed is replayed from the WAL.
+            drop(store);
+            store = open_at(dir.path(), cached.clone(), end)?.0;
+            for (j, b) in batches.iter().enumerate().take(i + 1) {
+                store.apply(j as u64 + 1, b)?;
+            }
+        }
+    }
+    store.flush()?;
+    let all = rollup(&samples, MetricKind::Counter, Resolution::FiveMinute, None);
+    assert_eq!(read(&store, T0)?, all);
+    // Warm: the closed days now come from the cache.
+    assert!(
+        store.cache_stats().entries >= 3,
+        "{:?}",
+        store.cache_stats()
+    );
+    assert_eq!(read(&store, T0)?, all);
+    drop(store);
+    let uncached = TsdbLimits {
+        rollup_cache_bytes: 0,
+        ..TsdbLimits::default()
+    };
+    let store = open_at(dir.path(), uncached, end)?.0;
+    assert_eq!(read(&store, T0)?, all);
+    assert_eq!(store.cache_stats().entries, 0);
+    drop(store);
+    // Retention in the middle of the first (cached) day block rewrites it under a new key.
+    let limits = TsdbLimits {
+        five_minute_retention_ms: end - (T0 + 7 * HOUR),
+        ..cached
+    };
+    let store = open_at(dir.path(), limits, end)?.0;
+    assert_eq!(read(&store, T0)?, all);
+    let report = store.run_retention(end)?;
+    assert!(report.rewritten > 0, "{report:?}");
+    let cut = T0 + 7 * HOUR;
+    let kept: Vec<RollupBucket> = all
+        .iter()
+        .filter(|b| b.start_ms + 5 * MIN > cut)
+        .cloned()
+        .collect();
+    assert_eq!(read(&store, T0)?, kept);
+    Ok(())
 }

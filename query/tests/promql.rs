@@ -652,9 +652,9 @@ fn the_test_store_folds_rollups_like_the_metrics_store() {
             let value = if r == 1 { stale() } else { v };
             samples.push(Sample { ts_ms: ts, value });
         }
-        for res in [Resolution::Minute, Resolution::Hour] {
+        for res in Resolution::TIERS {
             let theirs = rollup(&samples, MetricKind::Counter, res, None);
-            let ours = pharos_query::promql::testing::fold_buckets(&samples, res.bucket_ms());
+            let ours = pharos_query::promql::testing::fold_buckets(&samples, res);
             prop_assert_eq!(theirs, ours);
         }
         Ok(())
@@ -758,6 +758,7 @@ fn unsupported_constructs_and_parse_errors_say_what() {
 struct Counting<'a> {
     inner: &'a MemStore,
     rollup_reads: std::sync::atomic::AtomicUsize,
+    five_minute_reads: std::sync::atomic::AtomicUsize,
     raw_reads: std::sync::atomic::AtomicUsize,
 }
 
@@ -766,6 +767,10 @@ impl pharos_collector::tsdb::MetricStore for Counting<'static> {
         &self,
         req: &pharos_collector::tsdb::SelectRequest,
     ) -> Result<Vec<pharos_collector::tsdb::SeriesData>, pharos_collector::tsdb::TsdbError> {
+        if req.resolution == pharos_collector::tsdb::Resolution::FiveMinute {
+            self.five_minute_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if req.resolution != pharos_collector::tsdb::Resolution::Raw {
             self.rollup_reads
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -882,8 +887,9 @@ fn rollup_reads_equal_raw_reads() {
         "rate",
     ];
     let rollup_queries = std::cell::Cell::new(0usize);
+    let five_minute_queries = std::cell::Cell::new(0usize);
     let mut runner = TestRunner::new(Config {
-        cases: 128,
+        cases: 256,
         ..Config::default()
     });
     let strategy = (
@@ -906,6 +912,7 @@ fn rollup_reads_equal_raw_reads() {
             let counting = Counting {
                 inner: s,
                 rollup_reads: Default::default(),
+                five_minute_reads: Default::default(),
                 raw_reads: Default::default(),
             };
             let q = format!("{}(r[{range}]{offset})", FUNCS[f]);
@@ -932,6 +939,13 @@ fn rollup_reads_equal_raw_reads() {
                     == 0
             {
                 rollup_queries.set(rollup_queries.get() + 1);
+                if counting
+                    .five_minute_reads
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    > 0
+                {
+                    five_minute_queries.set(five_minute_queries.get() + 1);
+                }
             }
             prop_assert_eq!(raw.len(), rolled.len(), "{}", q);
             for (a, b) in raw.iter().zip(&rolled) {
@@ -963,6 +977,11 @@ fn rollup_reads_equal_raw_reads() {
     }
     let n = rollup_queries.get();
     assert!(n > 10, "only {n} queries read rollups");
+    let n = five_minute_queries.get();
+    assert!(
+        n > 5,
+        "only {n} queries answered from 5-minute rollups alone"
+    );
 }
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -1122,4 +1141,102 @@ fn long_window_quantiles_merge_rollup_buckets_once_raw_data_is_gone() {
     );
     // A window that starts after the bucket holds nothing.
     assert!(iq(&s, "histogram_quantile(0.5, rate(lat_bucket[1h]))", 7200).is_empty());
+}
+
+/// The production store's columnar read (series split over threads, left-open 5-minute
+/// column blocks, head and flushed blocks merged) gives the raw answers: counters with
+/// resets, a gauge, samples on and off the bucket edges, flushes in between.
+#[test]
+fn the_metrics_store_answers_5_minute_windows_like_raw() {
+    use pharos_collector::clock::{ManualClock, SharedClock};
+    use pharos_collector::tsdb::{MetricBatch, Sample, SeriesSamples, TsdbLimits, TsdbStore};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = ManualClock::new((T0 + 12 * 3_600_000) * 1_000_000);
+    let shared: SharedClock = std::sync::Arc::new(clock);
+    let store = TsdbStore::open(dir.path(), TsdbLimits::default(), shared).expect("open");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut all: Vec<SeriesSamples> = Vec::new();
+    for i in 0..12 {
+        let kind = if i % 3 == 2 {
+            MetricKind::Gauge
+        } else {
+            MetricKind::Counter
+        };
+        // Some series on minute edges (every bucket's last sample on its right edge), some
+        // jittered; counters reset now and then (series 1 often).
+        let on_edges = i % 2 == 0;
+        let mut ts = T0
+            + if on_edges {
+                60_000
+            } else {
+                rng.gen_range(1..60_000)
+            };
+        let mut v = 0.0f64;
+        let mut samples = Vec::new();
+        while ts < T0 + 10 * 3_600_000 {
+            v = match kind {
+                MetricKind::Gauge => rng.gen_range(-50..50) as f64,
+                _ if rng.gen_bool(if i == 1 { 0.05 } else { 0.002 }) => 0.0,
+                _ => v + rng.gen_range(0..20) as f64,
+            };
+            samples.push(Sample {
+                ts_ms: ts,
+                value: v,
+            });
+            ts += if on_edges {
+                60_000
+            } else {
+                rng.gen_range(20_000..100_000)
+            };
+        }
+        all.push(SeriesSamples {
+            labels: labels(&[("__name__", "m"), ("i", &i.to_string())]),
+            kind,
+            samples,
+        });
+    }
+    // Applied in three parts with flushes in between.
+    for (lsn, part) in [(1u64, 0..200usize), (2, 200..420), (3, 420..usize::MAX)] {
+        let mut b = MetricBatch::default();
+        for s in &all {
+            let end = part.end.min(s.samples.len());
+            let start = part.start.min(end);
+            b.series.push(SeriesSamples {
+                labels: s.labels.clone(),
+                kind: s.kind,
+                samples: s.samples[start..end].to_vec(),
+            });
+        }
+        store.apply(lsn, &b).expect("apply");
+        if lsn < 3 {
+            store.flush().expect("flush");
+        }
+    }
+    let raw_opts = PromOptions {
+        use_rollups: false,
+        ..opts()
+    };
+    for q in [
+        "rate(m[5m])",
+        "increase(m[10m])",
+        "delta(m[5m])",
+        "max_over_time(m[1h])",
+        "min_over_time(m[15m])",
+        "count_over_time(m[5m])",
+        "last_over_time(m[5m])",
+        "sum(rate(m[5m]))",
+    ] {
+        let (start, end) = (T0 + 3_600_000, T0 + 10 * 3_600_000);
+        let raw = range_query(&store, q, start, end, 300_000, &raw_opts).expect("raw");
+        let rolled = range_query(&store, q, start, end, 300_000, &opts()).expect("rollups");
+        assert_eq!(raw.len(), rolled.len(), "{q}");
+        assert!(!raw.is_empty(), "{q}");
+        for (a, b) in raw.iter().zip(&rolled) {
+            assert_eq!(a.labels, b.labels, "{q}");
+            let bits = |s: &RangeSeries| -> Vec<(i64, u64)> {
+                s.points.iter().map(|(t, v)| (*t, v.to_bits())).collect()
+            };
+            assert_eq!(bits(a), bits(b), "{q} {:?}", a.labels);
+        }
+    }
 }

@@ -1,151 +1,30 @@
-//! The in-memory head: per series the open Gorilla chunk, the open 1-minute and 1-hour rollup
-//! blocks (closed buckets encoded, the newest bucket open), the newest sample (out-of-order
+//! The in-memory head: per series the open Gorilla chunk, the open 1-minute, 5-minute and
+//! 1-hour rollup blocks (closed buckets encoded, the newest bucket open), the newest sample (out-of-order
 //! checks) and the previous non-stale sample (counter steps); per distribution family the
 //! open histograms. Closed chunks and blocks wait here until the next flush.
 //!
-//! Flush writes the open chunk and blocks too, under the keys they keep when they close, so
-//! a reopened store restores exactly this state from the newest entries (see `restore`) and
-//! WAL replay continues as if the store had never closed: the encodings are deterministic.
+//! Flush writes the open chunk and blocks too (the 5-minute tier's open day as hour
+//! segments, see `tier.rs`), under keys that do not change until they close, so a reopened
+//! store restores exactly this state from the newest entries (see `restore`) and WAL replay
+//! continues as if the store had never closed: the encodings are deterministic.
 
 use hdrhistogram::Histogram;
 
-use super::block::{decode_block, encode_histogram, BlockEncoder};
+use super::block::encode_histogram;
 use super::gorilla::{decode_chunk, ChunkEncoder};
 use super::kv::{id_time_key, Tree, WriteBatch};
-use super::rollup::{bucket_start, fold, merge, new_histogram, open_bucket, record};
+use super::rollup::{bucket_start, merge, new_histogram, record};
 use super::{Distribution, MetricKind, Resolution, RollupBucket, Sample, TsdbError};
+
+pub use super::tier::{
+    block_buckets, block_lookback_ms, decode_tier_block, encode_tier_block, tier_tree, BucketState,
+};
 
 /// A chunk is cut at this many samples (Prometheus's 120) ...
 pub const CHUNK_MAX_SAMPLES: u32 = 120;
 /// ... or when a sample is this far after the chunk's first, so chunks span less than this
 /// (reads look this far back for chunks overlapping their range).
 pub const CHUNK_MAX_SPAN_MS: i64 = 2 * 3_600_000;
-
-/// Buckets per block: a block holds buckets starting within this many widths of its first,
-/// so 2 h of minutes and 1 day of hours.
-pub fn block_buckets(res: Resolution) -> i64 {
-    match res {
-        Resolution::Hour => 24,
-        _ => 120,
-    }
-}
-
-/// How far before a read's start a block overlapping it may begin.
-pub fn block_lookback_ms(res: Resolution) -> i64 {
-    (block_buckets(res) + 1) * res.bucket_ms()
-}
-
-/// One resolution's rollup state of a series.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BucketState {
-    pub res: Resolution,
-    /// Closed buckets of the current block.
-    block: BlockEncoder,
-    /// The newest bucket, still folding samples.
-    open: Option<RollupBucket>,
-    /// Cut blocks not yet flushed: (first bucket start, bytes).
-    pub closed: Vec<(i64, Vec<u8>)>,
-}
-
-impl BucketState {
-    pub fn new(res: Resolution) -> Self {
-        BucketState {
-            res,
-            block: BlockEncoder::new(),
-            open: None,
-            closed: Vec::new(),
-        }
-    }
-
-    /// Continues from the buckets of the newest stored block (the last one open).
-    pub fn restore(res: Resolution, mut buckets: Vec<RollupBucket>) -> Self {
-        let open = buckets.pop();
-        BucketState {
-            res,
-            block: BlockEncoder::from_buckets(&buckets),
-            open,
-            closed: Vec::new(),
-        }
-    }
-
-    fn width(&self) -> i64 {
-        self.res.bucket_ms()
-    }
-
-    pub fn add(&mut self, s: Sample, prev: Option<Sample>, kind: MetricKind) {
-        let start = bucket_start(s.ts_ms, self.width());
-        if let Some(b) = &mut self.open {
-            if b.start_ms == start {
-                fold(b, s, kind);
-                return;
-            }
-        }
-        if let Some(b) = self.open.take() {
-            self.block.append(&b);
-            let span = block_buckets(self.res) * self.width();
-            if start.saturating_sub(self.block.first_start()) >= span {
-                self.closed
-                    .push((self.block.first_start(), self.block.bytes()));
-                self.block = BlockEncoder::new();
-            }
-        }
-        self.open = Some(open_bucket(start, s, prev, kind));
-    }
-
-    /// Key (first bucket start) and bytes of the current block, open bucket included.
-    pub fn current(&self) -> Option<(i64, Vec<u8>)> {
-        let first = if self.block.is_empty() {
-            self.open.as_ref()?.start_ms
-        } else {
-            self.block.first_start()
-        };
-        Some((first, self.block.bytes_with(self.open.as_ref())))
-    }
-
-    /// Every block held here: the unflushed closed ones and the current one.
-    pub fn blocks(&self) -> Vec<(i64, Vec<u8>)> {
-        let mut out = self.closed.clone();
-        out.extend(self.current());
-        out
-    }
-
-    pub fn last(&self) -> Option<Sample> {
-        self.open.as_ref().map(|b| b.last)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.open.is_none() && self.closed.is_empty()
-    }
-
-    /// Drops buckets that end at or before `cutoff`.
-    pub fn expire(&mut self, cutoff: i64) -> Result<(), TsdbError> {
-        let w = self.width();
-        let keep = |b: &RollupBucket| b.start_ms.saturating_add(w) > cutoff;
-        let mut closed = Vec::new();
-        for (_, bytes) in std::mem::take(&mut self.closed) {
-            let kept: Vec<RollupBucket> = decode_block(&bytes)?.into_iter().filter(keep).collect();
-            if let Some(first) = kept.first() {
-                closed.push((first.start_ms, BlockEncoder::from_buckets(&kept).bytes()));
-            }
-        }
-        self.closed = closed;
-        if !self.block.is_empty() {
-            let kept: Vec<RollupBucket> = decode_block(&self.block.bytes())?
-                .into_iter()
-                .filter(keep)
-                .collect();
-            self.block = BlockEncoder::from_buckets(&kept);
-        }
-        if self.open.as_ref().is_some_and(|b| !keep(b)) {
-            self.open = None;
-        }
-        Ok(())
-    }
-
-    pub fn bucket_count(&self) -> usize {
-        self.block.count() as usize + usize::from(self.open.is_some())
-    }
-}
 
 /// Filters a chunk to samples at or after `cutoff`; `None` when none are left.
 pub fn chunk_from(samples: Vec<Sample>, cutoff: i64) -> Option<ChunkEncoder> {
@@ -163,6 +42,7 @@ pub struct HeadSeries {
     /// The key the open chunk was last flushed under (to count chunks on disk).
     pub chunk_in_kv: Option<i64>,
     pub minute: BucketState,
+    pub five: BucketState,
     pub hour: BucketState,
     /// The newest sample, stale markers included.
     pub newest: Option<Sample>,
@@ -182,6 +62,7 @@ impl HeadSeries {
             closed_chunks: Vec::new(),
             chunk_in_kv: None,
             minute: BucketState::new(Resolution::Minute),
+            five: BucketState::new(Resolution::FiveMinute),
             hour: BucketState::new(Resolution::Hour),
             newest: None,
             prev: None,
@@ -194,15 +75,16 @@ impl HeadSeries {
     pub fn restore(
         kind: MetricKind,
         chunk: Option<Vec<Sample>>,
-        minute: Vec<RollupBucket>,
-        hour: Vec<RollupBucket>,
+        tiers: [(Vec<RollupBucket>, Vec<i64>); 3],
         min_ts: Option<i64>,
     ) -> Self {
         let mut h = HeadSeries::new(kind);
         h.min_ts = min_ts;
-        h.minute = BucketState::restore(Resolution::Minute, minute);
-        h.hour = BucketState::restore(Resolution::Hour, hour);
-        let mut candidates = vec![h.minute.last(), h.hour.last()];
+        let [minute, five, hour] = tiers;
+        h.minute = BucketState::restore(Resolution::Minute, minute.0, minute.1);
+        h.five = BucketState::restore(Resolution::FiveMinute, five.0, five.1);
+        h.hour = BucketState::restore(Resolution::Hour, hour.0, hour.1);
+        let mut candidates = vec![h.minute.last(), h.five.last(), h.hour.last()];
         if let Some(samples) = chunk.filter(|s| !s.is_empty()) {
             h.newest = samples.last().copied();
             candidates.push(samples.iter().rev().find(|s| !s.is_stale_marker()).copied());
@@ -233,6 +115,7 @@ impl HeadSeries {
         self.min_ts = Some(self.min_ts.map_or(s.ts_ms, |m| m.min(s.ts_ms)));
         if !s.is_stale_marker() {
             self.minute.add(s, self.prev, self.kind);
+            self.five.add(s, self.prev, self.kind);
             self.hour.add(s, self.prev, self.kind);
             self.prev = Some(s);
         }
@@ -251,6 +134,7 @@ impl HeadSeries {
     pub fn buckets(&self, res: Resolution) -> &BucketState {
         match res {
             Resolution::Hour => &self.hour,
+            Resolution::FiveMinute => &self.five,
             _ => &self.minute,
         }
     }
@@ -267,10 +151,8 @@ impl HeadSeries {
             new_chunks += u64::from(self.chunk_in_kv != Some(first));
             batch.put(Tree::Chunks, id_time_key(id, first), bytes);
         }
-        for (tree, state) in [(Tree::Minute, &self.minute), (Tree::Hour, &self.hour)] {
-            for (first, bytes) in state.blocks() {
-                batch.put(tree, id_time_key(id, first), bytes);
-            }
+        for state in [&self.minute, &self.five, &self.hour] {
+            state.flush_into(id, batch);
         }
         new_chunks
     }
@@ -278,20 +160,17 @@ impl HeadSeries {
     /// After the batch of [`HeadSeries::flush_into`] is durable.
     pub fn flushed(&mut self) {
         self.closed_chunks.clear();
-        self.minute.closed.clear();
-        self.hour.closed.clear();
+        self.minute.flushed();
+        self.five.flushed();
+        self.hour.flushed();
         self.chunk_in_kv = (!self.chunk.is_empty()).then(|| self.chunk.first_ts());
         self.dirty = false;
     }
 
     /// Drops data past retention (raw samples before `raw_cut`, buckets ending at or before
-    /// their cutoff).
-    pub fn expire(
-        &mut self,
-        raw_cut: i64,
-        minute_cut: i64,
-        hour_cut: i64,
-    ) -> Result<(), TsdbError> {
+    /// their tier's cutoff: `tier_cuts` in [`Resolution::TIERS`] order).
+    pub fn expire(&mut self, raw_cut: i64, tier_cuts: [i64; 3]) -> Result<(), TsdbError> {
+        let [minute_cut, five_cut, hour_cut] = tier_cuts;
         let mut closed = Vec::new();
         for (first, bytes) in std::mem::take(&mut self.closed_chunks) {
             if first >= raw_cut {
@@ -306,6 +185,7 @@ impl HeadSeries {
                 chunk_from(decode_chunk(&self.chunk.bytes())?, raw_cut).unwrap_or_default();
         }
         self.minute.expire(minute_cut)?;
+        self.five.expire(five_cut)?;
         self.hour.expire(hour_cut)?;
         Ok(())
     }
@@ -315,6 +195,7 @@ impl HeadSeries {
         self.chunk.is_empty()
             && self.closed_chunks.is_empty()
             && self.minute.is_empty()
+            && self.five.is_empty()
             && self.hour.is_empty()
     }
 }
@@ -435,7 +316,7 @@ mod tests {
         state
             .blocks()
             .iter()
-            .flat_map(|(_, b)| decode_block(b).unwrap_or_default())
+            .flat_map(|(_, b)| decode_tier_block(state.res, b).unwrap_or_default())
             .collect()
     }
 
@@ -462,7 +343,7 @@ mod tests {
             .flat_map(|(_, b)| decode_chunk(b).unwrap_or_default())
             .collect();
         assert_eq!(raw, samples);
-        for res in [Resolution::Minute, Resolution::Hour] {
+        for res in Resolution::TIERS {
             assert_eq!(
                 all_buckets(h.buckets(res)),
                 rollup(&samples, MetricKind::Counter, res, None)
@@ -484,16 +365,35 @@ mod tests {
             whole.append(*x);
             before.append(*x);
         }
+        // What the kv holds after a flush: the newest block of the minute and hour tiers,
+        // the open block's hour segments of the 5-minute tier.
         let newest_block = |st: &BucketState| {
-            st.current()
-                .map(|(_, b)| decode_block(&b).unwrap_or_default())
-                .unwrap_or_default()
+            let b = st
+                .current()
+                .map(|(_, b)| decode_tier_block(st.res, &b).unwrap_or_default())
+                .unwrap_or_default();
+            (b, Vec::new())
         };
+        // Nothing flushed yet: every segment of the open 5-minute block is unflushed.
+        let segments = before.five.unflushed_segments();
+        assert!(segments.len() >= 2, "{} segments", segments.len());
+        whole.flushed();
+        before.flushed();
+        let five = (
+            segments
+                .iter()
+                .flat_map(|(_, b)| decode_tier_block(Resolution::FiveMinute, b).unwrap_or_default())
+                .collect(),
+            segments.iter().map(|(k, _)| *k).collect(),
+        );
         let mut after = HeadSeries::restore(
             MetricKind::Unknown,
             Some(decode_chunk(&before.chunk.bytes()).unwrap_or_default()),
-            newest_block(&before.minute),
-            newest_block(&before.hour),
+            [
+                newest_block(&before.minute),
+                five,
+                newest_block(&before.hour),
+            ],
             before.min_ts,
         );
         for x in &samples[321..] {
@@ -502,6 +402,7 @@ mod tests {
         }
         assert_eq!(whole.chunk, after.chunk);
         assert_eq!(whole.minute.current(), after.minute.current());
+        assert_eq!(whole.five, after.five);
         assert_eq!(whole.hour.current(), after.hour.current());
         assert_eq!((whole.newest, whole.prev), (after.newest, after.prev));
     }

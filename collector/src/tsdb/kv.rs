@@ -34,6 +34,11 @@ pub enum Tree {
     DistMinute = 11,
     /// (family id, bucket start) → HdrHistogram of a 1-hour bucket.
     DistHour = 12,
+    /// (series id, first bucket start) → column block of 5-minute rollup buckets.
+    FiveMinute = 13,
+    /// (series id, hour) → column block of the 5-minute buckets of that hour of the series'
+    /// open (not yet cut) day block: what a reopened store restores the head from.
+    FiveMinuteOpen = 14,
 }
 
 /// One change in a [`WriteBatch`].
@@ -77,6 +82,12 @@ pub trait Kv: Send + Sync + 'static {
     fn write(&self, batch: WriteBatch) -> Result<(), TsdbError>;
     /// Entries with `start <= key < end`, in key order.
     fn range<'a>(&'a self, tree: Tree, start: &[u8], end: &[u8]) -> KvIter<'a>;
+    /// Keys with `start <= key < end`, in key order (without copying values out).
+    fn range_keys(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<Vec<Vec<u8>>, TsdbError> {
+        self.range(tree, start, end)
+            .map(|e| e.map(|(k, _)| k))
+            .collect()
+    }
     /// Entries whose key starts with `prefix`, in key order.
     fn scan_prefix<'a>(&'a self, tree: Tree, prefix: &[u8]) -> KvIter<'a>;
     /// The entry with the greatest key in `start <= key < end`.

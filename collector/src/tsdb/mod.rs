@@ -2,6 +2,8 @@
 //! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
+pub mod cache;
+pub mod colblock;
 pub mod gorilla;
 pub mod head;
 pub mod index;
@@ -12,11 +14,12 @@ mod retention;
 pub mod rollup;
 pub mod sled_kv;
 mod store;
+pub mod tier;
 pub mod types;
 
 pub use retention::RetentionReport;
 pub use rollup::rollup;
-pub use store::{TsdbLimits, TsdbStats, TsdbStore, TSDB_FORMAT_VERSION};
+pub use store::{TsdbLimits, TsdbStats, TsdbStore, DEFAULT_ROLLUP_CACHE_MB, TSDB_FORMAT_VERSION};
 
 pub use types::*;
 
@@ -31,6 +34,9 @@ pub enum TsdbError {
     BadMatcher(String),
 }
 
+/// What [`MetricStore::visit_rollups`] calls per series.
+pub type RollupVisitor<'a> = dyn Fn(&Labels, MetricKind, &RollupColumns) + Sync + 'a;
+
 /// Merged distributions of one histogram family per bucket (`start_ms`, histogram).
 pub type DistributionSeries = (Labels, Vec<(i64, hdrhistogram::Histogram<u64>)>);
 
@@ -40,6 +46,36 @@ pub trait MetricStore: Send + Sync + 'static {
     /// The series matching every matcher that have data in `[start_ms, end_ms]`, with that
     /// data at the requested resolution, sorted by labels.
     fn select(&self, req: &SelectRequest) -> Result<Vec<SeriesData>, TsdbError>;
+
+    /// The rollup buckets of a non-raw `select`, column by column (only `cols` besides start
+    /// and count), handed to `visit` one series at a time instead of gathered: a long range
+    /// over many series would otherwise hold every bucket in memory at once. `visit` may be
+    /// called from several threads at once and in any series order. The default goes
+    /// through [`MetricStore::select`] (raw answers are folded into buckets).
+    fn visit_rollups(
+        &self,
+        req: &SelectRequest,
+        cols: ColumnSet,
+        visit: &RollupVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        let mut c = RollupColumns::default();
+        for sd in self.select(req)? {
+            c.clear();
+            let folded;
+            let buckets = match &sd.points {
+                Points::Rollup(_, b) => b,
+                Points::Raw(samples) => {
+                    folded = rollup(samples, sd.kind, req.resolution, None);
+                    &folded
+                }
+            };
+            for b in buckets {
+                c.push(b, cols);
+            }
+            visit(&sd.labels, sd.kind, &c);
+        }
+        Ok(())
+    }
 
     /// Merged HdrHistograms of the distribution families matching, per bucket of
     /// `resolution` (`Raw` means per ingested observation time).

@@ -3,19 +3,29 @@
 //! lock so that a flush or retention never shows a half-moved entry.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use hdrhistogram::Histogram;
 
 use super::block::{decode_block, decode_histogram};
+use super::colblock::decode_columns;
 use super::gorilla::decode_chunk;
-use super::head::{block_lookback_ms, dist_key, CHUNK_MAX_SPAN_MS, DIST_TREES};
+use super::head::{
+    block_lookback_ms, decode_tier_block, dist_key, tier_tree, CHUNK_MAX_SPAN_MS, DIST_TREES,
+};
 use super::index::compile;
 use super::kv::{get_i64, id_time_key, Tree};
 use super::store::{State, TsdbStore};
 use super::{
-    DistributionSeries, LabelMatcher, Labels, MetricStore, Points, Resolution, RollupBucket,
-    Sample, SelectRequest, SeriesData, TsdbError,
+    ColumnSet, DistributionSeries, LabelMatcher, Labels, MetricStore, Points, Resolution,
+    RollupBucket, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData, TsdbError,
 };
+
+/// Most threads one columnar read uses (series are split between them).
+const MAX_READ_THREADS: usize = 4;
 
 /// Keys of `id` with time in `[from, to]`.
 fn key_range(id: u64, from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
@@ -82,12 +92,37 @@ impl TsdbStore {
         start: i64,
         end: i64,
     ) -> Result<Vec<RollupBucket>, TsdbError> {
-        let (tree, w) = match res {
-            Resolution::Hour => (Tree::Hour, res.bucket_ms()),
-            _ => (Tree::Minute, Resolution::Minute.bucket_ms()),
+        let res = if res == Resolution::Raw {
+            Resolution::Minute
+        } else {
+            res
         };
+        let w = res.bucket_ms();
+        let blocks = self.tier_blocks(st, id, res, start, end)?;
+        let mut out: Vec<RollupBucket> = Vec::new();
+        for bytes in blocks.values() {
+            for b in decode_tier_block(res, bytes)? {
+                let overlaps = b.start_ms <= end && b.start_ms.saturating_add(w) > start;
+                if overlaps && out.last().is_none_or(|l| b.start_ms > l.start_ms) {
+                    out.push(b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored and head blocks of `id` at `res` that may overlap `[start, end]`, by key
+    /// (the head's version of a key wins).
+    fn tier_blocks(
+        &self,
+        st: &State,
+        id: u64,
+        res: Resolution,
+        start: i64,
+        end: i64,
+    ) -> Result<BTreeMap<i64, Vec<u8>>, TsdbError> {
         let from = start.saturating_sub(block_lookback_ms(res));
-        let mut blocks = self.stored(tree, id, from, end)?;
+        let mut blocks = self.stored(tier_tree(res), id, from, end)?;
         if let Some(h) = st.heads.get(&id) {
             blocks.extend(
                 h.buckets(res)
@@ -96,16 +131,139 @@ impl TsdbStore {
                     .filter(|(k, _)| (from..=end).contains(k)),
             );
         }
-        let mut out: Vec<RollupBucket> = Vec::new();
-        for bytes in blocks.values() {
-            for b in decode_block(bytes)? {
-                let overlaps = b.start_ms <= end && b.start_ms.saturating_add(w) > start;
-                if overlaps && out.last().is_none_or(|l| b.start_ms > l.start_ms) {
-                    out.push(b);
+        Ok(blocks)
+    }
+
+    /// [`TsdbStore::rollup_buckets`] column by column into `out` (cleared first); `scratch`
+    /// is reused between calls. Closed 5-minute blocks come from the decoded-block cache
+    /// when it is on (`cache.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn rollup_columns(
+        &self,
+        st: &State,
+        id: u64,
+        res: Resolution,
+        (start, end): (i64, i64),
+        cols: ColumnSet,
+        out: &mut RollupColumns,
+        scratch: &mut RollupColumns,
+    ) -> Result<(), TsdbError> {
+        out.clear();
+        let w = res.bucket_ms();
+        // Starts increase within a block and from block to block: keep the rows that
+        // overlap the range and follow what is already out.
+        let append = |out: &mut RollupColumns, block: &RollupColumns| {
+            let after = out.start.last().copied();
+            let lo = block.start.partition_point(|s| {
+                s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
+            });
+            let hi = block.start.partition_point(|s| *s <= end).max(lo);
+            out.extend_cols(block, lo, hi, cols);
+        };
+        if res == Resolution::FiveMinute && self.cache.enabled() {
+            let from = start.saturating_sub(block_lookback_ms(res));
+            let head: BTreeMap<i64, Vec<u8>> = st
+                .heads
+                .get(&id)
+                .map(|h| {
+                    h.five
+                        .blocks()
+                        .into_iter()
+                        .filter(|(k, _)| (from..=end).contains(k))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let keys = self.closed_block_keys(id)?;
+            let lo = keys.partition_point(|k| *k < from);
+            let hi = keys.partition_point(|k| *k <= end);
+            let mut head_iter = head.iter().peekable();
+            for &k in keys.get(lo..hi).unwrap_or_default() {
+                // Blocks in key order; the head's version of a key wins.
+                while let Some((_, bytes)) = head_iter.next_if(|(hk, _)| **hk < k) {
+                    scratch.clear();
+                    decode_columns(bytes, cols, scratch)?;
+                    append(out, scratch);
                 }
+                if head.contains_key(&k) {
+                    continue;
+                }
+                let block = self.cached_block(id, k, cols)?;
+                append(out, &block);
             }
+            for (_, bytes) in head_iter {
+                scratch.clear();
+                decode_columns(bytes, cols, scratch)?;
+                append(out, scratch);
+            }
+            return Ok(());
         }
-        Ok(out)
+        for bytes in self.tier_blocks(st, id, res, start, end)?.values() {
+            if res == Resolution::FiveMinute {
+                // Straight into `out` (no copy of every column through `scratch`), then the
+                // rows outside the range or not after what was there are dropped: only at the
+                // range's ends.
+                let base = out.len();
+                decode_columns(bytes, cols, out)?;
+                let after = base.checked_sub(1).and_then(|i| out.start.get(i).copied());
+                let rows = out.start.get(base..).unwrap_or_default();
+                let lo = rows.partition_point(|s| {
+                    s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
+                });
+                let hi = rows.partition_point(|s| *s <= end).max(lo);
+                let n = rows.len();
+                out.remove_rows(base + hi, base + n);
+                out.remove_rows(base, base + lo);
+                continue;
+            }
+            scratch.clear();
+            for b in decode_block(bytes)? {
+                scratch.push(&b, cols);
+            }
+            append(out, scratch);
+        }
+        Ok(())
+    }
+
+    /// Keys of every closed 5-minute block of `id` (cached; read from the kv's keys once).
+    fn closed_block_keys(&self, id: u64) -> Result<Arc<Vec<i64>>, TsdbError> {
+        if let Some(k) = self.cache.keys(id) {
+            return Ok(k);
+        }
+        let (s, e) = (
+            id_time_key(id, i64::MIN),
+            id_time_key(id.saturating_add(1), i64::MIN),
+        );
+        let keys: Vec<i64> = self
+            .kv
+            .range_keys(Tree::FiveMinute, &s, &e)?
+            .iter()
+            .map(|k| get_i64(k, 8))
+            .collect::<Result<_, _>>()?;
+        let keys = Arc::new(keys);
+        self.cache.insert_keys(id, keys.clone());
+        Ok(keys)
+    }
+
+    /// A closed 5-minute block's columns (at least `cols`), from the cache or decoded from
+    /// the kv and cached; empty if the block is gone.
+    fn cached_block(
+        &self,
+        id: u64,
+        key: i64,
+        cols: ColumnSet,
+    ) -> Result<Arc<RollupColumns>, TsdbError> {
+        let want = match self.cache.get(id, key, cols) {
+            Ok(c) => return Ok(c),
+            // Decode what the entry had too: a query mix does not thrash one block.
+            Err(had) => cols.with(had.unwrap_or_default()),
+        };
+        let mut c = RollupColumns::default();
+        if let Some(bytes) = self.kv.get(Tree::FiveMinute, &id_time_key(id, key))? {
+            decode_columns(&bytes, want, &mut c)?;
+        }
+        let c = Arc::new(c);
+        self.cache.insert(id, key, want, c.clone());
+        Ok(c)
     }
 
     fn family_histograms(
@@ -168,13 +326,10 @@ impl TsdbStore {
                 continue;
             }
             // Confirm with the data: any raw sample or bucket in the range.
-            let has = !self.raw_samples(st, id, start, end)?.is_empty()
-                || !self
-                    .rollup_buckets(st, id, Resolution::Minute, start, end)?
-                    .is_empty()
-                || !self
-                    .rollup_buckets(st, id, Resolution::Hour, start, end)?
-                    .is_empty();
+            let mut has = !self.raw_samples(st, id, start, end)?.is_empty();
+            for res in Resolution::TIERS {
+                has = has || !self.rollup_buckets(st, id, res, start, end)?.is_empty();
+            }
             if has {
                 if let Some(e) = st.series.entry(id) {
                     out.push((id, e.labels.clone()));
@@ -230,6 +385,77 @@ impl MetricStore for TsdbStore {
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
+    }
+
+    fn visit_rollups(
+        &self,
+        req: &SelectRequest,
+        cols: ColumnSet,
+        visit: &RollupVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        if req.resolution == Resolution::Raw {
+            return Err(TsdbError::Storage(
+                "a columnar rollup read needs a rollup resolution".into(),
+            ));
+        }
+        let st = self.state.read();
+        let compiled = compile(&req.matchers, false)?;
+        let ids: Vec<u64> = st
+            .series
+            .matching(&compiled)
+            .into_iter()
+            .filter(|id| Self::in_range(&st, *id, req.start_ms, req.end_ms))
+            .collect();
+        // Series are independent: split them over a few threads (decoding dominates).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_READ_THREADS)
+            .min(ids.len().max(1));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let error: Mutex<Option<TsdbError>> = Mutex::new(None);
+        let work = || {
+            let (mut out, mut scratch) = (RollupColumns::default(), RollupColumns::default());
+            while !failed.load(Ordering::Relaxed) {
+                let Some(&id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let Some(e) = st.series.entry(id) else {
+                    continue;
+                };
+                let range = (req.start_ms, req.end_ms);
+                match self.rollup_columns(
+                    &st,
+                    id,
+                    req.resolution,
+                    range,
+                    cols,
+                    &mut out,
+                    &mut scratch,
+                ) {
+                    Ok(()) if out.is_empty() => {}
+                    Ok(()) => visit(&e.labels, e.kind, &out),
+                    Err(err) => {
+                        failed.store(true, Ordering::Relaxed);
+                        error.lock().get_or_insert(err);
+                    }
+                }
+            }
+        };
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 1..threads {
+                    s.spawn(work);
+                }
+                work();
+            });
+        }
+        match error.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn select_distributions(

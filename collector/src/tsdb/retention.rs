@@ -1,13 +1,15 @@
-//! Retention: raw samples older than `raw_retention`, 1-minute and 1-hour buckets that ended
-//! before theirs, and distributions likewise. Chunks and blocks that straddle a cutoff are
+//! Retention: raw samples older than `raw_retention`, 1-minute, 5-minute and 1-hour buckets
+//! that ended before theirs, and distributions likewise. Chunks and blocks that straddle a cutoff are
 //! rewritten without the expired part, so retention is exact at its boundaries. Series (and
 //! families) with no data left leave the index and the cardinality counts.
 
-use super::block::{decode_block, BlockEncoder};
 use super::gorilla::decode_chunk;
-use super::head::{chunk_from, dist_expired, DIST_TREES};
+use super::head::{
+    chunk_from, decode_tier_block, dist_expired, encode_tier_block, tier_tree, DIST_TREES,
+};
 use super::kv::{get_i64, id_time_key, put_u64, Tree, WriteBatch};
 use super::store::{State, TsdbStore};
+use super::tier::open_tree;
 use super::{Resolution, TsdbError};
 
 /// What one retention run removed.
@@ -17,7 +19,7 @@ pub struct RetentionReport {
     pub chunks_removed: u64,
     /// Raw chunks and rollup blocks rewritten without their expired part.
     pub rewritten: u64,
-    /// Rollup blocks removed whole (1-minute and 1-hour).
+    /// Rollup blocks removed whole (1-minute, 5-minute and 1-hour).
     pub blocks_removed: u64,
     /// Distribution histograms removed (raw, 1-minute and 1-hour).
     pub histograms_removed: u64,
@@ -32,6 +34,8 @@ struct Cutoffs {
     raw: i64,
     minute: i64,
     hour: i64,
+    /// Per rollup tier, in [`Resolution::TIERS`] order.
+    tiers: [i64; 3],
 }
 
 impl TsdbStore {
@@ -42,6 +46,10 @@ impl TsdbStore {
             raw: now_ms.saturating_sub(self.limits.raw_retention_ms),
             minute: now_ms.saturating_sub(self.limits.minute_retention_ms),
             hour: now_ms.saturating_sub(self.limits.hour_retention_ms),
+            tiers: self
+                .limits
+                .tier_retention_ms()
+                .map(|r| now_ms.saturating_sub(r)),
         };
         let mut report = RetentionReport::default();
         let (mut series, mut families): (Vec<u64>, Vec<u64>) = {
@@ -73,6 +81,14 @@ impl TsdbStore {
         }
         self.kv.flush()?;
         Ok(report)
+    }
+
+    /// Drops a 5-minute block retention changes or removes from the decoded-block cache.
+    fn forget_block(&self, res: Resolution, id: u64, first: i64) {
+        if res == Resolution::FiveMinute {
+            self.cache.remove(id, first);
+            self.cache.remove_keys(id);
+        }
     }
 
     /// Whether `tree` holds an entry of `id` at or after `from`.
@@ -132,13 +148,11 @@ impl TsdbStore {
                 }
             }
         }
-        for (tree, res, cutoff) in [
-            (Tree::Minute, Resolution::Minute, cut.minute),
-            (Tree::Hour, Resolution::Hour, cut.hour),
-        ] {
+        for (res, cutoff) in Resolution::TIERS.into_iter().zip(cut.tiers) {
             let w = res.bucket_ms();
+            let tree = tier_tree(res);
             for (first, bytes) in self.entries_below(tree, id, cutoff)? {
-                let kept: Vec<_> = decode_block(&bytes)?
+                let kept: Vec<_> = decode_tier_block(res, &bytes)?
                     .into_iter()
                     .filter(|b| b.start_ms.saturating_add(w) > cutoff)
                     .collect();
@@ -149,7 +163,7 @@ impl TsdbStore {
                         batch.put(
                             tree,
                             id_time_key(id, b.start_ms),
-                            BlockEncoder::from_buckets(&kept).bytes(),
+                            encode_tier_block(res, &kept),
                         );
                         report.rewritten += 1;
                         kept_any = true;
@@ -162,28 +176,52 @@ impl TsdbStore {
                 if kept.first().is_some_and(|b| b.start_ms == first) {
                     // Nothing in this block has expired yet: keep it as it is.
                     kept_any = true;
+                } else {
+                    self.forget_block(res, id, first);
+                }
+            }
+            // The open block's segments keep their keys (absolute hours): the head's state
+            // after its own `expire` is what a restore from them gives.
+            if let Some(otree) = open_tree(res) {
+                for (key, bytes) in self.entries_below(otree, id, cutoff)? {
+                    let all = decode_tier_block(res, &bytes)?;
+                    let n = all.len();
+                    let kept: Vec<_> = all
+                        .into_iter()
+                        .filter(|b| b.start_ms.saturating_add(w) > cutoff)
+                        .collect();
+                    if kept.is_empty() {
+                        batch.delete(otree, id_time_key(id, key));
+                    } else {
+                        kept_any = true;
+                        if kept.len() != n {
+                            batch.put(otree, id_time_key(id, key), encode_tier_block(res, &kept));
+                        }
+                    }
                 }
             }
         }
         let head_empty = match st.heads.get_mut(&id) {
             Some(h) => {
-                h.expire(cut.raw, cut.minute, cut.hour)?;
+                h.expire(cut.raw, cut.tiers)?;
                 h.chunk_in_kv = chunk_in_kv;
                 let floor = cut
-                    .raw
-                    .min(cut.minute)
-                    .min(cut.hour)
+                    .tiers
+                    .iter()
+                    .fold(cut.raw, |a, b| a.min(*b))
                     .saturating_sub(Resolution::Hour.bucket_ms());
                 h.min_ts = h.min_ts.map(|m| m.max(floor));
                 h.is_empty()
             }
             None => true,
         };
-        let has_data = kept_any
-            || !head_empty
-            || self.any_from(Tree::Chunks, id, cut.raw)?
-            || self.any_from(Tree::Minute, id, cut.minute)?
-            || self.any_from(Tree::Hour, id, cut.hour)?;
+        let mut has_data = kept_any || !head_empty || self.any_from(Tree::Chunks, id, cut.raw)?;
+        for (res, cutoff) in Resolution::TIERS.into_iter().zip(cut.tiers) {
+            has_data = has_data || self.any_from(tier_tree(res), id, cutoff)?;
+            if let Some(otree) = open_tree(res) {
+                has_data = has_data || self.any_from(otree, id, cutoff)?;
+            }
+        }
         if !has_data {
             st.series.remove(id, batch);
             st.heads.remove(&id);

@@ -4,7 +4,8 @@
 //!
 //! Rules (the store and every reader of rollups rely on them):
 //! - Stale markers are not values: they are kept in raw chunks but skipped by rollups.
-//! - Buckets are `[start, start + width)` with `start` a multiple of the width (UTC).
+//! - Buckets are `[start, start + width)` with `start` a multiple of the width (UTC), except
+//!   the left-open 5-minute tier's `(start, start + width]` ([`Resolution::bucket_of`]).
 //! - `count`, `sum` (added in time order, starting from the first value), `min`, `max`
 //!   (NaN only if every value is NaN, as `min_over_time`), `first`, `last`.
 //! - Counters (and `Unknown` metrics, which may be counters: rate() must work on them) get
@@ -95,14 +96,13 @@ pub fn rollup(
     resolution: Resolution,
     prev: Option<Sample>,
 ) -> Vec<RollupBucket> {
-    let width = resolution.bucket_ms();
     let mut out: Vec<RollupBucket> = Vec::new();
-    if width <= 0 {
+    if resolution.bucket_ms() <= 0 {
         return out;
     }
     let mut prev = prev.filter(|p| !p.is_stale_marker());
     for s in samples.iter().filter(|s| !s.is_stale_marker()) {
-        let start = bucket_start(s.ts_ms, width);
+        let start = resolution.bucket_of(s.ts_ms);
         match out.last_mut() {
             Some(b) if b.start_ms == start => fold(b, *s, kind),
             _ => out.push(open_bucket(start, *s, prev, kind)),

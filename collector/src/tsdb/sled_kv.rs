@@ -112,6 +112,23 @@ impl Kv for SledKv {
         self.iter(self.db.range(s..e))
     }
 
+    fn range_keys(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<Vec<Vec<u8>>, TsdbError> {
+        let (s, e) = (prefixed(tree, start), prefixed(tree, end));
+        if s >= e {
+            return Ok(Vec::new());
+        }
+        self.db
+            .range(s..e)
+            .keys()
+            .map(|k| {
+                let k = k.map_err(storage)?;
+                k.get(1..)
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| TsdbError::Corrupt("empty key in the metrics store".to_string()))
+            })
+            .collect()
+    }
+
     fn scan_prefix<'a>(&'a self, tree: Tree, prefix: &[u8]) -> KvIter<'a> {
         if prefix.is_empty() {
             return self.iter(self.db.range(vec![tree as u8]..tree_end(tree)));
@@ -172,6 +189,10 @@ mod tests {
         );
         assert_eq!(keys(kv.scan_prefix(Tree::Chunks, b""))?.len(), 3);
         assert_eq!(keys(kv.range(Tree::Chunks, b"a2", b"b2"))?.len(), 2);
+        assert_eq!(
+            kv.range_keys(Tree::Chunks, b"a2", b"b2")?,
+            vec![b"a2".to_vec(), b"b1".to_vec()]
+        );
         assert_eq!(
             kv.last(Tree::Chunks, b"a", b"b")?,
             Some((b"a2".to_vec(), b"y".to_vec()))

@@ -8,19 +8,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::block::decode_block;
 use super::block::decode_histogram;
+use super::cache::{BlockCache, CacheStats};
 use super::gorilla::decode_chunk;
-use super::head::{HeadFamily, HeadSeries, DIST_TREES};
+use super::head::{decode_tier_block, tier_tree, HeadFamily, HeadSeries, DIST_TREES};
 use super::index::{Index, FAMILY_TREES, SERIES_TREES};
 use super::ingest::RejectedSeries;
 use super::kv::{get_i64, get_u64, id_time_key, put_u64, Kv, Tree, WriteBatch};
 use super::sled_kv::SledKv;
-use super::{Labels, MetricBatch, MetricKind, SeriesSamples, TsdbError};
+use super::tier::open_tree;
+use super::{Labels, MetricBatch, MetricKind, Resolution, SeriesSamples, TsdbError};
 use crate::clock::SharedClock;
 
-/// Bumped whenever the store's on-disk layout changes incompatibly.
-pub const TSDB_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the store's on-disk layout changes incompatibly. 2: the 5-minute rollup
+/// tier (a version-1 store has none for its past, and it cannot be rebuilt from 1-minute
+/// buckets, whose edges differ, nor from raw samples, which expire after 2 days).
+pub const TSDB_FORMAT_VERSION: u32 = 2;
 const FORMAT_FILE: &str = "FORMAT";
 const APPLIED_LSN_KEY: &[u8] = b"applied_lsn";
 const CHUNKS_KEY: &[u8] = b"chunks";
@@ -34,7 +37,28 @@ pub struct TsdbLimits {
     pub max_series_per_metric: usize,
     pub raw_retention_ms: i64,
     pub minute_retention_ms: i64,
+    pub five_minute_retention_ms: i64,
     pub hour_retention_ms: i64,
+    /// Memory for decoded closed 5-minute blocks (`metrics.rollup_cache_mb`; 0: no cache).
+    pub rollup_cache_bytes: usize,
+}
+
+/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`): off.
+/// Measured on the 30-day benchmark (BENCHMARKS.md, 2026-11-28 second subsection): a cache
+/// holding every block gave about the same warm p50 as none, since decoding is no longer
+/// what a long read costs, and a cache smaller than a query's blocks made it 2–3× slower
+/// (each evaluation decodes, allocates and evicts everything again).
+pub const DEFAULT_ROLLUP_CACHE_MB: usize = 0;
+
+impl TsdbLimits {
+    /// Retention of each rollup tier, in [`Resolution::TIERS`] order.
+    pub fn tier_retention_ms(&self) -> [i64; 3] {
+        [
+            self.minute_retention_ms,
+            self.five_minute_retention_ms,
+            self.hour_retention_ms,
+        ]
+    }
 }
 
 impl Default for TsdbLimits {
@@ -44,7 +68,9 @@ impl Default for TsdbLimits {
             max_series_per_metric: 100_000,
             raw_retention_ms: 2 * DAY_MS,
             minute_retention_ms: 30 * DAY_MS,
+            five_minute_retention_ms: 90 * DAY_MS,
             hour_retention_ms: 400 * DAY_MS,
+            rollup_cache_bytes: DEFAULT_ROLLUP_CACHE_MB << 20,
         }
     }
 }
@@ -79,6 +105,8 @@ pub struct TsdbStore {
     pub(crate) state: RwLock<State>,
     /// Serialises apply, flush and retention (readers only take `state`).
     pub(crate) writer: Mutex<()>,
+    /// Decoded closed 5-minute blocks (see `cache.rs`).
+    pub(crate) cache: BlockCache,
     applied: AtomicU64,
     durable: AtomicU64,
 }
@@ -92,7 +120,7 @@ fn check_format(dir: &Path) -> Result<(), TsdbError> {
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim() == TSDB_FORMAT_VERSION.to_string() => Ok(()),
         Ok(s) => Err(TsdbError::Storage(format!(
-            "{}: format {} is not the supported {TSDB_FORMAT_VERSION}; use the Pharos version that wrote it, or move the data dir away",
+            "{}: metrics store format {} is not the supported {TSDB_FORMAT_VERSION} (format 2 added the 5-minute rollup tier, which cannot be rebuilt for older data); use the Pharos version that wrote it, or move the metrics store dir away to start a new one",
             path.display(),
             s.trim()
         ))),
@@ -145,19 +173,33 @@ pub(crate) fn restore_series(
     let chunk = newest(kv, Tree::Chunks, id)?
         .map(|(_, b)| decode_chunk(&b))
         .transpose()?;
-    let minute = newest(kv, Tree::Minute, id)?
-        .map(|(_, b)| decode_block(&b))
-        .transpose()?
-        .unwrap_or_default();
-    let hour = newest(kv, Tree::Hour, id)?
-        .map(|(_, b)| decode_block(&b))
-        .transpose()?
-        .unwrap_or_default();
-    let mut min_ts = None;
-    for tree in [Tree::Chunks, Tree::Minute, Tree::Hour] {
-        min_ts = min_opt(min_ts, first_key_time(kv, tree, id)?);
+    let mut tiers: [(Vec<_>, Vec<i64>); 3] = Default::default();
+    for (res, out) in Resolution::TIERS.into_iter().zip(tiers.iter_mut()) {
+        match open_tree(res) {
+            // The open block is its segments, in key (hour) order.
+            Some(otree) => {
+                let (s, e) = (id_time_key(id, i64::MIN), id_time_key(id + 1, i64::MIN));
+                for entry in kv.range(otree, &s, &e) {
+                    let (k, v) = entry?;
+                    out.1.push(get_i64(&k, 8)?);
+                    out.0.extend(decode_tier_block(res, &v)?);
+                }
+            }
+            None => {
+                if let Some((_, b)) = newest(kv, tier_tree(res), id)? {
+                    out.0 = decode_tier_block(res, &b)?;
+                }
+            }
+        }
     }
-    Ok(HeadSeries::restore(kind, chunk, minute, hour, min_ts))
+    let mut min_ts = first_key_time(kv, Tree::Chunks, id)?;
+    for res in Resolution::TIERS {
+        min_ts = min_opt(min_ts, first_key_time(kv, tier_tree(res), id)?);
+        if let Some(otree) = open_tree(res) {
+            min_ts = min_opt(min_ts, first_key_time(kv, otree, id)?);
+        }
+    }
+    Ok(HeadSeries::restore(kind, chunk, tiers, min_ts))
 }
 
 pub(crate) fn restore_family(kv: &dyn Kv, id: u64) -> Result<HeadFamily, TsdbError> {
@@ -203,6 +245,7 @@ impl TsdbStore {
         }
         Ok(TsdbStore {
             kv,
+            cache: BlockCache::new(limits.rollup_cache_bytes),
             limits,
             clock,
             state: RwLock::new(State {
@@ -456,6 +499,12 @@ impl TsdbStore {
         for id in &dirty {
             if let Some(h) = st.heads.get(id) {
                 new_chunks += h.flush_into(*id, &mut batch);
+                // Never cached before they are written, but a cache must not be able to
+                // serve anything other than what the kv holds.
+                for (first, _) in &h.five.closed {
+                    self.cache.remove(*id, *first);
+                    self.cache.remove_keys(*id);
+                }
             }
         }
         let dirty_fams: Vec<u64> = st
@@ -493,6 +542,11 @@ impl TsdbStore {
         st.stored_chunks = stored_chunks;
         self.durable.store(lsn, Ordering::SeqCst);
         Ok(lsn)
+    }
+
+    /// The decoded-block cache's size.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     pub fn stats(&self) -> TsdbStats {

@@ -223,17 +223,46 @@ pub enum Resolution {
     Raw,
     /// 1-minute rollup buckets.
     Minute,
+    /// 5-minute rollup buckets, left-open (see [`Resolution::left_open`]).
+    FiveMinute,
     /// 1-hour rollup buckets.
     Hour,
 }
 
 impl Resolution {
+    /// The rollup tiers, finest first.
+    pub const TIERS: [Resolution; 3] =
+        [Resolution::Minute, Resolution::FiveMinute, Resolution::Hour];
+
     pub fn bucket_ms(self) -> i64 {
         match self {
             Resolution::Raw => 0,
             Resolution::Minute => 60_000,
+            Resolution::FiveMinute => 300_000,
             Resolution::Hour => 3_600_000,
         }
+    }
+
+    /// Whether a bucket starting at `s` holds `(s, s + width]`, like a PromQL window, so an
+    /// aligned window is exactly whole buckets (no sample on its excluded left edge to take
+    /// out). The 1-minute and 1-hour tiers predate this and hold `[s, s + width)`.
+    pub fn left_open(self) -> bool {
+        self == Resolution::FiveMinute
+    }
+
+    /// The start of the bucket holding `ts_ms` (`Raw`: `ts_ms`).
+    pub fn bucket_of(self, ts_ms: i64) -> i64 {
+        let w = self.bucket_ms();
+        if w <= 0 {
+            return ts_ms;
+        }
+        let t = if self.left_open() {
+            ts_ms.saturating_sub(1)
+        } else {
+            ts_ms
+        };
+        // Saturating: reads pass i64::MIN for "from the beginning".
+        t.div_euclid(w).saturating_mul(w)
     }
 }
 
@@ -252,6 +281,278 @@ pub struct RollupBucket {
     /// increase over any bucket-aligned window is the sum of its buckets' increases.
     pub increase: f64,
     pub resets: u32,
+}
+
+impl RollupBucket {
+    /// Whether the bucket holds no usable value for `cols` (empty, a staleness marker where
+    /// only values belong, or a NaN min/max: every value NaN).
+    pub fn unusable(&self) -> bool {
+        self.count == 0
+            || self.first.is_stale_marker()
+            || self.last.is_stale_marker()
+            || self.min.is_nan()
+            || self.max.is_nan()
+    }
+}
+
+/// Which columns of rollup buckets a columnar read decodes (start and count always).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ColumnSet(pub u16);
+
+impl ColumnSet {
+    pub const FIRST_TS: ColumnSet = ColumnSet(1);
+    pub const FIRST: ColumnSet = ColumnSet(1 << 1);
+    pub const LAST_TS: ColumnSet = ColumnSet(1 << 2);
+    pub const LAST: ColumnSet = ColumnSet(1 << 3);
+    pub const MIN: ColumnSet = ColumnSet(1 << 4);
+    pub const MAX: ColumnSet = ColumnSet(1 << 5);
+    pub const SUM: ColumnSet = ColumnSet(1 << 6);
+    pub const INCREASE: ColumnSet = ColumnSet(1 << 7);
+    pub const RESETS: ColumnSet = ColumnSet(1 << 8);
+    pub const ALL: ColumnSet = ColumnSet(0x1ff);
+
+    pub fn has(self, c: ColumnSet) -> bool {
+        self.0 & c.0 == c.0
+    }
+
+    pub fn with(self, c: ColumnSet) -> ColumnSet {
+        ColumnSet(self.0 | c.0)
+    }
+}
+
+/// Rollup buckets of one series column by column, in start order. `start` and `count` are
+/// always filled; the other vectors only when their column was asked for (else empty).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RollupColumns {
+    pub start: Vec<i64>,
+    pub count: Vec<u64>,
+    pub first_ts: Vec<i64>,
+    pub first: Vec<f64>,
+    pub last_ts: Vec<i64>,
+    pub last: Vec<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+    pub sum: Vec<f64>,
+    pub increase: Vec<f64>,
+    pub resets: Vec<u32>,
+}
+
+impl RollupColumns {
+    pub fn len(&self) -> usize {
+        self.start.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        for v in [&mut self.start, &mut self.first_ts, &mut self.last_ts] {
+            v.clear();
+        }
+        self.count.clear();
+        for v in [
+            &mut self.first,
+            &mut self.last,
+            &mut self.min,
+            &mut self.max,
+            &mut self.sum,
+            &mut self.increase,
+        ] {
+            v.clear();
+        }
+        self.resets.clear();
+    }
+
+    /// Appends the `cols` of `b`.
+    pub fn push(&mut self, b: &RollupBucket, cols: ColumnSet) {
+        self.start.push(b.start_ms);
+        self.count.push(b.count);
+        let floats = [
+            (ColumnSet::FIRST, &mut self.first, b.first.value),
+            (ColumnSet::LAST, &mut self.last, b.last.value),
+            (ColumnSet::MIN, &mut self.min, b.min),
+            (ColumnSet::MAX, &mut self.max, b.max),
+            (ColumnSet::SUM, &mut self.sum, b.sum),
+            (ColumnSet::INCREASE, &mut self.increase, b.increase),
+        ];
+        for (c, v, x) in floats {
+            if cols.has(c) {
+                v.push(x);
+            }
+        }
+        if cols.has(ColumnSet::FIRST_TS) {
+            self.first_ts.push(b.first.ts_ms);
+        }
+        if cols.has(ColumnSet::LAST_TS) {
+            self.last_ts.push(b.last.ts_ms);
+        }
+        if cols.has(ColumnSet::RESETS) {
+            self.resets.push(b.resets);
+        }
+    }
+
+    /// Appends rows `from..to` of `other`: start, count and the columns of `cols` (which
+    /// `other` must hold; it may hold more).
+    pub fn extend_cols(&mut self, other: &RollupColumns, from: usize, to: usize, cols: ColumnSet) {
+        fn ext<T: Copy>(v: &mut Vec<T>, o: &[T], from: usize, to: usize, on: bool) {
+            if let (true, Some(rows)) = (on, o.get(from..to)) {
+                v.extend_from_slice(rows);
+            }
+        }
+        ext(&mut self.start, &other.start, from, to, true);
+        ext(&mut self.count, &other.count, from, to, true);
+        ext(
+            &mut self.first_ts,
+            &other.first_ts,
+            from,
+            to,
+            cols.has(ColumnSet::FIRST_TS),
+        );
+        ext(
+            &mut self.first,
+            &other.first,
+            from,
+            to,
+            cols.has(ColumnSet::FIRST),
+        );
+        ext(
+            &mut self.last_ts,
+            &other.last_ts,
+            from,
+            to,
+            cols.has(ColumnSet::LAST_TS),
+        );
+        ext(
+            &mut self.last,
+            &other.last,
+            from,
+            to,
+            cols.has(ColumnSet::LAST),
+        );
+        ext(
+            &mut self.min,
+            &other.min,
+            from,
+            to,
+            cols.has(ColumnSet::MIN),
+        );
+        ext(
+            &mut self.max,
+            &other.max,
+            from,
+            to,
+            cols.has(ColumnSet::MAX),
+        );
+        ext(
+            &mut self.sum,
+            &other.sum,
+            from,
+            to,
+            cols.has(ColumnSet::SUM),
+        );
+        ext(
+            &mut self.increase,
+            &other.increase,
+            from,
+            to,
+            cols.has(ColumnSet::INCREASE),
+        );
+        ext(
+            &mut self.resets,
+            &other.resets,
+            from,
+            to,
+            cols.has(ColumnSet::RESETS),
+        );
+    }
+
+    /// Appends rows `from..to` of `other` (the columns `other` holds).
+    pub fn extend_rows(&mut self, other: &RollupColumns, from: usize, to: usize) {
+        fn ext<T: Copy>(v: &mut Vec<T>, o: &[T], from: usize, to: usize) {
+            if let Some(rows) = o.get(from..to) {
+                v.extend_from_slice(rows);
+            }
+        }
+        ext(&mut self.start, &other.start, from, to);
+        ext(&mut self.count, &other.count, from, to);
+        ext(&mut self.first_ts, &other.first_ts, from, to);
+        ext(&mut self.first, &other.first, from, to);
+        ext(&mut self.last_ts, &other.last_ts, from, to);
+        ext(&mut self.last, &other.last, from, to);
+        ext(&mut self.min, &other.min, from, to);
+        ext(&mut self.max, &other.max, from, to);
+        ext(&mut self.sum, &other.sum, from, to);
+        ext(&mut self.increase, &other.increase, from, to);
+        ext(&mut self.resets, &other.resets, from, to);
+    }
+
+    /// Removes rows `from..to` (clamped) from every column that holds rows.
+    pub fn remove_rows(&mut self, from: usize, to: usize) {
+        fn cut<T>(v: &mut Vec<T>, from: usize, to: usize) {
+            let to = to.min(v.len());
+            if from < to {
+                v.drain(from..to);
+            }
+        }
+        cut(&mut self.start, from, to);
+        cut(&mut self.count, from, to);
+        cut(&mut self.first_ts, from, to);
+        cut(&mut self.first, from, to);
+        cut(&mut self.last_ts, from, to);
+        cut(&mut self.last, from, to);
+        cut(&mut self.min, from, to);
+        cut(&mut self.max, from, to);
+        cut(&mut self.sum, from, to);
+        cut(&mut self.increase, from, to);
+        cut(&mut self.resets, from, to);
+    }
+
+    /// Keeps rows `from..to` (clamped), dropping the others.
+    pub fn keep_rows(&mut self, from: usize, to: usize) {
+        fn cut<T>(v: &mut Vec<T>, from: usize, to: usize) {
+            if v.is_empty() {
+                return;
+            }
+            let to = to.min(v.len());
+            v.truncate(to);
+            v.drain(..from.min(to));
+        }
+        cut(&mut self.start, from, to);
+        cut(&mut self.count, from, to);
+        cut(&mut self.first_ts, from, to);
+        cut(&mut self.first, from, to);
+        cut(&mut self.last_ts, from, to);
+        cut(&mut self.last, from, to);
+        cut(&mut self.min, from, to);
+        cut(&mut self.max, from, to);
+        cut(&mut self.sum, from, to);
+        cut(&mut self.increase, from, to);
+        cut(&mut self.resets, from, to);
+    }
+
+    /// Row `i` as a bucket (every column must have been read: [`ColumnSet::ALL`]).
+    pub fn bucket(&self, i: usize) -> RollupBucket {
+        let f = |v: &Vec<f64>| v.get(i).copied().unwrap_or(f64::NAN);
+        let t = |v: &Vec<i64>| v.get(i).copied().unwrap_or_default();
+        RollupBucket {
+            start_ms: t(&self.start),
+            count: self.count.get(i).copied().unwrap_or_default(),
+            sum: f(&self.sum),
+            min: f(&self.min),
+            max: f(&self.max),
+            first: Sample {
+                ts_ms: t(&self.first_ts),
+                value: f(&self.first),
+            },
+            last: Sample {
+                ts_ms: t(&self.last_ts),
+                value: f(&self.last),
+            },
+            increase: f(&self.increase),
+            resets: self.resets.get(i).copied().unwrap_or_default(),
+        }
+    }
 }
 
 /// What a read returns for one series.

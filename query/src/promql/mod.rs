@@ -21,6 +21,7 @@ mod eval;
 mod functions;
 mod histogram;
 pub mod plan;
+mod plan_open;
 pub mod testing;
 
 use std::time::{Duration, Instant};

@@ -1,17 +1,22 @@
 //! Which data a range function reads: raw samples, or the coarsest rollup (hour, then
-//! minute) that gives the same answer.
+//! 5 minutes, then minute) that gives the same answer.
 //!
 //! # The rule
 //!
 //! A call `f(S[r])` (S a plain selector, `offset` allowed, no `@`) reads rollups of width
-//! `w` (1 h, else 1 min) only when all of these hold:
+//! `w` (1 h, else 5 min, else 1 min) only when all of these hold:
 //!
 //! 1. `f` is `count_over_time`, `last_over_time`, `min_over_time`, `max_over_time`,
 //!    `sum_over_time`, `avg_over_time`, `delta`, `increase` or `rate`;
 //! 2. `r` is a multiple of `w`, and every step's window end `t - offset` is a multiple of
 //!    `w` (the instant query's time, or the range query's start and its step).
 //!
-//! A window `(a, b]` with `a` and `b` multiples of `w` is then exactly the buckets
+//! The 5-minute tier's buckets are left-open, `(s, s + w]` like the windows, so such a
+//! window is exactly its buckets and needs none of the edge handling below (`plan_open.rs`;
+//! a bucket's `resets` there also counts the step into its first sample, which is taken out
+//! when the bucket before it was read).
+//!
+//! For the 1-minute and 1-hour tiers (`[s, s + w)`), a window `(a, b]` is exactly the buckets
 //! `[a, a + w) … [b - w, b)` without a sample at exactly `a` plus a sample at exactly `b`
 //! (the first sample of bucket `[b, b + w)` when its timestamp is `b`). Per series and step
 //! the window is answered from the buckets' `count`, `sum`, `min`, `max`, `first`, `last`
@@ -39,15 +44,18 @@
 //! reads raw.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use pharos_collector::tsdb::{
-    LabelMatcher, Labels, MatchOp, MetricKind, Points, Resolution, RollupBucket, Sample,
-    SelectRequest,
+    ColumnSet, LabelMatcher, Labels, MatchOp, MetricKind, Resolution, RollupBucket, RollupColumns,
+    Sample, SelectRequest,
 };
 use promql_parser::parser::MatrixSelector;
 
 use super::eval::{duration_ms, offset_ms, Evaluator};
 use super::functions::{extrapolate, raw_rows, RangeFn, Rows, Window};
+use super::plan_open::{self, Steps};
 use super::PromError;
 
 /// Up to this many series that rollups cannot answer are read raw one by one; more, and
@@ -85,7 +93,7 @@ pub fn choose_resolution(
     if !rollup_function(f) || range_ms <= 0 {
         return Resolution::Raw;
     }
-    for res in [Resolution::Hour, Resolution::Minute] {
+    for res in [Resolution::Hour, Resolution::FiveMinute, Resolution::Minute] {
         let w = res.bucket_ms();
         if range_ms % w == 0 && first_end.rem_euclid(w) == 0 && (steps <= 1 || step % w == 0) {
             return res;
@@ -149,11 +157,7 @@ impl Agg {
 }
 
 fn unusable(b: &RollupBucket) -> bool {
-    b.count == 0
-        || b.first.is_stale_marker()
-        || b.last.is_stale_marker()
-        || b.min.is_nan()
-        || b.max.is_nan()
+    b.unusable()
 }
 
 /// One window's answer from the buckets `[a, b)` and the one starting at `b`; `Err(())`
@@ -238,6 +242,49 @@ fn window_value(
     })
 }
 
+/// A lock that a panicked visitor (which would fail the read anyway) does not poison.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `f` per step for one series of a `[s, s + w)` tier (`Err(())`: read it raw).
+fn closed_series_values(
+    f: RangeFn,
+    kind: MetricKind,
+    c: &RollupColumns,
+    s: &Steps,
+) -> Result<Vec<Option<f64>>, ()> {
+    let buckets: Vec<RollupBucket> = (0..c.len()).map(|i| c.bucket(i)).collect();
+    let last_b = s.first_a + (s.slots as i64 - 1) * s.width;
+    let mut index: Vec<Option<&RollupBucket>> = vec![None; s.slots];
+    for b in &buckets {
+        if (b.start_ms - s.first_a).rem_euclid(s.width) != 0 {
+            return Err(());
+        }
+        if b.start_ms < s.first_a || b.start_ms > last_b {
+            continue;
+        }
+        if let Some(slot) = usize::try_from((b.start_ms - s.first_a) / s.width)
+            .ok()
+            .and_then(|i| index.get_mut(i))
+        {
+            *slot = Some(b);
+        }
+    }
+    let mut values = Vec::with_capacity(s.steps);
+    for i in 0..s.steps {
+        let end = s.first_end + i as i64 * s.step_ms;
+        let win = Window {
+            start: end - s.range_ms,
+            end,
+            range_ms: s.range_ms,
+        };
+        let ia = i * s.per_step;
+        values.push(window_value(f, kind, &index, ia, ia + s.per_range, &win)?);
+    }
+    Ok(values)
+}
+
 /// Answers `f(ms)` from rollups when the rule allows it (`None`: read raw).
 pub(crate) fn try_rollup(
     ev: &Evaluator,
@@ -261,83 +308,63 @@ pub(crate) fn try_rollup(
     let matchers = ev.matchers(&ms.vs)?;
     let first_a = first_end - range;
     let last_b = ev.end - off;
-    let data = ev.store.select(&SelectRequest {
-        matchers,
-        start_ms: first_a,
-        end_ms: last_b + w - 1,
-        resolution: res,
-    })?;
-    ev.check_size(data.len())?;
-    let slots = usize::try_from((last_b - first_a) / w + 1).unwrap_or(0);
-    let mut rows: Rows = Vec::with_capacity(data.len());
-    let mut fallback: Vec<Labels> = Vec::new();
-    for sd in data {
-        ev.check_deadline("rollup read")?;
-        let buckets = match &sd.points {
-            Points::Rollup(r, b) if *r == res => b,
-            Points::Raw(samples) => {
-                // A store may answer raw where it has no rollups: evaluate as raw.
-                let samples = samples
-                    .iter()
-                    .copied()
-                    .filter(|s| !s.is_stale_marker())
-                    .collect();
-                rows.extend(raw_rows(ev, f, ms, None, vec![(sd.labels, samples)]));
-                continue;
-            }
-            Points::Rollup(..) => {
-                return Err(PromError::Execution(
-                    "the metrics store answered with rollups of another resolution".into(),
-                ))
-            }
-        };
-        let mut index: Vec<Option<&RollupBucket>> = vec![None; slots];
-        let mut aligned = true;
-        for b in buckets {
-            if (b.start_ms - first_a).rem_euclid(w) != 0 {
-                aligned = false;
-                break;
-            }
-            if b.start_ms < first_a || b.start_ms > last_b {
-                continue;
-            }
-            if let Some(slot) = usize::try_from((b.start_ms - first_a) / w)
-                .ok()
-                .and_then(|i| index.get_mut(i))
-            {
-                *slot = Some(b);
-            }
+    let steps = Steps {
+        first_a,
+        width: w,
+        slots: usize::try_from((last_b - first_a) / w + 1).unwrap_or(0),
+        steps: ev.n,
+        per_step: usize::try_from(ev.step / w).unwrap_or(0),
+        per_range: usize::try_from(range / w).unwrap_or(0),
+        first_end,
+        step_ms: ev.step,
+        range_ms: range,
+    };
+    let (cols, read_from) = if res.left_open() {
+        // One bucket more before the first window: the predecessor of its first sample.
+        (plan_open::columns_for(f), first_a - w)
+    } else {
+        (ColumnSet::ALL, first_a)
+    };
+    // Series are evaluated as the store decodes them (possibly on several threads), so a
+    // long range never holds every series' buckets at once.
+    let rows: Mutex<Rows> = Mutex::new(Vec::new());
+    let fallback: Mutex<Vec<Labels>> = Mutex::new(Vec::new());
+    let seen = AtomicUsize::new(0);
+    let failure: Mutex<Option<PromError>> = Mutex::new(None);
+    let visit = |labels: &Labels, kind: MetricKind, c: &RollupColumns| {
+        let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Err(e) = ev
+            .check_size(n)
+            .and_then(|()| ev.check_deadline("rollup read"))
+        {
+            lock(&failure).get_or_insert(e);
+            return;
         }
-        if !aligned {
-            fallback.push(sd.labels);
-            continue;
-        }
-        let per_step = usize::try_from(ev.step / w).unwrap_or(0);
-        let per_range = usize::try_from(range / w).unwrap_or(0);
-        let mut values = Vec::with_capacity(ev.n);
-        let mut exact = true;
-        for i in 0..ev.n {
-            let end = first_end + i as i64 * ev.step;
-            let win = Window {
-                start: end - range,
-                end,
-                range_ms: range,
-            };
-            let ia = i * per_step;
-            match window_value(f, sd.kind, &index, ia, ia + per_range, &win) {
-                Ok(v) => values.push(v),
-                Err(()) => {
-                    exact = false;
-                    break;
-                }
-            }
-        }
-        if exact {
-            rows.push((sd.labels, values));
+        let values = if res.left_open() {
+            plan_open::series_values(f, kind, c, &steps)
         } else {
-            fallback.push(sd.labels);
+            closed_series_values(f, kind, c, &steps)
+        };
+        match values {
+            Ok(v) => lock(&rows).push((labels.clone(), v)),
+            Err(()) => lock(&fallback).push(labels.clone()),
         }
+    };
+    ev.store.visit_rollups(
+        &SelectRequest {
+            matchers,
+            start_ms: read_from,
+            end_ms: last_b + w - 1,
+            resolution: res,
+        },
+        cols,
+        &visit,
+    )?;
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
+    let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut fallback = fallback.into_inner().unwrap_or_else(|p| p.into_inner());
     if fallback.len() > FALLBACK_ONE_BY_ONE {
         // Many series: one raw read of the selector, keeping those series.
         let wanted: HashSet<Labels> = fallback.drain(..).collect();

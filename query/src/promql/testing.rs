@@ -62,12 +62,18 @@ fn compile(ms: &[LabelMatcher]) -> Result<Vec<(LabelMatcher, Option<Regex>)>, Ts
         .collect()
 }
 
-/// Folds a series' samples into buckets of `width` ms.
-pub fn fold_buckets(samples: &[Sample], width: i64) -> Vec<RollupBucket> {
+/// Folds a series' samples into buckets of `res` (left-open ones for the 5-minute tier).
+pub fn fold_buckets(samples: &[Sample], res: Resolution) -> Vec<RollupBucket> {
     let mut out: Vec<RollupBucket> = Vec::new();
     let mut prev: Option<f64> = None;
+    let width = res.bucket_ms();
     for s in samples.iter().filter(|s| !s.is_stale_marker()) {
-        let start = s.ts_ms.div_euclid(width) * width;
+        let t = if res.left_open() {
+            s.ts_ms - 1
+        } else {
+            s.ts_ms
+        };
+        let start = t.div_euclid(width) * width;
         let (inc, reset) = match prev {
             None => (0.0, false),
             Some(p) if s.value < p => (s.value, true),
@@ -179,7 +185,7 @@ impl MetricStore for MemStore {
                 }
                 res => {
                     let w = res.bucket_ms();
-                    let v: Vec<RollupBucket> = fold_buckets(samples, w)
+                    let v: Vec<RollupBucket> = fold_buckets(samples, res)
                         .into_iter()
                         .filter(|b| b.start_ms <= req.end_ms && b.start_ms + w > req.start_ms)
                         .collect();

@@ -254,6 +254,13 @@ struct MetricsBenchArgs {
     /// Where to build the query store (must be new or empty; kept). Default: a temp dir.
     #[arg(long)]
     query_dir: Option<PathBuf>,
+    /// Open the store a previous run built in --query-dir (same query options) instead of
+    /// building it again: only the queries run. With --no-ingest, a quick query-only look.
+    #[arg(long, requires = "query_dir")]
+    query_reuse: bool,
+    /// The query store's decoded 5-minute block cache, MiB (`metrics.rollup_cache_mb`).
+    #[arg(long, default_value_t = pharos_collector::tsdb::DEFAULT_ROLLUP_CACHE_MB)]
+    query_cache_mb: usize,
     /// Also write a JSON summary to this file.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -461,6 +468,8 @@ fn main() -> Result<()> {
                     runs: a.query_runs,
                     seed: a.seed,
                     data_dir: a.query_dir,
+                    reuse: a.query_reuse,
+                    rollup_cache_mb: a.query_cache_mb,
                 }),
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
                 output: a.output,

@@ -7,6 +7,7 @@
 //! series, points): that is the planner's choice.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +15,9 @@ use anyhow::{ensure, Context, Result};
 use parking_lot::Mutex;
 use pharos_collector::clock::{rfc3339, Clock, ManualClock, SharedClock};
 use pharos_collector::tsdb::{
-    DistributionSeries, LabelMatcher, Labels, MetricBatch, MetricKind, MetricStore, Points,
-    Resolution, Sample, SelectRequest, SeriesData, SeriesSamples, TsdbError, TsdbLimits, TsdbStore,
+    ColumnSet, DistributionSeries, LabelMatcher, Labels, MetricBatch, MetricKind, MetricStore,
+    Points, Resolution, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData,
+    SeriesSamples, TsdbError, TsdbLimits, TsdbStore,
 };
 use pharos_query::promql::{range_query, PromOptions};
 use serde::Serialize;
@@ -43,12 +45,21 @@ pub struct QueryOpts {
     pub seed: u64,
     /// Where the store is built (default: a temp dir, removed at the end).
     pub data_dir: Option<PathBuf>,
+    /// With `data_dir` holding a store this benchmark built before (same options): open it
+    /// instead of building again (only the queries run).
+    #[serde(default)]
+    pub reuse: bool,
+    /// The store's decoded-block cache (`metrics.rollup_cache_mb`), MiB.
+    pub rollup_cache_mb: usize,
 }
 
 /// One query's timings.
 #[derive(Clone, Debug, Serialize)]
 pub struct QueryRow {
     pub query: String,
+    /// The warm-up: the query's first run in this process (cold decoding paths; after a
+    /// reused store's open, nothing of it is in the store's caches).
+    pub first_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -81,6 +92,9 @@ pub struct QueryReport {
     /// After retention: sled's size and the raw chunks left.
     pub disk_bytes: u64,
     pub chunks_left: u64,
+    /// The decoded-block cache after the last query.
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
     pub rows: Vec<QueryRow>,
 }
 
@@ -94,6 +108,7 @@ fn res_name(r: Resolution) -> &'static str {
     match r {
         Resolution::Raw => "raw",
         Resolution::Minute => "1-minute rollups",
+        Resolution::FiveMinute => "5-minute rollups",
         Resolution::Hour => "1-hour rollups",
     }
 }
@@ -117,6 +132,31 @@ impl MetricStore for Recording {
             ms,
         });
         Ok(out)
+    }
+    fn visit_rollups(
+        &self,
+        req: &SelectRequest,
+        cols: ColumnSet,
+        visit: &RollupVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        // The visitor evaluates while the store decodes: "in the store" here is the whole
+        // columnar read, evaluation of the series included.
+        let t = Instant::now();
+        let series = AtomicUsize::new(0);
+        let points = AtomicUsize::new(0);
+        let counting = |l: &Labels, k: MetricKind, c: &RollupColumns| {
+            series.fetch_add(1, Ordering::Relaxed);
+            points.fetch_add(c.len(), Ordering::Relaxed);
+            visit(l, k, c);
+        };
+        self.inner.visit_rollups(req, cols, &counting)?;
+        self.reads.lock().push(Read {
+            resolution: format!("{} (columnar)", res_name(req.resolution)),
+            series: series.into_inner(),
+            points: points.into_inner(),
+            ms: t.elapsed().as_secs_f64() * 1000.0,
+        });
+        Ok(())
     }
     fn select_distributions(
         &self,
@@ -230,8 +270,10 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
     let start_ms = NOW_MS - i64::from(o.days) * 86_400_000;
     let opts = PromOptions::default();
     store.reads.lock().clear();
+    let t = Instant::now();
     let warm = range_query(store, q, start_ms, NOW_MS, step_ms, &opts)
         .with_context(|| format!("query_range {q}"))?;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
     let reads = std::mem::take(&mut *store.reads.lock());
     let mut ms = Vec::with_capacity(o.runs);
     let mut store_ms = Vec::with_capacity(o.runs);
@@ -245,6 +287,7 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
     }
     Ok(QueryRow {
         query: q.to_string(),
+        first_ms,
         p50_ms: percentile(&ms, 50.0),
         p99_ms: percentile(&ms, 99.0),
         max_ms: percentile(&ms, 100.0),
@@ -261,8 +304,8 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     let dir = match &o.data_dir {
         Some(d) => {
             ensure!(
-                !d.join("kv").exists(),
-                "{} already holds a store: pass an empty or new directory",
+                o.reuse || !d.join("kv").exists(),
+                "{} already holds a store: pass an empty or new directory (or reuse it)",
                 d.display()
             );
             d.clone()
@@ -277,12 +320,22 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     };
     let clock = ManualClock::new(0);
     let shared: SharedClock = Arc::new(clock.clone());
-    let store = Arc::new(TsdbStore::open(&dir, TsdbLimits::default(), shared)?);
+    let limits = TsdbLimits {
+        rollup_cache_bytes: o.rollup_cache_mb.saturating_mul(1 << 20),
+        ..TsdbLimits::default()
+    };
+    let store = Arc::new(TsdbStore::open(&dir, limits, shared)?);
     eprintln!(
         "metrics-bench: building a store of 2 × {} series × {} days at {} s…",
         o.series, o.days, o.interval_s
     );
-    let (applied, build_secs, retention_secs) = build(&store, &clock, o)?;
+    let (applied, build_secs, retention_secs) = if o.reuse && store.stats().series > 0 {
+        eprintln!("metrics-bench: reusing the store in {}", dir.display());
+        clock.set(NOW_MS * 1_000_000);
+        (0, 0.0, 0.0)
+    } else {
+        build(&store, &clock, o)?
+    };
     let stats = store.stats();
     eprintln!(
         "metrics-bench: {applied} samples applied in {build_secs:.1} s, retention {retention_secs:.1} s; store {:.1} MiB, {} chunks left; now {}",
@@ -298,12 +351,21 @@ pub fn run(o: &QueryOpts) -> Result<QueryReport> {
     for q in queries() {
         let row = time_query(&rec, &q, o)?;
         eprintln!(
-            "metrics-bench: {q}: p50 {:.1} ms, p99 {:.1} ms; {} series, {} points",
-            row.p50_ms, row.p99_ms, row.result_series, row.result_points
+            "metrics-bench: {q}: first run {:.1} ms, p50 {:.1} ms, p99 {:.1} ms; {} series, {} points; read {:?}",
+            row.first_ms, row.p50_ms, row.p99_ms, row.result_series, row.result_points, row.reads
         );
         rows.push(row);
     }
+    let cache = rec.inner.cache_stats();
+    eprintln!(
+        "metrics-bench: rollup cache {} blocks, {:.1} MiB of {} MiB",
+        cache.entries,
+        cache.bytes as f64 / MIB,
+        o.rollup_cache_mb
+    );
     Ok(QueryReport {
+        cache_entries: cache.entries,
+        cache_bytes: cache.bytes,
         opts: o.clone(),
         now: rfc3339(NOW_MS * 1_000_000),
         samples_applied: applied,
