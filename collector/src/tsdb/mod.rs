@@ -2,6 +2,8 @@
 //! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
+#[cfg(test)]
+mod bucket_props;
 pub mod cache;
 pub mod colblock;
 pub mod gorilla;
