@@ -27,9 +27,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, ErrorKind, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+mod format;
+
+use format::{crc_of, encode_record, file_name, io_err, list, parse_header, RecordReader};
+pub use format::{
+    scan, Scan, ScannedChunk, CHUNK_FILE_MAGIC, CHUNK_FILE_VERSION, FILE_HEADER_LEN,
+    MAX_CHUNK_BYTES, RECORD_HEADER_LEN,
+};
 
 use super::gorilla::decode_chunk;
 use super::head::CHUNK_MAX_SPAN_MS;
@@ -38,24 +45,15 @@ use super::TsdbError;
 
 /// Time slice of one chunk file (by the chunks' first timestamps), UTC-aligned.
 pub const SLICE_MS: i64 = 6 * 3_600_000;
-/// The first bytes of every chunk file.
-pub const CHUNK_FILE_MAGIC: &[u8; 8] = b"PHXCHUNK";
-/// The chunk file format this build reads and writes.
-pub const CHUNK_FILE_VERSION: u32 = 1;
-/// Magic and version.
-pub const FILE_HEADER_LEN: u64 = 12;
-/// Length, crc, series id, first timestamp.
-pub const RECORD_HEADER_LEN: usize = 24;
 /// The chunk files' directory under the store directory.
 pub const CHUNKS_DIR: &str = "chunks";
 /// Prefix of the `Tree::Meta` keys holding each file's committed length.
 pub const META_PREFIX: &[u8] = b"chunkfile/";
 
-const EXT: &str = ".chk";
-/// Bits of a file offset in a directory entry (files up to 1 TiB) ...
+/// Bits of a file offset in a directory entry (files up to 1 TiB); the rest hold the body
+/// length.
 const OFFSET_BITS: u32 = 40;
-/// ... and the largest body length the rest holds (a chunk of 120 samples is < 4 KiB).
-pub const MAX_CHUNK_BYTES: u32 = (1 << (64 - OFFSET_BITS)) - 1;
+const _: () = assert!(MAX_CHUNK_BYTES as u64 <= u64::MAX >> OFFSET_BITS);
 
 /// The start of the slice holding chunks that start at `ts`.
 pub fn slice_of(ts: i64) -> i64 {
@@ -84,20 +82,6 @@ pub fn parse_meta(key: &[u8], value: &[u8]) -> Result<(i64, u64), TsdbError> {
         .filter(|r| r.len() == 8)
         .ok_or_else(|| TsdbError::Corrupt(format!("bad chunk file meta key {key:?}")))?;
     Ok((get_i64(rest, 0)?, get_u64(value, 0)?))
-}
-
-fn file_name(slice: i64) -> String {
-    format!("{slice}{EXT}")
-}
-
-/// The slice of a chunk file name (only the canonical spelling).
-fn parse_file_name(name: &str) -> Option<i64> {
-    let slice: i64 = name.strip_suffix(EXT)?.parse().ok()?;
-    (file_name(slice) == name).then_some(slice)
-}
-
-fn io_err(path: &Path, what: &str, e: std::io::Error) -> TsdbError {
-    TsdbError::Storage(format!("{}: {what}: {e}", path.display()))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), TsdbError> {
@@ -129,216 +113,6 @@ impl Loc {
     }
 }
 
-fn crc_of(header: &[u8; RECORD_HEADER_LEN], body: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&header[0..4]);
-    h.update(&header[8..RECORD_HEADER_LEN]);
-    h.update(body);
-    h.finalize()
-}
-
-fn encode_record(out: &mut Vec<u8>, id: u64, first_ts: i64, body: &[u8]) -> Result<(), TsdbError> {
-    let len = u32::try_from(body.len())
-        .ok()
-        .filter(|l| *l <= MAX_CHUNK_BYTES)
-        .ok_or_else(|| {
-            TsdbError::Storage(format!("a chunk of {} bytes is too large", body.len()))
-        })?;
-    let mut header = [0u8; RECORD_HEADER_LEN];
-    header[0..4].copy_from_slice(&len.to_le_bytes());
-    header[8..16].copy_from_slice(&id.to_le_bytes());
-    header[16..24].copy_from_slice(&first_ts.to_le_bytes());
-    let crc = crc_of(&header, body);
-    header[4..8].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(body);
-    Ok(())
-}
-
-/// A record header's fields: body length, crc, series id, first timestamp.
-fn parse_header(h: &[u8; RECORD_HEADER_LEN]) -> (u32, u32, u64, i64) {
-    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    let u64_at = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&h[i..i + 8]);
-        u64::from_le_bytes(b)
-    };
-    (u32_at(0), u32_at(4), u64_at(8), u64_at(16) as i64)
-}
-
-/// One record read back from a chunk file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScannedChunk {
-    pub series: u64,
-    pub first_ts: i64,
-    /// The chunk's encoded bytes.
-    pub bytes: Vec<u8>,
-    /// Bytes the record takes in its file (header included).
-    pub disk_len: u64,
-}
-
-/// Reads the records of one file in order, up to `end`.
-struct RecordReader {
-    path: PathBuf,
-    slice: i64,
-    reader: BufReader<File>,
-    pos: u64,
-    end: u64,
-}
-
-impl RecordReader {
-    /// Checks the file header; `end` is where the records stop (at most the file's length).
-    fn open(path: PathBuf, slice: i64, file: File, end: u64) -> Result<Self, TsdbError> {
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let corrupt = |what: &str| {
-            TsdbError::Corrupt(format!("chunk file {}: {what}", path.display()))
-        };
-        if end < FILE_HEADER_LEN {
-            return Err(corrupt(&format!(
-                "{end} bytes is shorter than the {FILE_HEADER_LEN}-byte file header"
-            )));
-        }
-        let mut header = [0u8; FILE_HEADER_LEN as usize];
-        reader
-            .read_exact(&mut header)
-            .map_err(|e| io_err(&path, "reading the file header", e))?;
-        if &header[0..8] != CHUNK_FILE_MAGIC {
-            return Err(corrupt("not a Pharos chunk file (bad magic)"));
-        }
-        let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        if version != CHUNK_FILE_VERSION {
-            return Err(corrupt(&format!(
-                "chunk file format {version} is not the supported {CHUNK_FILE_VERSION}; use the Pharos version that wrote it"
-            )));
-        }
-        Ok(RecordReader {
-            path,
-            slice,
-            reader,
-            pos: FILE_HEADER_LEN,
-            end,
-        })
-    }
-
-    /// The next record and its offset; `None` at `end`.
-    fn next_record(&mut self) -> Result<Option<(u64, ScannedChunk)>, TsdbError> {
-        if self.pos >= self.end {
-            return Ok(None);
-        }
-        let at = self.pos;
-        let corrupt = |what: String| {
-            TsdbError::Corrupt(format!(
-                "chunk file {}: record at offset {at}: {what}",
-                self.path.display()
-            ))
-        };
-        if self.end - at < RECORD_HEADER_LEN as u64 {
-            return Err(corrupt(format!(
-                "torn: {} bytes left before the end at {}",
-                self.end - at,
-                self.end
-            )));
-        }
-        let mut header = [0u8; RECORD_HEADER_LEN];
-        self.reader
-            .read_exact(&mut header)
-            .map_err(|e| io_err(&self.path, &format!("reading offset {at}"), e))?;
-        let (len, crc, series, first_ts) = parse_header(&header);
-        let body_at = at + RECORD_HEADER_LEN as u64;
-        if len > MAX_CHUNK_BYTES || u64::from(len) > self.end - body_at {
-            return Err(corrupt(format!(
-                "a body of {len} bytes runs past the end at {}",
-                self.end
-            )));
-        }
-        let mut body = vec![0u8; len as usize];
-        self.reader
-            .read_exact(&mut body)
-            .map_err(|e| io_err(&self.path, &format!("reading offset {body_at}"), e))?;
-        if crc_of(&header, &body) != crc {
-            return Err(corrupt("checksum mismatch".to_string()));
-        }
-        if slice_of(first_ts) != self.slice {
-            return Err(corrupt(format!(
-                "a chunk starting at {first_ts} does not belong in slice {}",
-                self.slice
-            )));
-        }
-        self.pos = body_at + u64::from(len);
-        Ok(Some((
-            at,
-            ScannedChunk {
-                series,
-                first_ts,
-                bytes: body,
-                disk_len: RECORD_HEADER_LEN as u64 + u64::from(len),
-            },
-        )))
-    }
-}
-
-/// The chunk files in `dir` by slice (other names are ignored).
-fn list(dir: &Path) -> Result<BTreeMap<i64, PathBuf>, TsdbError> {
-    let mut out = BTreeMap::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(io_err(dir, "listing", e)),
-    };
-    for entry in rd {
-        let entry = entry.map_err(|e| io_err(dir, "listing", e))?;
-        if let Some(slice) = entry.file_name().to_str().and_then(parse_file_name) {
-            out.insert(slice, entry.path());
-        }
-    }
-    Ok(out)
-}
-
-/// Every record of every chunk file in `dir` (a store's `chunks/`), in slice then file
-/// order: a read-only view for accounting tools (the store must not be running). Bytes past
-/// a file's committed length (an append interrupted by a crash, dropped when the store next
-/// opens) are not told apart here.
-pub fn scan(dir: &Path) -> Result<Scan, TsdbError> {
-    Ok(Scan {
-        files: list(dir)?.into_iter().collect::<Vec<_>>().into_iter(),
-        current: None,
-    })
-}
-
-/// The iterator of [`scan`].
-pub struct Scan {
-    files: std::vec::IntoIter<(i64, PathBuf)>,
-    current: Option<RecordReader>,
-}
-
-impl Iterator for Scan {
-    type Item = Result<ScannedChunk, TsdbError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = &mut self.current {
-                match r.next_record() {
-                    Ok(Some((_, c))) => return Some(Ok(c)),
-                    Ok(None) => self.current = None,
-                    Err(e) => {
-                        self.current = None;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            let (slice, path) = self.files.next()?;
-            let opened = File::open(&path)
-                .and_then(|f| Ok((f.metadata()?.len(), f)))
-                .map_err(|e| io_err(&path, "opening", e))
-                .and_then(|(len, f)| RecordReader::open(path, slice, f, len));
-            match opened {
-                Ok(r) => self.current = Some(r),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-}
-
 struct SliceFile {
     file: File,
     path: PathBuf,
@@ -348,13 +122,24 @@ struct SliceFile {
     records: u64,
 }
 
+/// One slice file's part of a [`PendingAppend`].
+struct PendingSlice {
+    /// The committed length once committed.
+    len: u64,
+    records: u64,
+    /// The file, if this append created it.
+    created: Option<(File, PathBuf)>,
+}
+
+/// Encoded records for one slice, and their places relative to the start of the buffer.
+type SliceBuf = (Vec<u8>, Vec<(u64, Loc)>);
+
 /// Records written and fsynced but not yet committed: what [`ChunkFiles::append`] returns
 /// and [`ChunkFiles::commit`] or [`ChunkFiles::abort`] takes.
 #[must_use]
 pub struct PendingAppend {
-    /// Per touched slice: the new committed length, the records added, and the file if it
-    /// was created by this append.
-    slices: BTreeMap<i64, (u64, u64, Option<(File, PathBuf)>)>,
+    /// Per touched slice.
+    slices: BTreeMap<i64, PendingSlice>,
     locs: Vec<(u64, Loc)>,
 }
 
@@ -363,9 +148,9 @@ impl PendingAppend {
     pub fn meta_entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
         self.slices
             .iter()
-            .map(|(slice, (len, _, _))| {
+            .map(|(slice, p)| {
                 let mut v = Vec::with_capacity(8);
-                put_u64(&mut v, *len);
+                put_u64(&mut v, p.len);
                 (meta_key(*slice), v)
             })
             .collect()
@@ -441,9 +226,7 @@ impl ChunkFiles {
                     .and_then(|()| file.sync_all())
                     .map_err(|e| io_err(&path, "truncating to the committed length", e))?;
             }
-            let reader_file = file
-                .try_clone()
-                .map_err(|e| io_err(&path, "opening", e))?;
+            let reader_file = file.try_clone().map_err(|e| io_err(&path, "opening", e))?;
             let mut reader = RecordReader::open(path.clone(), slice, reader_file, len)?;
             let mut records = 0;
             while let Some((at, c)) = reader.next_record()? {
@@ -589,7 +372,7 @@ impl ChunkFiles {
     /// created). Nothing is visible until [`ChunkFiles::commit`]; chunks already here (the
     /// same series and first timestamp: a closed chunk never changes) are skipped.
     pub fn append(&self, chunks: &[(u64, i64, Vec<u8>)]) -> Result<PendingAppend, TsdbError> {
-        let mut bufs: BTreeMap<i64, (Vec<u8>, Vec<(u64, i64, u64, u32)>)> = BTreeMap::new();
+        let mut bufs: BTreeMap<i64, SliceBuf> = BTreeMap::new();
         for (id, first, bytes) in chunks {
             if self.contains(*id, *first) {
                 continue;
@@ -597,7 +380,7 @@ impl ChunkFiles {
             let (buf, recs) = bufs.entry(slice_of(*first)).or_default();
             let at = buf.len() as u64;
             encode_record(buf, *id, *first, bytes)?;
-            recs.push((*id, *first, at, bytes.len() as u32));
+            recs.push((*id, Loc::new(*first, at, bytes.len() as u32)));
         }
         let mut pending = PendingAppend {
             slices: BTreeMap::new(),
@@ -615,18 +398,28 @@ impl ChunkFiles {
             };
             created |= file.is_some();
             let len = base + buf.len() as u64;
+            let records = recs.len() as u64;
+            pending.slices.insert(
+                slice,
+                PendingSlice {
+                    len,
+                    records,
+                    created: file,
+                },
+            );
             if len >= 1 << OFFSET_BITS {
                 let path = self.dir.join(file_name(slice));
-                pending.slices.insert(slice, (len, 0, file));
                 self.abort(pending);
                 return Err(TsdbError::Storage(format!(
                     "chunk file {} would exceed 1 TiB",
                     path.display()
                 )));
             }
-            pending.slices.insert(slice, (len, recs.len() as u64, file));
-            for (id, first, at, blen) in recs {
-                pending.locs.push((id, Loc::new(first, base + at, blen)));
+            for (id, l) in recs {
+                let at = base + l.offset();
+                pending
+                    .locs
+                    .push((id, Loc::new(l.first_ts, at, l.len() as u32)));
             }
         }
         if created {
@@ -646,10 +439,14 @@ impl ChunkFiles {
         buf: &[u8],
     ) -> Result<(u64, Option<(File, PathBuf)>), TsdbError> {
         if let Some(f) = self.files.get(&slice) {
-            f.file
+            if let Err(e) = f
+                .file
                 .write_all_at(buf, f.committed)
                 .and_then(|()| f.file.sync_data())
-                .map_err(|e| io_err(&f.path, "appending", e))?;
+            {
+                let _ = f.file.set_len(f.committed);
+                return Err(io_err(&f.path, "appending", e));
+            }
             return Ok((f.committed, None));
         }
         let path = self.dir.join(file_name(slice));
@@ -673,11 +470,11 @@ impl ChunkFiles {
 
     /// Makes a pending append visible, once sled has committed its [`PendingAppend::meta_entries`].
     pub fn commit(&mut self, pending: PendingAppend) {
-        for (slice, (len, records, created)) in pending.slices {
-            match (self.files.get_mut(&slice), created) {
+        for (slice, p) in pending.slices {
+            match (self.files.get_mut(&slice), p.created) {
                 (Some(f), _) => {
-                    f.committed = len;
-                    f.records += records;
+                    f.committed = p.len;
+                    f.records += p.records;
                 }
                 (None, Some((file, path))) => {
                     self.files.insert(
@@ -685,8 +482,8 @@ impl ChunkFiles {
                         SliceFile {
                             file,
                             path,
-                            committed: len,
-                            records,
+                            committed: p.len,
+                            records: p.records,
                         },
                     );
                 }
@@ -705,8 +502,8 @@ impl ChunkFiles {
     /// Undoes a pending append that sled did not commit (best effort: whatever is left past
     /// a committed length is overwritten by the next append and truncated at open).
     pub fn abort(&self, pending: PendingAppend) {
-        for (slice, (_, _, created)) in pending.slices {
-            match (self.files.get(&slice), created) {
+        for (slice, p) in pending.slices {
+            match (self.files.get(&slice), p.created) {
                 (Some(f), _) => {
                     if let Err(e) = f.file.set_len(f.committed) {
                         tracing::warn!(file = %f.path.display(), error = %e, "could not truncate an uncommitted chunk append");
@@ -768,249 +565,4 @@ impl ChunkFiles {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tsdb::gorilla::ChunkEncoder;
-    use crate::tsdb::Sample;
-
-    type R = Result<(), Box<dyn std::error::Error>>;
-
-    const H: i64 = 3_600_000;
-
-    fn chunk(first: i64, n: i64) -> Vec<u8> {
-        let samples: Vec<Sample> = (0..n)
-            .map(|i| Sample {
-                ts_ms: first + i * 15_000,
-                value: i as f64,
-            })
-            .collect();
-        ChunkEncoder::from_samples(&samples).bytes()
-    }
-
-    /// Appends and commits, returning the committed lengths to reopen with (what sled keeps).
-    fn append_commit(
-        cf: &mut ChunkFiles,
-        meta: &mut BTreeMap<i64, u64>,
-        chunks: &[(u64, i64, Vec<u8>)],
-    ) -> R {
-        let p = cf.append(chunks)?;
-        for (k, v) in p.meta_entries() {
-            let (slice, len) = parse_meta(&k, &v)?;
-            meta.insert(slice, len);
-        }
-        cf.commit(p);
-        Ok(())
-    }
-
-    fn sample_chunks() -> Vec<(u64, i64, Vec<u8>)> {
-        let mut out = Vec::new();
-        for id in 1..=3u64 {
-            for k in 0..10i64 {
-                let first = 100 * SLICE_MS + k * H / 2 + id as i64;
-                out.push((id, first, chunk(first, 100 + k)));
-            }
-        }
-        out
-    }
-
-    fn all(cf: &ChunkFiles, id: u64) -> Result<Vec<(i64, Vec<u8>)>, TsdbError> {
-        cf.chunks(id, i64::MIN, i64::MAX)
-    }
-
-    #[test]
-    fn appended_chunks_read_back_and_survive_a_reopen() -> R {
-        let dir = tempfile::tempdir()?;
-        let cdir = dir.path().join(CHUNKS_DIR);
-        let mut meta = BTreeMap::new();
-        let mut cf = ChunkFiles::open(&cdir, &meta)?;
-        let chunks = sample_chunks();
-        append_commit(&mut cf, &mut meta, &chunks[..12])?;
-        append_commit(&mut cf, &mut meta, &chunks[12..])?;
-        // 10 half-hour chunks from the slice start: 5 hours, one slice.
-        assert_eq!(cf.slices(), vec![100 * SLICE_MS]);
-        let want = |id: u64| -> Vec<(i64, Vec<u8>)> {
-            chunks
-                .iter()
-                .filter(|c| c.0 == id)
-                .map(|c| (c.1, c.2.clone()))
-                .collect()
-        };
-        for id in 1..=3 {
-            assert_eq!(all(&cf, id)?, want(id));
-        }
-        assert_eq!(all(&cf, 4)?, vec![]);
-        let (first, bytes) = &want(2)[3];
-        assert_eq!(cf.chunks(2, *first, *first)?, vec![(*first, bytes.clone())]);
-        assert_eq!(cf.read(2, *first)?, Some(bytes.clone()));
-        assert_eq!(cf.read(2, *first + 1)?, None);
-        assert_eq!(cf.records(), 30);
-        // Appending a chunk that is already there is a no-op.
-        let p = cf.append(&chunks[..1])?;
-        assert_eq!(p.chunks(), 0);
-        cf.commit(p);
-        let bytes_before = cf.disk_bytes();
-        drop(cf);
-        let cf = ChunkFiles::open(&cdir, &meta)?;
-        for id in 1..=3 {
-            assert_eq!(all(&cf, id)?, want(id));
-        }
-        assert_eq!((cf.records(), cf.disk_bytes()), (30, bytes_before));
-        let scanned: Vec<ScannedChunk> = scan(&cdir)?.collect::<Result<_, _>>()?;
-        assert_eq!(scanned.len(), 30);
-        assert_eq!(
-            scanned.iter().map(|c| c.disk_len).sum::<u64>() + FILE_HEADER_LEN,
-            bytes_before
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn uncommitted_bytes_are_truncated_and_uncommitted_files_removed() -> R {
-        let dir = tempfile::tempdir()?;
-        let cdir = dir.path().join(CHUNKS_DIR);
-        let mut meta = BTreeMap::new();
-        let mut cf = ChunkFiles::open(&cdir, &meta)?;
-        let chunks = sample_chunks();
-        append_commit(&mut cf, &mut meta, &chunks[..5])?;
-        let committed = cf.disk_bytes();
-        // A crash after the fsync of an append, before sled committed it: one record more in
-        // the existing file, and a new file of another slice.
-        let later = 200 * SLICE_MS;
-        let p = cf.append(&[chunks[5].clone(), (1, later, chunk(later, 50))])?;
-        drop(p);
-        drop(cf);
-        let path = cdir.join(file_name(100 * SLICE_MS));
-        assert!(std::fs::metadata(&path)?.len() > committed);
-        assert!(cdir.join(file_name(later)).exists());
-        // And a torn tail on top.
-        let f = OpenOptions::new().append(true).open(&path)?;
-        f.write_all_at(&[1, 2, 3], std::fs::metadata(&path)?.len())?;
-        drop(f);
-        let cf = ChunkFiles::open(&cdir, &meta)?;
-        assert_eq!(std::fs::metadata(&path)?.len(), committed);
-        assert!(!cdir.join(file_name(later)).exists());
-        assert_eq!(cf.records(), 5);
-        assert_eq!(all(&cf, 1)?.len(), 5);
-        Ok(())
-    }
-
-    #[test]
-    fn an_aborted_append_leaves_nothing_and_the_next_one_lands_cleanly() -> R {
-        let dir = tempfile::tempdir()?;
-        let cdir = dir.path().join(CHUNKS_DIR);
-        let mut meta = BTreeMap::new();
-        let mut cf = ChunkFiles::open(&cdir, &meta)?;
-        let chunks = sample_chunks();
-        append_commit(&mut cf, &mut meta, &chunks[..3])?;
-        let p = cf.append(&chunks[3..6])?;
-        cf.abort(p);
-        assert_eq!(all(&cf, 1)?.len(), 3);
-        append_commit(&mut cf, &mut meta, &chunks[3..])?;
-        drop(cf);
-        let cf = ChunkFiles::open(&cdir, &meta)?;
-        assert_eq!(cf.records(), 30);
-        assert_eq!(all(&cf, 1)?.len(), 10);
-        Ok(())
-    }
-
-    #[test]
-    fn a_corrupt_record_inside_the_committed_length_is_an_error() -> R {
-        let dir = tempfile::tempdir()?;
-        let cdir = dir.path().join(CHUNKS_DIR);
-        let mut meta = BTreeMap::new();
-        let mut cf = ChunkFiles::open(&cdir, &meta)?;
-        append_commit(&mut cf, &mut meta, &sample_chunks())?;
-        drop(cf);
-        let path = cdir.join(file_name(100 * SLICE_MS));
-        let mut bytes = std::fs::read(&path)?;
-        // A bit of the second record's body.
-        let (len0, _, _, _) = parse_header(
-            bytes[FILE_HEADER_LEN as usize..][..RECORD_HEADER_LEN]
-                .try_into()
-                .map_err(|_| "short")?,
-        );
-        let second = FILE_HEADER_LEN as usize + RECORD_HEADER_LEN + len0 as usize;
-        bytes[second + RECORD_HEADER_LEN + 3] ^= 0x10;
-        std::fs::write(&path, &bytes)?;
-        let err = match ChunkFiles::open(&cdir, &meta) {
-            Ok(_) => return Err("a corrupt chunk file opened".into()),
-            Err(e) => e,
-        };
-        let msg = err.to_string();
-        assert!(matches!(err, TsdbError::Corrupt(_)), "{msg}");
-        assert!(
-            msg.contains(&file_name(100 * SLICE_MS))
-                && msg.contains(&format!("offset {second}"))
-                && msg.contains("checksum"),
-            "{msg}"
-        );
-        // A record cut short inside the committed length, and a bad magic.
-        bytes.truncate(second + 10);
-        std::fs::write(&path, &bytes)?;
-        let short: BTreeMap<i64, u64> = [(100 * SLICE_MS, bytes.len() as u64)].into();
-        let msg = ChunkFiles::open(&cdir, &short).err().map(|e| e.to_string());
-        assert!(msg.as_deref().is_some_and(|m| m.contains("torn")), "{msg:?}");
-        bytes[0] = b'X';
-        std::fs::write(&path, &bytes)?;
-        let msg = ChunkFiles::open(&cdir, &short).err().map(|e| e.to_string());
-        assert!(msg.as_deref().is_some_and(|m| m.contains("magic")), "{msg:?}");
-        // A committed file that is missing.
-        std::fs::remove_file(&path)?;
-        let msg = ChunkFiles::open(&cdir, &short).err().map(|e| e.to_string());
-        assert!(msg.as_deref().is_some_and(|m| m.contains("missing")), "{msg:?}");
-        Ok(())
-    }
-
-    #[test]
-    fn expired_slices_are_dropped_whole() -> R {
-        let dir = tempfile::tempdir()?;
-        let cdir = dir.path().join(CHUNKS_DIR);
-        let mut meta = BTreeMap::new();
-        let mut cf = ChunkFiles::open(&cdir, &meta)?;
-        // Series 1 and 2: a chunk every 2 hours over 4 slices.
-        let chunks: Vec<(u64, i64, Vec<u8>)> = (0..12i64)
-            .flat_map(|k| {
-                let first = 10 * SLICE_MS + k * 2 * H;
-                [(1u64, first, chunk(first, 20)), (2, first + 1, chunk(first + 1, 20))]
-            })
-            .collect();
-        append_commit(&mut cf, &mut meta, &chunks)?;
-        assert_eq!(cf.slices().len(), 4);
-        // Slice 10 holds samples until 11 slices + 2 h: not yet expired at that minus 1 ms.
-        let end10 = 11 * SLICE_MS + CHUNK_MAX_SPAN_MS;
-        assert!(cf.expired(end10 - 1).is_empty());
-        assert_eq!(cf.expired(end10), vec![(10 * SLICE_MS, 6)]);
-        assert_eq!(cf.expired(end10 + SLICE_MS).len(), 2);
-        cf.remove(&[10 * SLICE_MS]);
-        meta.remove(&(10 * SLICE_MS));
-        assert_eq!(cf.first_ts(1), Some(11 * SLICE_MS));
-        assert_eq!(cf.records(), 18);
-        assert!(!cdir.join(file_name(10 * SLICE_MS)).exists());
-        // Samples from: the series' last chunk starts 4 slices - 2 h in and lasts 20 × 15 s.
-        let last = 14 * SLICE_MS - 2 * H;
-        assert!(cf.has_samples_from(1, last + 19 * 15_000)?);
-        assert!(!cf.has_samples_from(1, last + 19 * 15_000 + 1)?);
-        assert!(!cf.has_samples_from(3, 0)?);
-        drop(cf);
-        let cf = ChunkFiles::open(&cdir, &meta)?;
-        assert_eq!((cf.records(), cf.slices().len()), (18, 3));
-        Ok(())
-    }
-
-    #[test]
-    fn slices_and_names_are_canonical() {
-        assert_eq!(slice_of(0), 0);
-        assert_eq!(slice_of(SLICE_MS - 1), 0);
-        assert_eq!(slice_of(-1), -SLICE_MS);
-        assert_eq!(slice_of(i64::MIN), i64::MIN);
-        assert_eq!(parse_file_name("21600000.chk"), Some(SLICE_MS));
-        assert_eq!(parse_file_name("-21600000.chk"), Some(-SLICE_MS));
-        assert_eq!(parse_file_name("021600000.chk"), None);
-        assert_eq!(parse_file_name("x.chk"), None);
-        let l = Loc::new(-5, (1 << OFFSET_BITS) - 1, MAX_CHUNK_BYTES);
-        assert_eq!(
-            (l.first_ts, l.offset(), l.len()),
-            (-5, (1 << OFFSET_BITS) - 1, MAX_CHUNK_BYTES as usize)
-        );
-    }
-}
+mod tests;
