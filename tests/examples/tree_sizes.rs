@@ -1,5 +1,7 @@
-//! Entries and encoded bytes (keys + values) per tree of a metrics store, and sled's size:
+//! Entries and encoded bytes (keys + values) per tree of a metrics store, sled's size, and
+//! the chunk files (closed raw chunks):
 //! `cargo run --release -p pharos-tests --example tree_sizes -- <store dir>`.
+use pharos_collector::tsdb::chunkfile;
 use pharos_collector::tsdb::kv::{Kv, Tree};
 use pharos_collector::tsdb::sled_kv::SledKv;
 
@@ -29,6 +31,17 @@ fn main() -> anyhow::Result<()> {
         total += bytes;
         println!("{tree:?}: {n} entries, {:.1} MiB", bytes as f64 / 1048576.0);
     }
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let chunk_dir = std::path::Path::new(&dir).join(chunkfile::CHUNKS_DIR);
+    for c in chunkfile::scan(&chunk_dir)? {
+        n += 1;
+        bytes += c?.disk_len;
+    }
+    total += bytes;
+    println!(
+        "chunk files: {n} chunks, {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
     println!(
         "encoded total {:.1} MiB; sled size_on_disk {:.1} MiB",
         total as f64 / 1048576.0,

@@ -143,13 +143,29 @@ impl HeadSeries {
         self.chunk.count() as usize
     }
 
-    /// Adds the unflushed chunks and blocks and the open ones to `batch`; returns how many
-    /// chunk keys are new on disk.
-    pub fn flush_into(&self, id: u64, batch: &mut WriteBatch) -> u64 {
+    /// Adds the open chunk and the unflushed and open blocks to `batch`, and the closed
+    /// chunks to `closed` (series id, first timestamp, bytes: they go to the chunk files,
+    /// see `chunkfile.rs`); a closed chunk that was flushed as the open one leaves the kv in
+    /// `batch`. Returns how many chunks are new on disk.
+    pub fn flush_into(
+        &self,
+        id: u64,
+        batch: &mut WriteBatch,
+        closed: &mut Vec<(u64, i64, Vec<u8>)>,
+    ) -> u64 {
         let mut new_chunks = 0;
-        for (first, bytes) in self.chunks() {
+        for (first, bytes) in &self.closed_chunks {
+            if self.chunk_in_kv == Some(*first) {
+                batch.delete(Tree::Chunks, id_time_key(id, *first));
+            } else {
+                new_chunks += 1;
+            }
+            closed.push((id, *first, bytes.clone()));
+        }
+        if !self.chunk.is_empty() {
+            let first = self.chunk.first_ts();
             new_chunks += u64::from(self.chunk_in_kv != Some(first));
-            batch.put(Tree::Chunks, id_time_key(id, first), bytes);
+            batch.put(Tree::Chunks, id_time_key(id, first), self.chunk.bytes());
         }
         for state in [&self.minute, &self.five, &self.hour] {
             state.flush_into(id, batch);

@@ -1,10 +1,12 @@
-//! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
-//! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
+//! Metrics: the data model (`types`) and, built on it, the time-series store (closed raw
+//! Gorilla chunks in append-only files, the open ones, the rollups and the index in sled,
+//! behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
 #[cfg(test)]
 mod bucket_props;
 pub mod cache;
+pub mod chunkfile;
 pub mod colblock;
 pub mod gorilla;
 pub mod head;

@@ -1,6 +1,6 @@
-//! Reads of [`TsdbStore`]: the kv's chunks and blocks merged with the head's (the head's
-//! version of an entry wins: it is the same entry with more data), under the state's read
-//! lock so that a flush or retention never shows a half-moved entry.
+//! Reads of [`TsdbStore`]: the chunk files' and the kv's chunks and blocks merged with the
+//! head's (the head's version of an entry wins: it is the same entry with more data), under
+//! the state's read lock so that a flush or retention never shows a half-moved entry.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -61,8 +61,17 @@ impl TsdbStore {
         start: i64,
         end: i64,
     ) -> Result<Vec<Sample>, TsdbError> {
+        // Closed chunks in the files are not rewritten by retention: drop what it has cut.
+        let start = start.max(st.raw_floor);
+        if start > end {
+            return Ok(Vec::new());
+        }
         let from = start.saturating_sub(CHUNK_MAX_SPAN_MS - 1);
-        let mut chunks = self.stored(Tree::Chunks, id, from, end)?;
+        // Closed chunks from the files, the open one (and, in a store written before the
+        // chunk files, closed ones too) from the kv, then the head's, which win.
+        let mut chunks: BTreeMap<i64, Vec<u8>> =
+            st.files.chunks(id, from, end)?.into_iter().collect();
+        chunks.extend(self.stored(Tree::Chunks, id, from, end)?);
         if let Some(h) = st.heads.get(&id) {
             chunks.extend(
                 h.chunks()

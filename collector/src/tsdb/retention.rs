@@ -1,24 +1,31 @@
 //! Retention: raw samples older than `raw_retention`, 1-minute, 5-minute and 1-hour buckets
-//! that ended before theirs, and distributions likewise. Chunks and blocks that straddle a cutoff are
-//! rewritten without the expired part, so retention is exact at its boundaries. Series (and
+//! that ended before theirs, and distributions likewise. Blocks, and raw chunks in the kv
+//! (the open ones, and closed ones of stores written before the chunk files), that straddle a
+//! cutoff are rewritten without the expired part. Closed chunks in the chunk files are never
+//! rewritten: a slice file is deleted once everything it can hold is past the raw cutoff, and
+//! until then raw reads drop samples older than the greatest raw cutoff applied (the store's
+//! raw floor, persisted here first). So retention is exact at its boundaries. Series (and
 //! families) with no data left leave the index and the cardinality counts.
 
+use super::chunkfile::meta_key;
 use super::gorilla::decode_chunk;
 use super::head::{
     chunk_from, decode_tier_block, dist_expired, encode_tier_block, tier_tree, DIST_TREES,
 };
-use super::kv::{get_i64, id_time_key, put_u64, Tree, WriteBatch};
-use super::store::{State, TsdbStore};
+use super::kv::{get_i64, id_time_key, put_i64, put_u64, Tree, WriteBatch};
+use super::store::{State, TsdbStore, CHUNKS_KEY, RAW_FLOOR_KEY};
 use super::tier::open_tree;
 use super::{Resolution, TsdbError};
 
 /// What one retention run removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionReport {
-    /// Raw chunks removed whole.
+    /// Raw chunks removed whole (from the kv, and in the chunk files dropped).
     pub chunks_removed: u64,
-    /// Raw chunks and rollup blocks rewritten without their expired part.
+    /// Raw chunks (in the kv) and rollup blocks rewritten without their expired part.
     pub rewritten: u64,
+    /// Chunk files (time slices of closed raw chunks) deleted.
+    pub chunk_files_removed: u64,
     /// Rollup blocks removed whole (1-minute, 5-minute and 1-hour).
     pub blocks_removed: u64,
     /// Distribution histograms removed (raw, 1-minute and 1-hour).
@@ -52,6 +59,19 @@ impl TsdbStore {
                 .map(|r| now_ms.saturating_sub(r)),
         };
         let mut report = RetentionReport::default();
+        {
+            // Before anything is removed: raw reads stop at the cutoff from now on, also after
+            // a reopen (chunks in the files are not rewritten).
+            let mut st = self.state.write();
+            if cut.raw > st.raw_floor {
+                let mut batch = WriteBatch::default();
+                let mut v = Vec::with_capacity(8);
+                put_i64(&mut v, cut.raw);
+                batch.put(Tree::Meta, RAW_FLOOR_KEY.to_vec(), v);
+                self.kv.write(batch)?;
+                st.raw_floor = cut.raw;
+            }
+        }
         let (mut series, mut families): (Vec<u64>, Vec<u64>) = {
             let st = self.state.read();
             (st.series.ids().collect(), st.families.ids().collect())
@@ -67,9 +87,10 @@ impl TsdbStore {
             }
             let mut v = Vec::with_capacity(8);
             put_u64(&mut v, st.stored_chunks);
-            batch.put(Tree::Meta, b"chunks".to_vec(), v);
+            batch.put(Tree::Meta, CHUNKS_KEY.to_vec(), v);
             self.kv.write(batch)?;
         }
+        self.drop_chunk_files(cut.raw, &mut report)?;
         for group in families.chunks(GROUP) {
             let mut guard = self.state.write();
             let st = &mut *guard;
@@ -81,6 +102,40 @@ impl TsdbStore {
         }
         self.kv.flush()?;
         Ok(report)
+    }
+
+    /// Deletes the chunk files wholly past `raw_cut`: their committed lengths leave the kv
+    /// durably first (a file without one is deleted at open, should a crash come between).
+    fn drop_chunk_files(
+        &self,
+        raw_cut: i64,
+        report: &mut RetentionReport,
+    ) -> Result<(), TsdbError> {
+        let mut guard = self.state.write();
+        let st = &mut *guard;
+        let expired = st.files.expired(raw_cut);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        let mut stored = st.stored_chunks;
+        for (slice, records) in &expired {
+            batch.delete(Tree::Meta, meta_key(*slice));
+            stored = stored.saturating_sub(*records);
+        }
+        let mut v = Vec::with_capacity(8);
+        put_u64(&mut v, stored);
+        batch.put(Tree::Meta, CHUNKS_KEY.to_vec(), v);
+        self.kv.write(batch)?;
+        self.kv.flush()?;
+        let slices: Vec<i64> = expired.iter().map(|(s, _)| *s).collect();
+        st.files.remove(&slices);
+        for (_, records) in &expired {
+            report.chunks_removed += records;
+        }
+        report.chunk_files_removed += expired.len() as u64;
+        st.stored_chunks = stored;
+        Ok(())
     }
 
     /// Drops a 5-minute block retention changes or removes from the decoded-block cache.
@@ -215,7 +270,10 @@ impl TsdbStore {
             }
             None => true,
         };
-        let mut has_data = kept_any || !head_empty || self.any_from(Tree::Chunks, id, cut.raw)?;
+        let mut has_data = kept_any
+            || !head_empty
+            || self.any_from(Tree::Chunks, id, cut.raw)?
+            || st.files.has_samples_from(id, cut.raw)?;
         for (res, cutoff) in Resolution::TIERS.into_iter().zip(cut.tiers) {
             has_data = has_data || self.any_from(tier_tree(res), id, cutoff)?;
             if let Some(otree) = open_tree(res) {
@@ -225,6 +283,8 @@ impl TsdbStore {
         if !has_data {
             st.series.remove(id, batch);
             st.heads.remove(&id);
+            // Its chunks in the files are all past the cutoff: they go with their files.
+            st.files.forget_series(id);
             report.series_removed += 1;
         }
         Ok(())

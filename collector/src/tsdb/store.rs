@@ -1,8 +1,10 @@
 //! [`TsdbStore`]: the time-series store. Writes go to the in-memory head (`apply`, in WAL
-//! order); `flush` writes the head's new data and the applied LSN to the kv in one atomic
-//! batch; reads (`read.rs`) merge the kv and the head; retention is in `retention.rs`.
+//! order); `flush` appends the closed raw chunks to the chunk files (`chunkfile.rs`), then
+//! writes the head's other new data, the files' committed lengths and the applied LSN to the
+//! kv in one atomic batch; reads (`read.rs`) merge the chunk files, the kv and the head;
+//! retention is in `retention.rs`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::block::decode_histogram;
 use super::cache::{BlockCache, CacheStats};
+use super::chunkfile::{self, ChunkFiles};
 use super::gorilla::decode_chunk;
 use super::head::{decode_tier_block, tier_tree, HeadFamily, HeadSeries, DIST_TREES};
 use super::index::{Index, FAMILY_TREES, SERIES_TREES};
@@ -26,7 +29,10 @@ use crate::clock::SharedClock;
 pub const TSDB_FORMAT_VERSION: u32 = 2;
 const FORMAT_FILE: &str = "FORMAT";
 const APPLIED_LSN_KEY: &[u8] = b"applied_lsn";
-const CHUNKS_KEY: &[u8] = b"chunks";
+pub(crate) const CHUNKS_KEY: &[u8] = b"chunks";
+/// The greatest raw cutoff retention has applied: raw reads drop older samples (those in
+/// chunk files that are not yet dropped whole).
+pub(crate) const RAW_FLOOR_KEY: &[u8] = b"raw_floor";
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -83,7 +89,10 @@ pub struct TsdbStats {
     pub head_samples: usize,
     /// Raw chunks, on disk and in the head.
     pub chunks: u64,
+    /// sled's size on disk plus the chunk files'.
     pub disk_bytes: u64,
+    /// The chunk files' committed bytes (closed raw chunks).
+    pub chunk_file_bytes: u64,
     pub applied_lsn: u64,
     pub durable_lsn: u64,
 }
@@ -96,6 +105,10 @@ pub(crate) struct State {
     pub fam_heads: HashMap<u64, HeadFamily>,
     /// Raw chunks on disk (persisted in the meta tree with every flush).
     pub stored_chunks: u64,
+    /// Closed raw chunks (`chunkfile.rs`).
+    pub files: ChunkFiles,
+    /// Raw samples older than this are past retention (see [`RAW_FLOOR_KEY`]).
+    pub raw_floor: i64,
 }
 
 pub struct TsdbStore {
@@ -164,15 +177,21 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// The head of a series as the kv holds it.
+/// The head of a series as the kv and the chunk files hold it.
 pub(crate) fn restore_series(
     kv: &dyn Kv,
+    files: &ChunkFiles,
     id: u64,
     kind: MetricKind,
 ) -> Result<HeadSeries, TsdbError> {
-    let chunk = newest(kv, Tree::Chunks, id)?
-        .map(|(_, b)| decode_chunk(&b))
-        .transpose()?;
+    // The open chunk is the kv's newest, unless a closed one in the files is newer (the
+    // kv's newest is then an old closed chunk of a store written before the chunk files).
+    let newest_closed = files.newest_first_ts(id);
+    let chunk = match newest(kv, Tree::Chunks, id)? {
+        Some((first, b)) if newest_closed.is_none_or(|c| first > c) => Some(decode_chunk(&b)?),
+        _ => None,
+    };
+    let open_chunk = chunk.is_some();
     let mut tiers: [(Vec<_>, Vec<i64>); 3] = Default::default();
     for (res, out) in Resolution::TIERS.into_iter().zip(tiers.iter_mut()) {
         match open_tree(res) {
@@ -192,14 +211,32 @@ pub(crate) fn restore_series(
             }
         }
     }
-    let mut min_ts = first_key_time(kv, Tree::Chunks, id)?;
+    let mut min_ts = min_opt(first_key_time(kv, Tree::Chunks, id)?, files.first_ts(id));
     for res in Resolution::TIERS {
         min_ts = min_opt(min_ts, first_key_time(kv, tier_tree(res), id)?);
         if let Some(otree) = open_tree(res) {
             min_ts = min_opt(min_ts, first_key_time(kv, otree, id)?);
         }
     }
-    Ok(HeadSeries::restore(kind, chunk, tiers, min_ts))
+    let mut h = HeadSeries::restore(kind, chunk, tiers, min_ts);
+    if let (false, Some(first)) = (open_chunk, newest_closed) {
+        // No open chunk (retention emptied it): the newest samples are in the newest closed.
+        let samples = match files.read(id, first)? {
+            Some(b) => decode_chunk(&b)?,
+            None => Vec::new(),
+        };
+        if let Some(last) = samples.last() {
+            if h.newest.is_none_or(|n| last.ts_ms > n.ts_ms) {
+                h.newest = Some(*last);
+            }
+        }
+        if let Some(p) = samples.iter().rev().find(|s| !s.is_stale_marker()) {
+            if h.prev.is_none_or(|q| p.ts_ms > q.ts_ms) {
+                h.prev = Some(*p);
+            }
+        }
+    }
+    Ok(h)
 }
 
 pub(crate) fn restore_family(kv: &dyn Kv, id: u64) -> Result<HeadFamily, TsdbError> {
@@ -224,6 +261,19 @@ impl TsdbStore {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         check_format(dir)?;
         let kv: Box<dyn Kv> = Box::new(SledKv::open(&dir.join("kv"))?);
+        Self::open_with_kv(dir, kv, limits, clock)
+    }
+
+    /// [`TsdbStore::open`] on a given kv (another engine, or a test's wrapper) instead of
+    /// the sled one in `dir/kv`; the chunk files are in `dir/chunks`.
+    pub fn open_with_kv(
+        dir: &Path,
+        kv: Box<dyn Kv>,
+        limits: TsdbLimits,
+        clock: SharedClock,
+    ) -> Result<TsdbStore, TsdbError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        check_format(dir)?;
         let lsn = match kv.get(Tree::Meta, APPLIED_LSN_KEY)? {
             Some(v) => get_u64(&v, 0)?,
             None => 0,
@@ -232,12 +282,25 @@ impl TsdbStore {
             Some(v) => get_u64(&v, 0)?,
             None => 0,
         };
+        let raw_floor = match kv.get(Tree::Meta, RAW_FLOOR_KEY)? {
+            Some(v) => get_i64(&v, 0)?,
+            None => i64::MIN,
+        };
+        let mut committed = BTreeMap::new();
+        for e in kv.scan_prefix(Tree::Meta, chunkfile::META_PREFIX) {
+            let (k, v) = e?;
+            let (slice, len) = chunkfile::parse_meta(&k, &v)?;
+            committed.insert(slice, len);
+        }
+        let mut files = ChunkFiles::open(&dir.join(chunkfile::CHUNKS_DIR), &committed)?;
         let series = Index::open(kv.as_ref(), SERIES_TREES)?;
         let families = Index::open(kv.as_ref(), FAMILY_TREES)?;
+        // Chunks of series retention removed wait in their files until those expire whole.
+        files.retain_series(|id| series.entry(id).is_some());
         let mut heads = HashMap::with_capacity(series.len());
         for id in series.ids() {
             let kind = series.entry(id).map_or(MetricKind::Unknown, |e| e.kind);
-            heads.insert(id, restore_series(kv.as_ref(), id, kind)?);
+            heads.insert(id, restore_series(kv.as_ref(), &files, id, kind)?);
         }
         let mut fam_heads = HashMap::with_capacity(families.len());
         for id in families.ids() {
@@ -254,6 +317,8 @@ impl TsdbStore {
                 heads,
                 fam_heads,
                 stored_chunks,
+                files,
+                raw_floor,
             }),
             writer: Mutex::new(()),
             applied: AtomicU64::new(lsn),
@@ -490,6 +555,7 @@ impl TsdbStore {
         let series_ids = st.series.pending_writes(&mut batch);
         let family_ids = st.families.pending_writes(&mut batch);
         let mut new_chunks = 0;
+        let mut closed = Vec::new();
         let dirty: Vec<u64> = st
             .heads
             .iter()
@@ -498,7 +564,7 @@ impl TsdbStore {
             .collect();
         for id in &dirty {
             if let Some(h) = st.heads.get(id) {
-                new_chunks += h.flush_into(*id, &mut batch);
+                new_chunks += h.flush_into(*id, &mut batch, &mut closed);
                 // Never cached before they are written, but a cache must not be able to
                 // serve anything other than what the kv holds.
                 for (first, _) in &h.five.closed {
@@ -525,7 +591,19 @@ impl TsdbStore {
         let mut v = Vec::with_capacity(8);
         put_u64(&mut v, stored_chunks);
         batch.put(Tree::Meta, CHUNKS_KEY.to_vec(), v);
-        self.kv.write(batch)?;
+        // Closed chunks first, durably, into the chunk files; the batch then commits their
+        // new lengths. A crash in between leaves bytes past the committed lengths, which the
+        // next open truncates (WAL replay from the applied LSN cuts the same chunks again).
+        let pending = st.files.append(&closed)?;
+        for (k, v) in pending.meta_entries() {
+            batch.put(Tree::Meta, k, v);
+        }
+        if let Err(e) = self.kv.write(batch) {
+            st.files.abort(pending);
+            return Err(e);
+        }
+        // Applied in the kv: the lengths it now refers to must stay, whatever comes next.
+        st.files.commit(pending);
         self.kv.flush()?;
         st.series.flushed(&series_ids);
         st.families.flushed(&family_ids);
@@ -566,12 +644,14 @@ impl TsdbStore {
                 open + closed
             })
             .sum();
+        let chunk_file_bytes = st.files.disk_bytes();
         TsdbStats {
             series: st.series.len(),
             distribution_families: st.families.len(),
             head_samples,
             chunks: st.stored_chunks + unflushed,
-            disk_bytes: self.kv.size_on_disk().unwrap_or(0),
+            disk_bytes: self.kv.size_on_disk().unwrap_or(0) + chunk_file_bytes,
+            chunk_file_bytes,
             applied_lsn: self.applied_lsn(),
             durable_lsn: self.durable_lsn(),
         }

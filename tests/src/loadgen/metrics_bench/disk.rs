@@ -1,12 +1,14 @@
-//! What a stopped server's metrics store holds, read from its files: sled's own size, and the
-//! encoded bytes (keys + values) of each tree, with the samples of the raw chunks and the
-//! buckets of the rollup blocks counted by decoding them.
+//! What a stopped server's metrics store holds, read from its files: sled's own size, the
+//! encoded bytes (keys + values) of each tree, and the chunk files (closed raw chunks), with
+//! the samples of the raw chunks and the buckets of the rollup blocks counted by decoding
+//! them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use pharos_collector::tsdb::block::decode_block;
+use pharos_collector::tsdb::chunkfile;
 use pharos_collector::tsdb::gorilla::decode_chunk;
 use pharos_collector::tsdb::index::decode_labels;
 use pharos_collector::tsdb::kv::{get_u64, Kv, Tree};
@@ -31,10 +33,17 @@ pub struct StoreAccount {
     /// The files under the store directory.
     pub files_bytes: u64,
     pub series: u64,
-    /// Samples in the raw chunks (decoded).
+    /// Samples in the raw chunks (decoded; chunk files and sled).
     pub raw_samples: u64,
+    /// Raw chunks on disk: the chunk files' bytes (closed chunks, record and file headers
+    /// included) plus the open chunks' keys and values in sled (and, in a store written
+    /// before the chunk files, its closed ones).
     pub chunk_bytes: u64,
     pub chunks: u64,
+    /// The chunk files' bytes (part of `chunk_bytes`).
+    pub chunk_file_bytes: u64,
+    /// Chunks in the chunk files (part of `chunks`).
+    pub file_chunks: u64,
     pub minute_buckets: u64,
     pub minute_bytes: u64,
     pub hour_buckets: u64,
@@ -104,9 +113,23 @@ pub fn account(store_dir: &Path) -> Result<StoreAccount> {
         }
         Ok(())
     })?;
+    // The closed chunks: in the chunk files.
+    let chunk_dir = store_dir.join(chunkfile::CHUNKS_DIR);
+    for c in chunkfile::scan(&chunk_dir)? {
+        let c = c.with_context(|| format!("reading the chunk files in {}", chunk_dir.display()))?;
+        let n = decode_chunk(&c.bytes)?.len() as u64;
+        samples += n;
+        a.file_chunks += 1;
+        if let Some(class) = class_of.get(&c.series) {
+            let t = by_class.entry(*class).or_default();
+            t.entries += n;
+            t.bytes += c.disk_len;
+        }
+    }
+    a.chunk_file_bytes = proc::dir_size(&chunk_dir)?;
     a.raw_samples = samples;
-    a.chunks = chunks.entries;
-    a.chunk_bytes = chunks.bytes;
+    a.chunks = chunks.entries + a.file_chunks;
+    a.chunk_bytes = chunks.bytes + a.chunk_file_bytes;
     a.chunks_by_class = by_class;
     let mut buckets = 0u64;
     let minute = sum_tree(&kv, Tree::Minute, |_, v| {

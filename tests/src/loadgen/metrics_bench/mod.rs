@@ -462,7 +462,7 @@ impl Report {
         type Fig = fn(&IngestRun) -> f64;
         let rows: [(&str, Fig, Option<f64>); 12] = [
             (
-                "raw chunks, encoded, B per raw sample",
+                "raw chunks on disk (chunk files + open chunks in sled), B per raw sample",
                 |r| r.store.chunk_bytes_per_sample(),
                 Some(TARGET_BYTES_PER_SAMPLE),
             ),
@@ -731,7 +731,7 @@ mod tests {
             "## Metrics benchmark",
             "| remote write |",
             "| OTLP/HTTP protobuf |",
-            "raw chunks, encoded, B per raw sample",
+            "raw chunks on disk (chunk files + open chunks in sled), B per raw sample",
             "1-minute rollups, encoded, B per bucket",
             "`sum(rate(bench_http_requests_total[5m]))`",
         ] {
