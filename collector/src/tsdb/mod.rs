@@ -6,6 +6,7 @@ pub mod block;
 mod bucket_props;
 pub mod cache;
 pub mod colblock;
+pub mod decimal;
 pub mod gorilla;
 pub mod head;
 pub mod index;
