@@ -27,7 +27,7 @@
 //! encoder checks every value comes back bit for bit anyway. The encoding is a pure function
 //! of the samples (WAL replay re-cuts identical chunks).
 
-use super::gorilla::{decode_chunk, get_varint, put_varint, BitWriter, ChunkEncoder};
+use super::gorilla::{decode_chunk, get_varint, put_varint, ChunkEncoder};
 use super::{Sample, TsdbError};
 
 /// The first bytes of a dense chunk (a varint zero, non-canonically in two bytes).
@@ -154,49 +154,105 @@ fn unzigzag(z: u64) -> i64 {
 const KIND_PACKED: u8 = 0;
 const KIND_RUNS: u8 = 1;
 
-/// One way to write an integer series: its `order`-th differences packed or as runs.
-fn put_ints_as(out: &mut Vec<u8>, vals: &[i64], order: usize, kind: u8) {
-    out.push(kind << 2 | order as u8);
-    let mut res = vals.to_vec();
-    for _ in 0..order {
-        put_varint(out, zigzag(res[0]));
-        res = res.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-    }
-    if kind == KIND_RUNS {
-        let mut i = 0;
-        while i < res.len() {
-            let run = res[i..].iter().take_while(|r| **r == res[i]).count();
-            put_varint(out, zigzag(res[i]));
-            put_varint(out, run as u64);
-            i += run;
-        }
-        return;
-    }
-    let min = res.iter().copied().min().unwrap_or(0);
-    let max = res.iter().copied().max().unwrap_or(0);
-    let width = 64 - (max.wrapping_sub(min) as u64).leading_zeros();
-    put_varint(out, zigzag(min));
-    out.push(width as u8);
-    let mut w = BitWriter::new();
-    for r in &res {
-        w.write_bits(r.wrapping_sub(min) as u64, width);
-    }
-    out.extend_from_slice(w.bytes());
+fn varint_len(n: u64) -> usize {
+    (64 - n.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
-/// Writes an integer series (any i64s: differences wrap) the shortest of the ways.
+/// The bits a packed residual takes: enough for `max - min`.
+fn width(min: i64, max: i64) -> u32 {
+    64 - (max.wrapping_sub(min) as u64).leading_zeros()
+}
+
+/// Sizes of residuals `res` packed and as runs (the bodies: no mode byte, no initials).
+fn body_sizes(res: &[i64]) -> (usize, usize) {
+    let Some(&first) = res.first() else {
+        return (varint_len(0) + 1, 0);
+    };
+    let (mut min, mut max) = (first, first);
+    let mut runs = 0;
+    let mut i = 0;
+    while i < res.len() {
+        let r = res[i];
+        let run = res[i..].iter().take_while(|x| **x == r).count();
+        runs += varint_len(zigzag(r)) + varint_len(run as u64);
+        min = min.min(r);
+        max = max.max(r);
+        i += run;
+    }
+    let packed = varint_len(zigzag(min)) + 1 + (res.len() * width(min, max) as usize).div_ceil(8);
+    (packed, runs)
+}
+
+/// Writes residuals `res` packed at one width after subtracting their minimum.
+fn put_packed(out: &mut Vec<u8>, res: &[i64]) {
+    let min = res.iter().copied().min().unwrap_or(0);
+    let w = width(min, res.iter().copied().max().unwrap_or(0));
+    put_varint(out, zigzag(min));
+    out.push(w as u8);
+    if w == 0 {
+        return;
+    }
+    // MSB first, the last byte zero-padded (as `BitWriter` writes).
+    let (mut acc, mut bits) = (0u128, 0u32);
+    for r in res {
+        acc = (acc << w) | u128::from(r.wrapping_sub(min) as u64);
+        bits += w;
+        while bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    if bits > 0 {
+        out.push((acc << (8 - bits)) as u8);
+    }
+}
+
+fn put_runs(out: &mut Vec<u8>, res: &[i64]) {
+    let mut i = 0;
+    while i < res.len() {
+        let run = res[i..].iter().take_while(|r| **r == res[i]).count();
+        put_varint(out, zigzag(res[i]));
+        put_varint(out, run as u64);
+        i += run;
+    }
+}
+
+/// Writes an integer series (any i64s: differences wrap) the shortest of the ways: its
+/// values, deltas or delta-of-deltas (`order`), packed or as runs (`kind`).
 fn put_ints(out: &mut Vec<u8>, vals: &[i64]) {
-    let mut best: Option<Vec<u8>> = None;
-    for order in 0..=vals.len().min(2) {
-        for kind in [KIND_PACKED, KIND_RUNS] {
-            let mut c = Vec::new();
-            put_ints_as(&mut c, vals, order, kind);
-            if best.as_ref().is_none_or(|b| c.len() < b.len()) {
-                best = Some(c);
+    let diff = |v: &[i64]| -> Vec<i64> { v.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect() };
+    let d1 = diff(vals);
+    let d2 = diff(&d1);
+    let first = vals.first().copied().unwrap_or(0);
+    let delta = d1.first().copied().unwrap_or(0);
+    let mut cands: Vec<(&[i64], Vec<i64>)> = vec![(vals, vec![]), (&d1, vec![first])];
+    if vals.len() >= 2 {
+        cands.push((&d2, vec![first, delta]));
+    }
+    // (size, order, kind): the smallest, the first of equals.
+    let mut best = (usize::MAX, 0, KIND_PACKED);
+    for (order, (res, init)) in cands.iter().enumerate() {
+        let head: usize = 1 + init.iter().map(|v| varint_len(zigzag(*v))).sum::<usize>();
+        let (packed, runs) = body_sizes(res);
+        for (size, kind) in [(packed, KIND_PACKED), (runs, KIND_RUNS)] {
+            if head + size < best.0 {
+                best = (head + size, order, kind);
             }
         }
     }
-    out.extend_from_slice(&best.unwrap_or_default());
+    let (size, order, kind) = best;
+    let (res, init) = &cands[order];
+    let before = out.len();
+    out.push(kind << 2 | order as u8);
+    for v in init {
+        put_varint(out, zigzag(*v));
+    }
+    if kind == KIND_RUNS {
+        put_runs(out, res);
+    } else {
+        put_packed(out, res);
+    }
+    debug_assert_eq!(out.len() - before, size, "size estimate of order {order} kind {kind}");
 }
 
 fn corrupt(why: &str) -> TsdbError {
