@@ -1121,10 +1121,11 @@ fn bytes_on_disk_per_sample() -> R {
             bytes as f64 / samples
         );
         if tree == Tree::Chunks {
-            // The target for raw chunks (keys included); sled's own space overhead
-            // comes on top (printed above as size_on_disk).
+            // The target for raw chunks (keys included) is 2 B; closed chunks in
+            // the dense decimal codec measured 0.77 here (XOR alone: 1.48). sled's own
+            // space overhead comes on top (printed above as size_on_disk).
             let per = bytes as f64 / samples;
-            assert!(per <= 2.0, "{per} B/sample in raw chunks");
+            assert!(per <= 1.0, "{per} B/sample in raw chunks");
         }
     }
     Ok(())

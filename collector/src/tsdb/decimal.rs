@@ -252,7 +252,11 @@ fn put_ints(out: &mut Vec<u8>, vals: &[i64]) {
     } else {
         put_packed(out, res);
     }
-    debug_assert_eq!(out.len() - before, size, "size estimate of order {order} kind {kind}");
+    debug_assert_eq!(
+        out.len() - before,
+        size,
+        "size estimate of order {order} kind {kind}"
+    );
 }
 
 fn corrupt(why: &str) -> TsdbError {

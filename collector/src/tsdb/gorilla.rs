@@ -5,6 +5,9 @@
 //! The bit writer/reader and the XOR value coder are shared with the rollup block codec.
 //! Every f64 bit pattern round-trips exactly (NaN payloads, the stale marker, -0.0), and any
 //! i64 timestamp sequence too (differences wrap), so the codec never loses what it is given.
+//!
+//! Closed chunks may instead be in the denser decimal codec of `decimal.rs`;
+//! [`decode_chunk`] reads both.
 
 use super::decimal::{decode_dense, DENSE_PREFIX};
 use super::{Sample, TsdbError};

@@ -1,5 +1,6 @@
-//! Metrics: the data model (`types`) and, built on it, the time-series store (raw Gorilla
-//! chunks and rollups in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
+//! Metrics: the data model (`types`) and, built on it, the time-series store (raw chunks:
+//! Gorilla XOR while open, decimal-packed once closed where that is exact and smaller; and
+//! rollups; in sled, behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
 #[cfg(test)]
