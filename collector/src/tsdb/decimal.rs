@@ -6,13 +6,16 @@
 //!
 //! A chunk uses it only when every value converts exactly and the result is smaller than the
 //! Gorilla XOR chunk ([`encode_closed_chunk`]); otherwise (NaN, the stale marker, ±inf,
-//! -0.0, values needing more than 16 digits such as `0.1 + 0.2`) the chunk stays XOR. The
-//! open chunk is always XOR: it is appended to sample by sample.
+//! -0.0, values needing 17 digits such as `0.1 + 0.2`, exponents too far apart for one
+//! mantissa of at most 2^53 such as 1e15 and 0.001) the chunk stays XOR. The open chunk is
+//! always XOR: it is appended to sample by sample.
 //!
 //! A dense chunk starts with [`DENSE_PREFIX`], a non-canonical varint zero that
 //! [`put_varint`] never writes (an XOR chunk starts with its canonical sample count), so
 //! [`decode_chunk`](super::gorilla::decode_chunk) tells the two apart and chunks stored
-//! before this codec decode unchanged. After the prefix:
+//! before this codec decode unchanged. (The other way round does not hold: a binary from
+//! before this codec reads a dense chunk as an empty XOR chunk, count 0, without an error.)
+//! After the prefix:
 //!
 //! ```text
 //! codec byte (1) | varint count | ints(timestamps) | exponent (i8) | ints(mantissas)
