@@ -1124,10 +1124,12 @@ fn bytes_on_disk_per_sample() -> R {
             // The target for raw chunks: the closed ones are in the chunk files (file
             // bytes as they are on disk, record headers included), the open ones in the kv
             // (keys included; sled's own space overhead comes on top, see size_on_disk).
+            // Closed chunks are in the dense decimal codec where it is exact (XOR alone
+            // measured 1.55 here).
             let per = (bytes + stats.chunk_file_bytes) as f64 / samples;
             eprintln!("raw chunks: {per:.3} B/sample (chunk files and open chunks)");
-            assert!(per <= 2.0, "{per} B/sample in raw chunks");
-            assert!(stats.chunk_file_bytes as f64 / samples > 0.5);
+            assert!(per <= 1.0, "{per} B/sample in raw chunks");
+            assert!(stats.chunk_file_bytes as f64 / samples > 0.3);
         }
     }
     Ok(())

@@ -5,7 +5,11 @@
 //! The bit writer/reader and the XOR value coder are shared with the rollup block codec.
 //! Every f64 bit pattern round-trips exactly (NaN payloads, the stale marker, -0.0), and any
 //! i64 timestamp sequence too (differences wrap), so the codec never loses what it is given.
+//!
+//! Closed chunks may instead be in the denser decimal codec of `decimal.rs`;
+//! [`decode_chunk`] reads both.
 
+use super::decimal::{decode_dense, DENSE_PREFIX};
 use super::{Sample, TsdbError};
 
 /// Appends bits, most significant first.
@@ -357,8 +361,12 @@ pub fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64, TsdbError> {
     Err(TsdbError::Corrupt("varint too long".to_string()))
 }
 
-/// Decodes a chunk written by [`ChunkEncoder::bytes`].
+/// Decodes a chunk written by [`ChunkEncoder::bytes`] or, when it starts with
+/// [`DENSE_PREFIX`], by the dense codec of closed chunks (`decimal.rs`).
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Sample>, TsdbError> {
+    if bytes.starts_with(&DENSE_PREFIX) {
+        return decode_dense(bytes);
+    }
     let mut at = 0;
     let count = get_varint(bytes, &mut at)?;
     if count == 0 {

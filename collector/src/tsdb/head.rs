@@ -11,6 +11,7 @@
 use hdrhistogram::Histogram;
 
 use super::block::encode_histogram;
+use super::decimal::{encode_closed_chunk, encode_closed_samples};
 use super::gorilla::{decode_chunk, ChunkEncoder};
 use super::kv::{id_time_key, Tree, WriteBatch};
 use super::rollup::{bucket_start, merge, new_histogram, record};
@@ -26,18 +27,29 @@ pub const CHUNK_MAX_SAMPLES: u32 = 120;
 /// (reads look this far back for chunks overlapping their range).
 pub const CHUNK_MAX_SPAN_MS: i64 = 2 * 3_600_000;
 
-/// Filters a chunk to samples at or after `cutoff`; `None` when none are left.
+/// Filters a chunk to samples at or after `cutoff`; `None` when none are left. For the
+/// open chunk (appended to); a closed one is written by [`closed_chunk_from`].
 pub fn chunk_from(samples: Vec<Sample>, cutoff: i64) -> Option<ChunkEncoder> {
     let kept: Vec<Sample> = samples.into_iter().filter(|s| s.ts_ms >= cutoff).collect();
     (!kept.is_empty()).then(|| ChunkEncoder::from_samples(&kept))
+}
+
+/// A closed chunk filtered to samples at or after `cutoff`, as (first timestamp, bytes in
+/// the closed chunks' encoding); `None` when none are left.
+pub fn closed_chunk_from(samples: Vec<Sample>, cutoff: i64) -> Option<(i64, Vec<u8>)> {
+    let kept: Vec<Sample> = samples.into_iter().filter(|s| s.ts_ms >= cutoff).collect();
+    let first = kept.first()?.ts_ms;
+    Some((first, encode_closed_samples(&kept)))
 }
 
 /// The head of one series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HeadSeries {
     pub kind: MetricKind,
+    /// The open chunk (always Gorilla XOR: it is appended to sample by sample).
     pub chunk: ChunkEncoder,
-    /// Cut chunks not yet flushed: (first timestamp, bytes).
+    /// Cut chunks not yet flushed: (first timestamp, bytes), in the dense decimal encoding
+    /// where that is exact and smaller (see `decimal.rs`).
     pub closed_chunks: Vec<(i64, Vec<u8>)>,
     /// The key the open chunk was last flushed under (to count chunks on disk).
     pub chunk_in_kv: Option<i64>,
@@ -107,7 +119,7 @@ impl HeadSeries {
                 || s.ts_ms.saturating_sub(self.chunk.first_ts()) >= CHUNK_MAX_SPAN_MS)
         {
             self.closed_chunks
-                .push((self.chunk.first_ts(), self.chunk.bytes()));
+                .push((self.chunk.first_ts(), encode_closed_chunk(&self.chunk)));
             self.chunk = ChunkEncoder::new();
         }
         self.chunk.append(s);
@@ -191,8 +203,8 @@ impl HeadSeries {
         for (first, bytes) in std::mem::take(&mut self.closed_chunks) {
             if first >= raw_cut {
                 closed.push((first, bytes));
-            } else if let Some(c) = chunk_from(decode_chunk(&bytes)?, raw_cut) {
-                closed.push((c.first_ts(), c.bytes()));
+            } else if let Some(c) = closed_chunk_from(decode_chunk(&bytes)?, raw_cut) {
+                closed.push(c);
             }
         }
         self.closed_chunks = closed;
@@ -367,6 +379,42 @@ mod tests {
         }
         // 0–2 h, 2–2.8 h (then the gap), 4.8–6.8 h closed; 6.8–7.6 h open.
         assert_eq!(h.minute.closed.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn closed_chunks_are_dense_and_the_open_one_xor() -> Result<(), TsdbError> {
+        use crate::tsdb::decimal::DENSE_PREFIX;
+        let mut h = HeadSeries::new(MetricKind::Gauge);
+        let samples: Vec<Sample> = (0..300i64)
+            .map(|i| s(i * 15_000, (i * 7 % 1000) as f64 / 1000.0))
+            .collect();
+        for x in &samples {
+            h.append(*x);
+        }
+        assert_eq!(h.closed_chunks.len(), 2);
+        for (_, b) in &h.closed_chunks {
+            assert!(b.starts_with(&DENSE_PREFIX));
+        }
+        assert!(!h.chunk.bytes().starts_with(&DENSE_PREFIX));
+        // Re-cutting the same samples (WAL replay) gives the same bytes.
+        let mut again = HeadSeries::new(MetricKind::Gauge);
+        samples.iter().for_each(|x| again.append(*x));
+        assert_eq!(again.chunks(), h.chunks());
+        // Retention rewrites the straddling closed chunk dense, the open one XOR.
+        h.expire(100 * 15_000, [i64::MIN; 3])?;
+        assert_eq!(h.closed_chunks.len(), 2);
+        assert_eq!(h.closed_chunks[0].0, 100 * 15_000);
+        assert!(h.closed_chunks[0].1.starts_with(&DENSE_PREFIX));
+        h.expire(250 * 15_000, [i64::MIN; 3])?;
+        assert!(h.closed_chunks.is_empty());
+        assert_eq!(h.chunk.first_ts(), 250 * 15_000);
+        let raw: Vec<Sample> = h
+            .chunks()
+            .iter()
+            .flat_map(|(_, b)| decode_chunk(b).unwrap_or_default())
+            .collect();
+        assert_eq!(raw, samples[250..]);
         Ok(())
     }
 

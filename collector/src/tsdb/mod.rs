@@ -1,6 +1,7 @@
-//! Metrics: the data model (`types`) and, built on it, the time-series store (closed raw
-//! Gorilla chunks in append-only files, the open ones, the rollups and the index in sled,
-//! behind the [`MetricStore`] trait): [`TsdbStore`].
+//! Metrics: the data model (`types`) and, built on it, the time-series store (raw chunks:
+//! Gorilla XOR while open, decimal-packed once closed where that is exact and smaller, the
+//! closed ones in append-only chunk files; the open chunks, the rollups and the index in
+//! sled; behind the [`MetricStore`] trait): [`TsdbStore`].
 
 pub mod block;
 #[cfg(test)]
@@ -8,6 +9,7 @@ mod bucket_props;
 pub mod cache;
 pub mod chunkfile;
 pub mod colblock;
+pub mod decimal;
 pub mod gorilla;
 pub mod head;
 pub mod index;

@@ -10,7 +10,8 @@
 use super::chunkfile::meta_key;
 use super::gorilla::decode_chunk;
 use super::head::{
-    chunk_from, decode_tier_block, dist_expired, encode_tier_block, tier_tree, DIST_TREES,
+    chunk_from, closed_chunk_from, decode_tier_block, dist_expired, encode_tier_block, tier_tree,
+    DIST_TREES,
 };
 use super::kv::{get_i64, id_time_key, put_i64, put_u64, Tree, WriteBatch};
 use super::store::{State, TsdbStore, CHUNKS_KEY, RAW_FLOOR_KEY};
@@ -185,13 +186,21 @@ impl TsdbStore {
         let mut chunk_in_kv = st.heads.get(&id).and_then(|h| h.chunk_in_kv);
         for (first, bytes) in self.entries_below(Tree::Chunks, id, cut.raw)? {
             batch.delete(Tree::Chunks, id_time_key(id, first));
-            match chunk_from(decode_chunk(&bytes)?, cut.raw) {
-                Some(c) => {
-                    batch.put(Tree::Chunks, id_time_key(id, c.first_ts()), c.bytes());
+            let samples = decode_chunk(&bytes)?;
+            // The head's open chunk stays XOR (as the head writes it), closed ones get the
+            // closed chunks' encoding.
+            let rewritten = if chunk_in_kv == Some(first) {
+                chunk_from(samples, cut.raw).map(|c| (c.first_ts(), c.bytes()))
+            } else {
+                closed_chunk_from(samples, cut.raw)
+            };
+            match rewritten {
+                Some((new_first, new_bytes)) => {
+                    batch.put(Tree::Chunks, id_time_key(id, new_first), new_bytes);
                     report.rewritten += 1;
                     kept_any = true;
                     if chunk_in_kv == Some(first) {
-                        chunk_in_kv = Some(c.first_ts());
+                        chunk_in_kv = Some(new_first);
                     }
                 }
                 None => {
