@@ -72,6 +72,9 @@ impl WriteBatch {
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// What [`Kv::visit_range`] calls with each key and value.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), TsdbError> + 'a;
+
 /// Iterator over entries in key order.
 pub type KvIter<'a> = Box<dyn Iterator<Item = Result<Entry, TsdbError>> + 'a>;
 
@@ -87,6 +90,21 @@ pub trait Kv: Send + Sync + 'static {
         self.range(tree, start, end)
             .map(|e| e.map(|(k, _)| k))
             .collect()
+    }
+    /// Calls `f` with each entry with `start <= key < end`, in key order, borrowed from the
+    /// engine where it can (a month-long read would otherwise copy every block out first).
+    fn visit_range(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        f: &mut EntryVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        for e in self.range(tree, start, end) {
+            let (k, v) = e?;
+            f(&k, &v)?;
+        }
+        Ok(())
     }
     /// Entries whose key starts with `prefix`, in key order.
     fn scan_prefix<'a>(&'a self, tree: Tree, prefix: &[u8]) -> KvIter<'a>;

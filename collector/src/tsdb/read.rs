@@ -3,10 +3,11 @@
 //! the state's read lock so that a flush or retention never shows a half-moved entry.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rayon::prelude::*;
 
 use hdrhistogram::Histogram;
 
@@ -23,9 +24,6 @@ use super::{
     ColumnSet, DistributionSeries, LabelMatcher, Labels, MetricStore, Points, Resolution,
     RollupBucket, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData, TsdbError,
 };
-
-/// Most threads one columnar read uses (series are split between them).
-const MAX_READ_THREADS: usize = 4;
 
 /// Keys of `id` with time in `[from, to]`.
 fn key_range(id: u64, from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
@@ -206,29 +204,74 @@ impl TsdbStore {
             }
             return Ok(());
         }
+        if res == Resolution::FiveMinute {
+            return self.five_minute_columns(st, id, (start, end), cols, out);
+        }
         for bytes in self.tier_blocks(st, id, res, start, end)?.values() {
-            if res == Resolution::FiveMinute {
-                // Straight into `out` (no copy of every column through `scratch`), then the
-                // rows outside the range or not after what was there are dropped: only at the
-                // range's ends.
-                let base = out.len();
-                decode_columns(bytes, cols, out)?;
-                let after = base.checked_sub(1).and_then(|i| out.start.get(i).copied());
-                let rows = out.start.get(base..).unwrap_or_default();
-                let lo = rows.partition_point(|s| {
-                    s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
-                });
-                let hi = rows.partition_point(|s| *s <= end).max(lo);
-                let n = rows.len();
-                out.remove_rows(base + hi, base + n);
-                out.remove_rows(base, base + lo);
-                continue;
-            }
             scratch.clear();
             for b in decode_block(bytes)? {
                 scratch.push(&b, cols);
             }
             append(out, scratch);
+        }
+        Ok(())
+    }
+
+    /// The 5-minute column blocks of `id` overlapping `[start, end]` decoded straight from
+    /// the kv's buffers into `out` (no copy of the blocks, no map of them), the head's
+    /// version of a key winning as in [`TsdbStore::tier_blocks`].
+    fn five_minute_columns(
+        &self,
+        st: &State,
+        id: u64,
+        (start, end): (i64, i64),
+        cols: ColumnSet,
+        out: &mut RollupColumns,
+    ) -> Result<(), TsdbError> {
+        let res = Resolution::FiveMinute;
+        let w = res.bucket_ms();
+        let from = start.saturating_sub(block_lookback_ms(res));
+        // Decoded at the end of `out`, then the rows outside the range or not after what was
+        // there dropped: only at the range's ends.
+        let mut add = |bytes: &[u8]| -> Result<(), TsdbError> {
+            let base = out.len();
+            decode_columns(bytes, cols, out)?;
+            let after = base.checked_sub(1).and_then(|i| out.start.get(i).copied());
+            let rows = out.start.get(base..).unwrap_or_default();
+            let lo = rows.partition_point(|s| {
+                s.saturating_add(w) <= start || after.is_some_and(|a| *s <= a)
+            });
+            let hi = rows.partition_point(|s| *s <= end).max(lo);
+            let n = rows.len();
+            out.remove_rows(base + hi, base + n);
+            out.remove_rows(base, base + lo);
+            Ok(())
+        };
+        let head: Vec<(i64, Vec<u8>)> = st
+            .heads
+            .get(&id)
+            .map(|h| {
+                h.five
+                    .blocks()
+                    .into_iter()
+                    .filter(|(k, _)| (from..=end).contains(k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut head_iter = head.iter().peekable();
+        let (s, e) = key_range(id, from, end);
+        self.kv.visit_range(tier_tree(res), &s, &e, &mut |k, v| {
+            let key = get_i64(k, 8)?;
+            while let Some((_, bytes)) = head_iter.next_if(|(hk, _)| *hk < key) {
+                add(bytes)?;
+            }
+            if head_iter.peek().is_some_and(|(hk, _)| *hk == key) {
+                return Ok(()); // the head's version comes next
+            }
+            add(v)
+        })?;
+        for (_, bytes) in head_iter {
+            add(bytes)?;
         }
         Ok(())
     }
@@ -415,52 +458,31 @@ impl MetricStore for TsdbStore {
             .into_iter()
             .filter(|id| Self::in_range(&st, *id, req.start_ms, req.end_ms))
             .collect();
-        // Series are independent: split them over a few threads (decoding dominates).
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, MAX_READ_THREADS)
-            .min(ids.len().max(1));
-        let next = AtomicUsize::new(0);
+        // Series are independent: split them over rayon's pool (decoding dominates). Its
+        // threads live on, so their allocator caches do too: threads spawned per query left
+        // every query to fault in fresh pages for a month of values per series.
         let failed = AtomicBool::new(false);
         let error: Mutex<Option<TsdbError>> = Mutex::new(None);
-        let work = || {
-            let (mut out, mut scratch) = (RollupColumns::default(), RollupColumns::default());
-            while !failed.load(Ordering::Relaxed) {
-                let Some(&id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
+        ids.par_iter().for_each_init(
+            || (RollupColumns::default(), RollupColumns::default()),
+            |(out, scratch), &id| {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
                 let Some(e) = st.series.entry(id) else {
-                    continue;
+                    return;
                 };
                 let range = (req.start_ms, req.end_ms);
-                match self.rollup_columns(
-                    &st,
-                    id,
-                    req.resolution,
-                    range,
-                    cols,
-                    &mut out,
-                    &mut scratch,
-                ) {
+                match self.rollup_columns(&st, id, req.resolution, range, cols, out, scratch) {
                     Ok(()) if out.is_empty() => {}
-                    Ok(()) => visit(&e.labels, e.kind, &out),
+                    Ok(()) => visit(&e.labels, e.kind, out),
                     Err(err) => {
                         failed.store(true, Ordering::Relaxed);
                         error.lock().get_or_insert(err);
                     }
                 }
-            }
-        };
-        if threads <= 1 {
-            work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 1..threads {
-                    s.spawn(work);
-                }
-                work();
-            });
-        }
+            },
+        );
         match error.into_inner() {
             Some(e) => Err(e),
             None => Ok(()),

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::kv::{Entry, Kv, KvIter, Op, Tree, WriteBatch};
+use super::kv::{Entry, EntryVisitor, Kv, KvIter, Op, Tree, WriteBatch};
 use super::TsdbError;
 
 pub struct SledKv {
@@ -112,6 +112,27 @@ impl Kv for SledKv {
         self.iter(self.db.range(s..e))
     }
 
+    fn visit_range(
+        &self,
+        tree: Tree,
+        start: &[u8],
+        end: &[u8],
+        f: &mut EntryVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        let (s, e) = (prefixed(tree, start), prefixed(tree, end));
+        if s >= e {
+            return Ok(());
+        }
+        for entry in self.db.range(s..e) {
+            let (k, v) = entry.map_err(storage)?;
+            let key = k
+                .get(1..)
+                .ok_or_else(|| TsdbError::Corrupt("empty key in the metrics store".to_string()))?;
+            f(key, &v)?;
+        }
+        Ok(())
+    }
+
     fn range_keys(&self, tree: Tree, start: &[u8], end: &[u8]) -> Result<Vec<Vec<u8>>, TsdbError> {
         let (s, e) = (prefixed(tree, start), prefixed(tree, end));
         if s >= e {
@@ -188,6 +209,18 @@ mod tests {
             vec![b"a1".to_vec(), b"a2".to_vec()]
         );
         assert_eq!(keys(kv.scan_prefix(Tree::Chunks, b""))?.len(), 3);
+        let mut seen = Vec::new();
+        kv.visit_range(Tree::Chunks, b"a2", b"b2", &mut |k, v| {
+            seen.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        assert_eq!(
+            seen,
+            vec![
+                (b"a2".to_vec(), b"y".to_vec()),
+                (b"b1".to_vec(), b"z".to_vec())
+            ]
+        );
         assert_eq!(keys(kv.range(Tree::Chunks, b"a2", b"b2"))?.len(), 2);
         assert_eq!(
             kv.range_keys(Tree::Chunks, b"a2", b"b2")?,

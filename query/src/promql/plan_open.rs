@@ -184,10 +184,13 @@ fn one_bucket_windows(
     Ok(out)
 }
 
-/// `min_over_time`/`max_over_time` for every step at once, with a monotonic queue over the
-/// slots instead of scanning each window (a 1 h window at a 5 m step is 12 buckets per step):
-/// the same answers as [`window`]. The queue keeps the earliest of equal values in front, as
-/// the scan keeps the first (this matters for ±0); windows overlap or touch
+/// `min_over_time`/`max_over_time` for every step at once, by van Herk/Gil-Werman instead of
+/// scanning each window (a 1 h window at a 5 m step is 12 buckets per step): the slots are
+/// cut in blocks of the window's length, each slot gets the extreme from its block's start
+/// (prefix) and to its block's end (suffix), and a window, which spans at most two blocks,
+/// is the better of its first slot's suffix and its last slot's prefix. A few compares per
+/// slot and no branches on the data. The same answers as [`window`]: ties keep the earlier
+/// value, as the scan keeps the first (this matters for ±0); windows overlap or touch
 /// (`per_step <= per_range`), so every slot the scan would look at is looked at here (a NaN
 /// anywhere in them sends the series to raw, as there).
 fn sliding_extreme(
@@ -196,48 +199,84 @@ fn sliding_extreme(
     s: &Steps,
     row_of: &[u32],
 ) -> Result<Vec<Option<f64>>, ()> {
-    let col = if min { &c.min } else { &c.max };
-    let better = |v: f64, m: f64| if min { v < m } else { v > m };
-    let mut out = Vec::with_capacity(s.steps);
-    // (slot, value), values non-increasing (max) or non-decreasing (min) from the front.
-    let mut queue: std::collections::VecDeque<(usize, f64)> = std::collections::VecDeque::new();
-    let (mut added, mut first) = (0usize, 0usize);
-    for i in 0..s.steps {
-        let ia = i * s.per_step;
-        let ib = ia + s.per_range;
-        if ib > row_of.len() {
-            return Err(());
-        }
-        while added < ib {
-            let r = row_of[added];
-            if r != u32::MAX {
-                let v = col.get(r as usize).copied().ok_or(())?;
-                if v.is_nan() {
-                    return Err(());
-                }
-                while queue.back().is_some_and(|&(_, b)| better(v, b)) {
-                    queue.pop_back();
-                }
-                queue.push_back((added, v));
+    if min {
+        sliding_extreme_by(c, &c.min, s, row_of, f64::INFINITY, |a, b| a < b)
+    } else {
+        sliding_extreme_by(c, &c.max, s, row_of, f64::NEG_INFINITY, |a, b| a > b)
+    }
+}
+
+/// [`sliding_extreme`] for one order: `better(a, b)` when `a` wins over `b`; `absent` loses
+/// to or ties with every value (an empty slot).
+fn sliding_extreme_by(
+    c: &RollupColumns,
+    col: &[f64],
+    s: &Steps,
+    row_of: &[u32],
+    absent: f64,
+    better: impl Fn(f64, f64) -> bool,
+) -> Result<Vec<Option<f64>>, ()> {
+    let k = s.per_range;
+    if s.steps == 0 || k == 0 {
+        return Ok(vec![None; s.steps]);
+    }
+    let slots = (s.steps - 1) * s.per_step + k;
+    let rows = row_of.get(..slots).ok_or(())?;
+    let mut vals = Vec::with_capacity(slots);
+    for &r in rows {
+        vals.push(if r == u32::MAX {
+            absent
+        } else {
+            let v = col.get(r as usize).copied().ok_or(())?;
+            if v.is_nan() {
+                return Err(());
             }
-            added += 1;
+            v
+        });
+    }
+    let mut prefix = vals.clone();
+    for (j, p) in (0..slots).zip(1..) {
+        if p < slots && !p.is_multiple_of(k) && !better(prefix[p], prefix[j]) {
+            prefix[p] = prefix[j];
         }
-        while queue.front().is_some_and(|&(slot, _)| slot < ia) {
-            queue.pop_front();
+    }
+    let mut suffix = vals;
+    for j in (0..slots.saturating_sub(1)).rev() {
+        if !(j + 1).is_multiple_of(k) && better(suffix[j + 1], suffix[j]) {
+            suffix[j] = suffix[j + 1];
         }
-        // The window's first bucket must have samples (as `window` checks).
-        first = first.max(ia);
-        while first < ib && row_of[first] == u32::MAX {
-            first += 1;
-        }
-        if first == ib {
+    }
+    // The first slot with a bucket at or after each slot (`slots`: none).
+    let mut next_present = vec![slots; slots + 1];
+    for j in (0..slots).rev() {
+        next_present[j] = if rows[j] != u32::MAX {
+            j
+        } else {
+            next_present[j + 1]
+        };
+    }
+    let mut out = Vec::with_capacity(s.steps);
+    for i in 0..s.steps {
+        let a = i * s.per_step;
+        let b = a + k - 1;
+        let first = next_present[a];
+        if first > b {
             out.push(None);
             continue;
         }
-        if c.count.get(row_of[first] as usize).copied().ok_or(())? == 0 {
+        // The window's first bucket must have samples (as `window` checks).
+        if c.count.get(rows[first] as usize).copied().ok_or(())? == 0 {
             return Err(());
         }
-        out.push(queue.front().map(|&(_, v)| v));
+        let (early, late) = (suffix[a], prefix[b]);
+        // A window starting a block is that block (its last slot's prefix); otherwise the
+        // earlier part wins ties.
+        let whole_block = a.is_multiple_of(k);
+        out.push(Some(if whole_block || better(late, early) {
+            late
+        } else {
+            early
+        }));
     }
     Ok(out)
 }
@@ -501,8 +540,10 @@ mod tests {
             step_ms: 10,
             range_ms: 10,
         };
-        let mut c = RollupColumns::default();
-        c.start = vec![990, 1000, 1010, 1030, 1040, 1070];
+        let mut c = RollupColumns {
+            start: vec![990, 1000, 1010, 1030, 1040, 1070],
+            ..RollupColumns::default()
+        };
         assert_eq!(
             rows_by_slot(&c, &s),
             Ok(vec![1, 2, u32::MAX, 3, 4, u32::MAX])

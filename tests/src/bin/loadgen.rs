@@ -18,6 +18,11 @@ use pharos_tests::loadgen::metrics_bench::query::QueryOpts;
 use pharos_tests::loadgen::metrics_bench::{self, MetricsBenchOpts};
 use pharos_tests::loadgen::query_bench::{self, QueryBenchOpts};
 
+// The allocator the `pharos` binary runs on (src/main.rs): the in-process query benchmark
+// and the baselines measure what production would.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pharos-loadgen",
