@@ -1161,6 +1161,29 @@ fn a_store_of_the_format_before_the_five_minute_tier_is_refused_clearly() -> R {
         err.contains("format 1") && err.contains("5-minute") && err.contains("move"),
         "{err}"
     );
+    // Nor is a format newer than this version knows.
+    let newer = tempfile::tempdir()?;
+    std::fs::write(newer.path().join("FORMAT"), "4\n")?;
+    assert!(open(newer.path()).is_err(), "a format-4 store opened");
+    // A format-2 store (before the chunk files) is upgraded in place, its data kept.
+    let old = tempfile::tempdir()?;
+    {
+        let store = open(old.path())?;
+        let l = labels(&[("__name__", "up")]);
+        store.apply(
+            1,
+            &batch(vec![series(&l, MetricKind::Gauge, vec![s(T0, 1.0)])]),
+        )?;
+        store.flush()?;
+    }
+    std::fs::write(old.path().join("FORMAT"), "2\n")?;
+    let store = open(old.path())?;
+    assert_eq!(store.stats().series, 1);
+    drop(store);
+    assert_eq!(
+        std::fs::read_to_string(old.path().join("FORMAT"))?.trim(),
+        "3"
+    );
     // A new store is written as the current format.
     let fresh = tempfile::tempdir()?;
     drop(open(fresh.path())?);

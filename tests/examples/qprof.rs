@@ -70,15 +70,16 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             let mut t = Vec::new();
-            for _ in 0..10 {
+            for _ in 0..25 {
                 let i = Instant::now();
                 let r = range_query(&store, q, start, NOW_MS, 300_000, &PromOptions::default())
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 std::hint::black_box(r.len());
                 t.push(i.elapsed().as_secs_f64() * 1000.0);
             }
+            let seq: Vec<String> = t.iter().map(|x| format!("{x:.0}")).collect();
             t.sort_by(f64::total_cmp);
-            println!("{q}: p50 {:.1} ms", t[5]);
+            println!("{q}: p50 {:.1} ms; runs {}", t[5], seq.join(" "));
         }
     }
     Ok(())

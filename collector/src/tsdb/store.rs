@@ -26,7 +26,11 @@ use crate::clock::SharedClock;
 /// Bumped whenever the store's on-disk layout changes incompatibly. 2: the 5-minute rollup
 /// tier (a version-1 store has none for its past, and it cannot be rebuilt from 1-minute
 /// buckets, whose edges differ, nor from raw samples, which expire after 2 days).
-pub const TSDB_FORMAT_VERSION: u32 = 2;
+/// 3: closed raw chunks in chunk files (`chunkfile.rs`) and the dense chunk codec
+/// (`decimal.rs`); 2: the 5-minute rollup tier.
+pub const TSDB_FORMAT_VERSION: u32 = 3;
+/// The older format opened and upgraded in place (see `check_format`).
+const UPGRADABLE_FORMAT: u32 = 2;
 const FORMAT_FILE: &str = "FORMAT";
 const APPLIED_LSN_KEY: &[u8] = b"applied_lsn";
 pub(crate) const CHUNKS_KEY: &[u8] = b"chunks";
@@ -128,18 +132,36 @@ fn io(path: &Path, e: std::io::Error) -> TsdbError {
     TsdbError::Storage(format!("{}: {e}", path.display()))
 }
 
+/// Checks the store's format, upgrading a format-2 store in place: format 3 only adds the
+/// chunk files and the dense chunk codec, and everything a format-2 store holds (closed
+/// chunks in the kv, XOR) still reads. The upgrade is what makes an older Pharos refuse the
+/// store loudly instead of silently missing the chunks in the files (and reading a dense
+/// chunk as an empty one).
 fn check_format(dir: &Path) -> Result<(), TsdbError> {
     let path = dir.join(FORMAT_FILE);
+    let write_current = || -> Result<(), TsdbError> {
+        let tmp = dir.join(format!("{FORMAT_FILE}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        std::io::Write::write_all(&mut f, format!("{TSDB_FORMAT_VERSION}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(dir, e))
+    };
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim() == TSDB_FORMAT_VERSION.to_string() => Ok(()),
+        Ok(s) if s.trim() == UPGRADABLE_FORMAT.to_string() => {
+            tracing::info!(path = %path.display(), "metrics store format {UPGRADABLE_FORMAT} upgraded to {TSDB_FORMAT_VERSION} (closed raw chunks now go to chunk files)");
+            write_current()
+        }
         Ok(s) => Err(TsdbError::Storage(format!(
-            "{}: metrics store format {} is not the supported {TSDB_FORMAT_VERSION} (format 2 added the 5-minute rollup tier, which cannot be rebuilt for older data); use the Pharos version that wrote it, or move the metrics store dir away to start a new one",
+            "{}: metrics store format {} is not the supported {TSDB_FORMAT_VERSION} (format 2 added the 5-minute rollup tier, which cannot be rebuilt for older data; format 3 the chunk files, which older versions do not read); use the Pharos version that wrote it, or move the metrics store dir away to start a new one",
             path.display(),
             s.trim()
         ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::write(&path, format!("{TSDB_FORMAT_VERSION}\n")).map_err(|e| io(&path, e))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_current(),
         Err(e) => Err(io(&path, e)),
     }
 }
