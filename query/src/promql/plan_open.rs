@@ -59,17 +59,43 @@ pub fn series_values(
     if counter && kind == MetricKind::Gauge {
         return Err(());
     }
-    let row_of = rows_by_slot(c, s)?;
-    if matches!(f, RangeFn::MinOverTime | RangeFn::MaxOverTime)
-        && s.per_step >= 1
-        && s.per_step <= s.per_range
-    {
-        return sliding_extreme(f == RangeFn::MinOverTime, c, s, &row_of);
-    }
-    if s.per_range == 1 && matches!(f, RangeFn::Rate | RangeFn::Increase | RangeFn::Delta) {
-        return one_bucket_windows(f, c, s, &row_of);
-    }
-    scanned_windows(f, c, s, &row_of)
+    SCRATCH.with(|cell| {
+        // Not re-entered (nothing here calls back into a query); a fresh one if it were.
+        let mut fresh = Scratch::default();
+        let mut held = cell.try_borrow_mut().ok();
+        let sc = held.as_deref_mut().unwrap_or(&mut fresh);
+        let mut row_of = std::mem::take(&mut sc.rows);
+        let answer = rows_by_slot_into(c, s, &mut row_of).and_then(|()| {
+            if matches!(f, RangeFn::MinOverTime | RangeFn::MaxOverTime)
+                && s.per_step >= 1
+                && s.per_step <= s.per_range
+            {
+                sliding_extreme(f == RangeFn::MinOverTime, c, s, &row_of, sc)
+            } else if s.per_range == 1
+                && matches!(f, RangeFn::Rate | RangeFn::Increase | RangeFn::Delta)
+            {
+                one_bucket_windows(f, c, s, &row_of)
+            } else {
+                scanned_windows(f, c, s, &row_of)
+            }
+        });
+        sc.rows = row_of;
+        answer
+    })
+}
+
+/// Buffers of one thread reused from series to series: a month at 5 minutes is 8,641 slots,
+/// a few hundred KB per series that would otherwise be allocated (and faulted in) each time.
+#[derive(Default)]
+struct Scratch {
+    rows: Vec<u32>,
+    vals: Vec<f64>,
+    prefix: Vec<f64>,
+    next_present: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// `f` per step, each window's rows scanned by [`window`]: the general case.
@@ -102,8 +128,16 @@ fn scanned_windows(
 /// The row of each slot (`u32::MAX`: no bucket); `Err` when a bucket is not on the slot grid.
 /// Buckets come in start order, nearly always one slot after the previous: that case is
 /// found without a division (two per bucket were a tenth of a month-long evaluation).
+#[cfg(test)]
 fn rows_by_slot(c: &RollupColumns, s: &Steps) -> Result<Vec<u32>, ()> {
-    let mut row_of = vec![u32::MAX; s.slots];
+    let mut row_of = Vec::new();
+    rows_by_slot_into(c, s, &mut row_of).map(|()| row_of)
+}
+
+/// [`rows_by_slot`] into `row_of` (cleared first).
+fn rows_by_slot_into(c: &RollupColumns, s: &Steps, row_of: &mut Vec<u32>) -> Result<(), ()> {
+    row_of.clear();
+    row_of.resize(s.slots, u32::MAX);
     // (start, slot) of the previous bucket on the grid.
     let mut prev: Option<(i64, usize)> = None;
     for (j, &start) in c.start.iter().enumerate() {
@@ -127,7 +161,7 @@ fn rows_by_slot(c: &RollupColumns, s: &Steps) -> Result<Vec<u32>, ()> {
             *r = u32::try_from(j).map_err(|_| ())?;
         }
     }
-    Ok(row_of)
+    Ok(())
 }
 
 /// `rate`, `increase` or `delta` where every window is one bucket (`[5m]` on the 5-minute
@@ -198,11 +232,12 @@ fn sliding_extreme(
     c: &RollupColumns,
     s: &Steps,
     row_of: &[u32],
+    sc: &mut Scratch,
 ) -> Result<Vec<Option<f64>>, ()> {
     if min {
-        sliding_extreme_by(c, &c.min, s, row_of, f64::INFINITY, |a, b| a < b)
+        sliding_extreme_by(c, &c.min, s, row_of, sc, f64::INFINITY, |a, b| a < b)
     } else {
-        sliding_extreme_by(c, &c.max, s, row_of, f64::NEG_INFINITY, |a, b| a > b)
+        sliding_extreme_by(c, &c.max, s, row_of, sc, f64::NEG_INFINITY, |a, b| a > b)
     }
 }
 
@@ -213,6 +248,7 @@ fn sliding_extreme_by(
     col: &[f64],
     s: &Steps,
     row_of: &[u32],
+    sc: &mut Scratch,
     absent: f64,
     better: impl Fn(f64, f64) -> bool,
 ) -> Result<Vec<Option<f64>>, ()> {
@@ -222,7 +258,8 @@ fn sliding_extreme_by(
     }
     let slots = (s.steps - 1) * s.per_step + k;
     let rows = row_of.get(..slots).ok_or(())?;
-    let mut vals = Vec::with_capacity(slots);
+    let vals = &mut sc.vals;
+    vals.clear();
     for &r in rows {
         vals.push(if r == u32::MAX {
             absent
@@ -234,20 +271,24 @@ fn sliding_extreme_by(
             v
         });
     }
-    let mut prefix = vals.clone();
+    let prefix = &mut sc.prefix;
+    prefix.clear();
+    prefix.extend_from_slice(vals);
     for (j, p) in (0..slots).zip(1..) {
         if p < slots && !p.is_multiple_of(k) && !better(prefix[p], prefix[j]) {
             prefix[p] = prefix[j];
         }
     }
-    let mut suffix = vals;
+    let suffix = vals;
     for j in (0..slots.saturating_sub(1)).rev() {
         if !(j + 1).is_multiple_of(k) && better(suffix[j + 1], suffix[j]) {
             suffix[j] = suffix[j + 1];
         }
     }
     // The first slot with a bucket at or after each slot (`slots`: none).
-    let mut next_present = vec![slots; slots + 1];
+    let next_present = &mut sc.next_present;
+    next_present.clear();
+    next_present.resize(slots + 1, slots);
     for j in (0..slots).rev() {
         next_present[j] = if rows[j] != u32::MAX {
             j
@@ -561,6 +602,7 @@ mod tests {
             x ^= x << 17;
             x
         };
+        let mut scratch = Scratch::default();
         for case in 0..400 {
             let slots = 40 + (next() % 60) as usize;
             let (per_step, per_range) = match case % 4 {
@@ -601,7 +643,8 @@ mod tests {
                 range_ms: 1,
             };
             for (min, f) in [(true, RangeFn::MinOverTime), (false, RangeFn::MaxOverTime)] {
-                let a = sliding_extreme(min, &c, &s, &row_of);
+                // One scratch for every case: buffers left by a longer series must not leak.
+                let a = sliding_extreme(min, &c, &s, &row_of, &mut scratch);
                 let b = scanned(f, &c, &s, &row_of);
                 let bits = |r: Result<Vec<Option<f64>>, ()>| {
                     r.map(|v| {
