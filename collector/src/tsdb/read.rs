@@ -25,6 +25,20 @@ use super::{
     RollupBucket, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData, TsdbError,
 };
 
+/// The head's 5-minute blocks of `id` (key, bytes) with key in `[from, to]`, in key order.
+fn head_five_minute_blocks(st: &State, id: u64, from: i64, to: i64) -> Vec<(i64, Vec<u8>)> {
+    st.heads
+        .get(&id)
+        .map(|h| {
+            h.five
+                .blocks()
+                .into_iter()
+                .filter(|(k, _)| (from..=to).contains(k))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Keys of `id` with time in `[from, to]`.
 fn key_range(id: u64, from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
     let end = match to.checked_add(1) {
@@ -169,17 +183,9 @@ impl TsdbStore {
         };
         if res == Resolution::FiveMinute && self.cache.enabled() {
             let from = start.saturating_sub(block_lookback_ms(res));
-            let head: BTreeMap<i64, Vec<u8>> = st
-                .heads
-                .get(&id)
-                .map(|h| {
-                    h.five
-                        .blocks()
-                        .into_iter()
-                        .filter(|(k, _)| (from..=end).contains(k))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let head: BTreeMap<i64, Vec<u8>> = head_five_minute_blocks(st, id, from, end)
+                .into_iter()
+                .collect();
             let keys = self.closed_block_keys(id)?;
             let lo = keys.partition_point(|k| *k < from);
             let hi = keys.partition_point(|k| *k <= end);
@@ -247,17 +253,7 @@ impl TsdbStore {
             out.remove_rows(base, base + lo);
             Ok(())
         };
-        let head: Vec<(i64, Vec<u8>)> = st
-            .heads
-            .get(&id)
-            .map(|h| {
-                h.five
-                    .blocks()
-                    .into_iter()
-                    .filter(|(k, _)| (from..=end).contains(k))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let head = head_five_minute_blocks(st, id, from, end);
         let mut head_iter = head.iter().peekable();
         let (s, e) = key_range(id, from, end);
         self.kv.visit_range(tier_tree(res), &s, &e, &mut |k, v| {
