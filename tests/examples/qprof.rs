@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         }
         for q in [
             "sum(rate(bench_http_requests_total[5m]))",
-            "rate(bench_http_requests_total[5m])",
+            "rate(bench_http_requests_total{job=\"bench\"}[5m])",
             "max_over_time(bench_queue_length[1h])",
         ] {
             if let Some(only) = std::env::args().nth(2).filter(|a| a != "all") {

@@ -70,6 +70,9 @@ pub struct QueryRow {
     pub store_p50_ms: f64,
     /// What the store was asked for in one evaluation: resolution, series and points read.
     pub reads: Vec<Read>,
+    /// Every timed run in order (where a tail comes from: periodic, or right after the
+    /// warm-up).
+    pub runs_ms: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -295,6 +298,7 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
         result_points: warm.iter().map(|s| s.points.len()).sum(),
         store_p50_ms: percentile(&store_ms, 50.0),
         reads,
+        runs_ms: ms,
     })
 }
 
