@@ -231,8 +231,6 @@ pub fn instant_query(
     })
 }
 
-/// Evaluates `expr` at `start_ms`, `start_ms + step_ms`, … up to `end_ms`
-/// (`/api/v1/query_range`). The series are sorted by labels.
 /// The matrix of a range query: each series' present values with their step times (series
 /// without any left out). A month at a 5-minute step for a thousand series is 8.6 M points,
 /// so the series are converted on all cores.
@@ -258,6 +256,8 @@ fn range_series(series: Vec<eval::Series>, steps: &[i64]) -> PromMatrix {
 /// Points from which [`range_series`] splits the conversion over threads.
 const PARALLEL_CONVERT_POINTS: usize = 1 << 20;
 
+/// Evaluates `expr` at `start_ms`, `start_ms + step_ms`, … up to `end_ms`
+/// (`/api/v1/query_range`). The series are sorted by labels.
 pub fn range_query(
     store: &dyn MetricStore,
     expr: &str,
