@@ -203,6 +203,23 @@ fn dir_bytes(dir: &Path) -> R<u64> {
     Ok(n)
 }
 
+/// Applies every batch of `series` in LSN order, flushing after every `flush_every`-th one
+/// and at the end.
+fn apply_all(
+    store: &TsdbStore,
+    series: &[(Labels, MetricKind, Vec<Sample>)],
+    flush_every: usize,
+) -> R {
+    for (i, b) in batches(series).iter().enumerate() {
+        store.apply(i as u64 + 1, b)?;
+        if i % flush_every == flush_every - 1 {
+            store.flush()?;
+        }
+    }
+    store.flush()?;
+    Ok(())
+}
+
 #[test]
 fn closed_chunks_live_in_slice_files_and_read_the_same_after_a_reopen() -> R {
     let dir = tempfile::tempdir()?;
@@ -210,13 +227,7 @@ fn closed_chunks_live_in_slice_files_and_read_the_same_after_a_reopen() -> R {
     let end = T0 + 30 * HOUR;
     let series = samples(6, T0, end);
     let store = open(dir.path(), &limits, end)?;
-    for (i, b) in batches(&series).iter().enumerate() {
-        store.apply(i as u64 + 1, b)?;
-        if i % 7 == 6 {
-            store.flush()?;
-        }
-    }
-    store.flush()?;
+    apply_all(&store, &series, 7)?;
     let all = want(&series, i64::MIN, i64::MAX);
     assert_eq!(raw(&store, i64::MIN, i64::MAX)?, all);
     // A range inside one chunk, one across a slice boundary (T0 + 2 h), one at the end.
@@ -428,13 +439,7 @@ fn retention_drops_whole_slice_files_and_reads_stop_exactly_at_the_cutoff() -> R
             .collect(),
     ));
     let store = open(dir.path(), &limits, now)?;
-    for (i, b) in batches(&series).iter().enumerate() {
-        store.apply(i as u64 + 1, b)?;
-        if i % 5 == 4 {
-            store.flush()?;
-        }
-    }
-    store.flush()?;
+    apply_all(&store, &series, 5)?;
     assert_eq!(
         raw(&store, i64::MIN, i64::MAX)?,
         want(&series, i64::MIN, i64::MAX)
