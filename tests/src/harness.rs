@@ -14,6 +14,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// `N` distinct ports that were free a moment ago: all are held until all are chosen, so the
+/// kernel cannot hand out the same one twice.
+pub fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let l = TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?;
+        *port = l.local_addr()?.port();
+        held.push(l);
+    }
+    Ok(ports)
+}
+
+/// How often a start-up that lost its port to another process is retried on fresh ports.
+const PORT_RACE_RETRIES: usize = 5;
+
 /// A running `pharos serve`.
 pub struct Server {
     bin: PathBuf,
@@ -61,8 +77,35 @@ impl Server {
         Ok(s)
     }
 
+    /// Starts the binary on fresh ports. A port is only known to be free when it is chosen, so
+    /// another process (a client socket of a parallel test, say) can take it before `pharos`
+    /// binds it; that start-up failure is retried on new ports. Any other failure is returned.
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let (http, otlp_http, grpc) = (free_port()?, free_port()?, free_port()?);
+        let mut attempt = 0;
+        loop {
+            let log_start = std::fs::metadata(&self.log_path)
+                .map(|m| m.len())
+                .unwrap_or(0);
+            match self.spawn_once() {
+                Err(e)
+                    if attempt < PORT_RACE_RETRIES
+                        && self
+                            .log_since(log_start)
+                            .contains("pharos: cannot listen on") =>
+                {
+                    attempt += 1;
+                    eprintln!("harness: a port was taken before pharos bound it; retrying: {e:#}");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn spawn_once(&mut self) -> anyhow::Result<()> {
+        let log_start = std::fs::metadata(&self.log_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let [http, otlp_http, grpc] = free_ports()?;
         self.http = format!("http://127.0.0.1:{http}");
         self.otlp_http = format!("http://127.0.0.1:{otlp_http}");
         self.otlp_grpc = format!("http://127.0.0.1:{grpc}");
@@ -93,32 +136,40 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", self.bin.display()))?;
         self.child = Some(child);
-        self.wait_healthy(Duration::from_secs(30))
+        self.wait_healthy(Duration::from_secs(30), log_start)
     }
 
-    fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
+    /// Waits for `/health`; a failure names the cause first (the last line `pharos` wrote)
+    /// because CI excerpts keep the head of a panic message, then this start's log, newest last.
+    fn wait_healthy(&mut self, timeout: Duration, log_start: u64) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let url = format!("{}/health", self.http);
+        let bound = self.http.trim_start_matches("http://").to_string();
         loop {
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
+                let log = self.log_since(log_start);
                 bail!(
-                    "pharos exited during start-up ({status}); its log:\n{}",
-                    self.log()
+                    "pharos exited during start-up ({status}): {}\nits log of this start:\n{}",
+                    log.lines().last().unwrap_or("(no output)"),
+                    tail(&log, 60)
                 );
             }
-            if let Ok(resp) = ureq_get(&url) {
-                if resp == 200 {
+            // The answer must come from this child: its own log names the address it bound
+            // (a port taken by another server would answer /health too).
+            if ureq_get(&url).is_ok_and(|code| code == 200) {
+                let log = self.log_since(log_start);
+                if log.contains("HTTP API and UI listening") && log.contains(&bound) {
                     return Ok(());
                 }
             }
             if Instant::now() > deadline {
                 bail!(
-                    "pharos did not become healthy within {timeout:?}; its log:\n{}",
-                    self.log()
+                    "pharos did not become healthy within {timeout:?}; its log of this start:\n{}",
+                    tail(&self.log_since(log_start), 60)
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -128,6 +179,13 @@ impl Server {
     /// What the server wrote to stdout/stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// What the server wrote from byte `start` of its log on (one start of several).
+    fn log_since(&self, start: u64) -> String {
+        let log = std::fs::read(&self.log_path).unwrap_or_default();
+        let from = usize::try_from(start).unwrap_or(usize::MAX).min(log.len());
+        String::from_utf8_lossy(&log[from..]).into_owned()
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -191,6 +249,18 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// The last `n` lines of `text`, with a marker when lines were left out.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n);
+    let mut out = String::new();
+    if skip > 0 {
+        out.push_str(&format!("[… {skip} earlier lines]\n"));
+    }
+    out.push_str(&lines[skip..].join("\n"));
+    out
 }
 
 /// Sends a signal with kill(1): no libc dependency.
