@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod durable_file;
 pub mod index;
 pub mod ingest;
 pub mod metrics;
@@ -82,6 +83,12 @@ fn check_wal_format(dir: &std::path::Path) -> Result<(), CollectorError> {
     let path = dir.join("FORMAT");
     match std::fs::read_to_string(&path) {
         Ok(found) if found.trim() == WAL_FORMAT_VERSION.to_string() => Ok(()),
+        // Empty: an older build was killed between creating the marker and writing it, before
+        // it opened the WAL, so nothing was written in any format yet.
+        Ok(found) if found.trim().is_empty() => {
+            durable_file::replace_file(&path, format!("{WAL_FORMAT_VERSION}\n").as_bytes())
+                .map_err(io)
+        }
         Ok(found) => Err(CollectorError::Format(format!(
             "{}: on-disk WAL format {} is not supported by this Pharos (it writes format {WAL_FORMAT_VERSION}); \
              use the Pharos version that wrote it, or move the data dir away",
@@ -89,7 +96,8 @@ fn check_wal_format(dir: &std::path::Path) -> Result<(), CollectorError> {
             found.trim()
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::write(&path, format!("{WAL_FORMAT_VERSION}\n")).map_err(io)
+            durable_file::replace_file(&path, format!("{WAL_FORMAT_VERSION}\n").as_bytes())
+                .map_err(io)
         }
         Err(e) => Err(io(e)),
     }
@@ -240,5 +248,25 @@ impl Collector {
         self.indexer.lock().shutdown()?;
         self.metric_ingestor.shutdown()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kill between creating the WAL's format marker and writing it (an older build) left
+    /// it empty: it is written, not refused; any other unknown format is refused by name.
+    #[test]
+    fn an_empty_wal_format_marker_is_written_and_an_unknown_one_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("FORMAT");
+        std::fs::write(&marker, "").expect("write");
+        check_wal_format(dir.path()).expect("an empty marker is written");
+        let written = std::fs::read_to_string(&marker).expect("read");
+        assert_eq!(written.trim(), WAL_FORMAT_VERSION.to_string());
+        std::fs::write(&marker, "7\n").expect("write");
+        let err = check_wal_format(dir.path()).expect_err("format 7 is refused");
+        assert!(err.to_string().contains("format 7"), "{err}");
     }
 }

@@ -136,23 +136,10 @@ fn read_checkpoint(path: &Path) -> Result<Lsn, IndexError> {
     }
 }
 
-/// Atomically replaces the checkpoint: write a temp file, fsync it, rename, fsync the dir.
+/// Atomically replaces the checkpoint.
 fn write_checkpoint(path: &Path, lsn: Lsn) -> Result<(), IndexError> {
-    let tmp = path.with_extension("tmp");
-    let io = |e| IndexError::io(path, e);
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        writeln!(f, "{lsn}").map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-    }
-    Ok(())
+    crate::durable_file::replace_file(path, format!("{lsn}\n").as_bytes())
+        .map_err(|e| IndexError::io(path, e))
 }
 
 impl Indexer {

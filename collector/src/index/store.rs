@@ -109,7 +109,17 @@ impl LogStore {
     ) -> Result<LogStore, IndexError> {
         std::fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
         let format_path = dir.join(FORMAT_FILE);
+        let write_format = || {
+            crate::durable_file::replace_file(
+                &format_path,
+                format!("{INDEX_FORMAT_VERSION}\n").as_bytes(),
+            )
+            .map_err(|e| IndexError::io(&format_path, e))
+        };
         match std::fs::read_to_string(&format_path) {
+            // Empty: an older build was killed between creating the marker and writing it,
+            // before any partition existed.
+            Ok(s) if s.trim().is_empty() => write_format()?,
             Ok(s) => {
                 let found = s.trim().to_string();
                 if found != INDEX_FORMAT_VERSION.to_string() {
@@ -121,10 +131,7 @@ impl LogStore {
                     });
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::write(&format_path, format!("{INDEX_FORMAT_VERSION}\n"))
-                    .map_err(|e| IndexError::io(&format_path, e))?;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_format()?,
             Err(e) => return Err(IndexError::io(&format_path, e)),
         }
         let settings = IndexSettings {
@@ -308,5 +315,16 @@ mod tests {
             .expect("must refuse");
         let msg = err.to_string();
         assert!(msg.contains("format 999"), "{msg}");
+    }
+
+    /// A kill between creating the marker and writing it (an older build) left it empty:
+    /// the store opens and the marker is written.
+    #[test]
+    fn an_empty_format_marker_is_written_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FORMAT_FILE), "").unwrap();
+        LogStore::open(dir.path(), 3, 24).expect("opens");
+        let marker = std::fs::read_to_string(dir.path().join(FORMAT_FILE)).unwrap();
+        assert_eq!(marker.trim(), INDEX_FORMAT_VERSION.to_string());
     }
 }

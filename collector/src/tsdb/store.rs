@@ -140,15 +140,8 @@ fn io(path: &Path, e: std::io::Error) -> TsdbError {
 fn check_format(dir: &Path) -> Result<(), TsdbError> {
     let path = dir.join(FORMAT_FILE);
     let write_current = || -> Result<(), TsdbError> {
-        let tmp = dir.join(format!("{FORMAT_FILE}.tmp"));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        std::io::Write::write_all(&mut f, format!("{TSDB_FORMAT_VERSION}\n").as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io(dir, e))
+        crate::durable_file::replace_file(&path, format!("{TSDB_FORMAT_VERSION}\n").as_bytes())
+            .map_err(|e| io(&path, e))
     };
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim() == TSDB_FORMAT_VERSION.to_string() => Ok(()),
