@@ -86,7 +86,7 @@ impl Server {
             let log_start = std::fs::metadata(&self.log_path)
                 .map(|m| m.len())
                 .unwrap_or(0);
-            match self.spawn_once() {
+            match self.spawn_once(log_start) {
                 Err(e)
                     if attempt < PORT_RACE_RETRIES
                         && self
@@ -101,10 +101,8 @@ impl Server {
         }
     }
 
-    fn spawn_once(&mut self) -> anyhow::Result<()> {
-        let log_start = std::fs::metadata(&self.log_path)
-            .map(|m| m.len())
-            .unwrap_or(0);
+    /// One start; its output begins at byte `log_start` of the log.
+    fn spawn_once(&mut self, log_start: u64) -> anyhow::Result<()> {
         let [http, otlp_http, grpc] = free_ports()?;
         self.http = format!("http://127.0.0.1:{http}");
         self.otlp_http = format!("http://127.0.0.1:{otlp_http}");
