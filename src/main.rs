@@ -54,6 +54,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    pharos_collector::allocator::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve => serve::run(cli.config.as_deref()),

@@ -4,6 +4,7 @@
 //! [`ingest::Ingestor`] appends them to the [`wal`], acknowledging only after fsync. The
 //! [`index::Indexer`] tails the WAL into per-day tantivy partitions, which retention drops.
 
+pub mod allocator;
 pub mod clock;
 pub mod config;
 pub mod durable_file;

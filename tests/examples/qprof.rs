@@ -15,6 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const NOW_MS: i64 = 1_769_817_600_000;
 
 fn main() -> anyhow::Result<()> {
+    pharos_collector::allocator::tune();
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "/work/qstore".into());

@@ -308,6 +308,7 @@ fn baseline_opts(count: usize, seed: u64, start_ns: Option<i64>, idx: IndexArgs)
 }
 
 fn main() -> Result<()> {
+    pharos_collector::allocator::tune();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Generate { count, seed } => {
