@@ -22,7 +22,18 @@ fn main() -> anyhow::Result<()> {
     let clock = ManualClock::new(NOW_MS * 1_000_000);
     let shared: SharedClock = Arc::new(clock);
     let opened = Instant::now();
-    let store = TsdbStore::open(std::path::Path::new(&dir), TsdbLimits::default(), shared)?;
+    let store = TsdbStore::open(
+        std::path::Path::new(&dir),
+        TsdbLimits {
+            rollup_cache_bytes: std::env::var("QPROF_CACHE_MB")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+                << 20,
+            ..TsdbLimits::default()
+        },
+        shared,
+    )?;
     eprintln!(
         "opened in {:.0} ms",
         opened.elapsed().as_secs_f64() * 1000.0

@@ -24,13 +24,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{ColumnSet, RollupColumns};
+use super::cached_block::CachedBlock;
+use super::ColumnSet;
 
 /// (series id, block key), or (series id, `None`) for the list of its closed blocks' keys.
 type Key = (u64, Option<i64>);
 
 enum Payload {
-    Block(Arc<RollupColumns>, ColumnSet),
+    Block(Arc<CachedBlock>),
     Keys(Arc<Vec<i64>>),
 }
 
@@ -60,22 +61,6 @@ pub struct BlockCache {
     inner: Mutex<Inner>,
 }
 
-/// Decoded bytes of the columns a [`RollupColumns`] holds.
-fn decoded_bytes(c: &RollupColumns) -> usize {
-    8 * (c.start.len()
-        + c.count.len()
-        + c.first_ts.len()
-        + c.first.len()
-        + c.last_ts.len()
-        + c.last.len()
-        + c.min.len()
-        + c.max.len()
-        + c.sum.len()
-        + c.increase.len())
-        + 4 * c.resets.len()
-        + std::mem::size_of::<RollupColumns>()
-}
-
 impl BlockCache {
     /// A cache holding at most `limit_bytes` of decoded columns (0: caches nothing).
     pub fn new(limit_bytes: usize) -> Self {
@@ -96,7 +81,7 @@ impl BlockCache {
         id: u64,
         key: i64,
         want: ColumnSet,
-    ) -> Result<Arc<RollupColumns>, Option<ColumnSet>> {
+    ) -> Result<Arc<CachedBlock>, Option<ColumnSet>> {
         if !self.enabled() {
             return Err(None);
         }
@@ -105,15 +90,15 @@ impl BlockCache {
         let tick = g.tick;
         match g.map.get_mut(&(id, Some(key))) {
             Some(Entry {
-                payload: Payload::Block(cols, set),
+                payload: Payload::Block(block),
                 used,
                 ..
             }) => {
-                if set.has(want) {
+                if block.cols().has(want) {
                     *used = tick;
-                    Ok(cols.clone())
+                    Ok(block.clone())
                 } else {
-                    Err(Some(*set))
+                    Err(Some(block.cols()))
                 }
             }
             _ => Err(None),
@@ -141,10 +126,10 @@ impl BlockCache {
         }
     }
 
-    /// Caches the decoded block (holding the columns of `set`).
-    pub fn insert(&self, id: u64, key: i64, set: ColumnSet, cols: Arc<RollupColumns>) {
-        let bytes = decoded_bytes(&cols);
-        self.put((id, Some(key)), Payload::Block(cols, set), bytes);
+    /// Caches the decoded block.
+    pub fn insert(&self, id: u64, key: i64, block: Arc<CachedBlock>) {
+        let bytes = block.heap_bytes();
+        self.put((id, Some(key)), Payload::Block(block), bytes);
     }
 
     /// Caches the keys of a series' closed blocks (every one, in order).
@@ -222,7 +207,9 @@ impl BlockCache {
 mod tests {
     use super::*;
 
-    fn block(n: usize, set: ColumnSet) -> Arc<RollupColumns> {
+    use crate::tsdb::RollupColumns;
+
+    fn block(n: usize, set: ColumnSet) -> Arc<CachedBlock> {
         let mut c = RollupColumns::default();
         for i in 0..n {
             c.start.push(i as i64 * 300_000);
@@ -231,14 +218,14 @@ mod tests {
                 c.max.push(i as f64);
             }
         }
-        Arc::new(c)
+        Arc::new(CachedBlock::new(c, set))
     }
 
     #[test]
     fn hits_need_every_column_and_the_limit_holds() {
-        let one = decoded_bytes(&block(288, ColumnSet::MAX));
+        let one = block(288, ColumnSet::MAX).heap_bytes();
         let cache = BlockCache::new(one * 10);
-        cache.insert(1, 0, ColumnSet::MAX, block(288, ColumnSet::MAX));
+        cache.insert(1, 0, block(288, ColumnSet::MAX));
         assert!(cache.get(1, 0, ColumnSet::MAX).is_ok());
         assert_eq!(
             cache.get(1, 0, ColumnSet::MAX.with(ColumnSet::MIN)).err(),
@@ -246,7 +233,7 @@ mod tests {
         );
         assert_eq!(cache.get(2, 0, ColumnSet::MAX).err(), Some(None));
         for k in 1..40 {
-            cache.insert(1, k, ColumnSet::MAX, block(288, ColumnSet::MAX));
+            cache.insert(1, k, block(288, ColumnSet::MAX));
             // The first entry stays the most recently used: eviction takes the others.
             assert!(cache.get(1, 0, ColumnSet::MAX).is_ok(), "evicted at {k}");
         }

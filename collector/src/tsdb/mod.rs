@@ -7,6 +7,7 @@ pub mod block;
 #[cfg(test)]
 mod bucket_props;
 pub mod cache;
+pub mod cached_block;
 pub mod chunkfile;
 pub mod colblock;
 pub mod decimal;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use hdrhistogram::Histogram;
 
 use super::block::{decode_block, decode_histogram};
+use super::cached_block::CachedBlock;
 use super::colblock::decode_columns;
 use super::gorilla::decode_chunk;
 use super::head::{
@@ -201,7 +202,12 @@ impl TsdbStore {
                     continue;
                 }
                 let block = self.cached_block(id, k, cols)?;
-                append(out, &block);
+                let after = out.start.last().copied();
+                let lo = block.partition_start(|s| {
+                    s.saturating_add(w) <= start || after.is_some_and(|a| s <= a)
+                });
+                let hi = block.partition_start(|s| s <= end).max(lo);
+                block.append_rows(lo, hi, cols, out);
             }
             for (_, bytes) in head_iter {
                 scratch.clear();
@@ -299,7 +305,7 @@ impl TsdbStore {
         id: u64,
         key: i64,
         cols: ColumnSet,
-    ) -> Result<Arc<RollupColumns>, TsdbError> {
+    ) -> Result<Arc<CachedBlock>, TsdbError> {
         let want = match self.cache.get(id, key, cols) {
             Ok(c) => return Ok(c),
             // Decode what the entry had too: a query mix does not thrash one block.
@@ -309,9 +315,9 @@ impl TsdbStore {
         if let Some(bytes) = self.kv.get(Tree::FiveMinute, &id_time_key(id, key))? {
             decode_columns(&bytes, want, &mut c)?;
         }
-        let c = Arc::new(c);
-        self.cache.insert(id, key, want, c.clone());
-        Ok(c)
+        let block = Arc::new(CachedBlock::new(c, want));
+        self.cache.insert(id, key, block.clone());
+        Ok(block)
     }
 
     fn family_histograms(

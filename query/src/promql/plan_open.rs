@@ -274,15 +274,20 @@ fn sliding_extreme_by(
     let prefix = &mut sc.prefix;
     prefix.clear();
     prefix.extend_from_slice(vals);
-    for (j, p) in (0..slots).zip(1..) {
-        if p < slots && !p.is_multiple_of(k) && !better(prefix[p], prefix[j]) {
-            prefix[p] = prefix[j];
+    // Block by block (a remainder per slot was half of a month-long `max_over_time`).
+    for block in prefix.chunks_mut(k) {
+        for p in 1..block.len() {
+            if !better(block[p], block[p - 1]) {
+                block[p] = block[p - 1];
+            }
         }
     }
     let suffix = vals;
-    for j in (0..slots.saturating_sub(1)).rev() {
-        if !(j + 1).is_multiple_of(k) && better(suffix[j + 1], suffix[j]) {
-            suffix[j] = suffix[j + 1];
+    for block in suffix.chunks_mut(k) {
+        for j in (0..block.len().saturating_sub(1)).rev() {
+            if better(block[j + 1], block[j]) {
+                block[j] = block[j + 1];
+            }
         }
     }
     // The first slot with a bucket at or after each slot (`slots`: none).
@@ -297,9 +302,16 @@ fn sliding_extreme_by(
         };
     }
     let mut out = Vec::with_capacity(s.steps);
+    // `a % k`, kept without a division per step.
+    let mut a_in_block = 0usize;
     for i in 0..s.steps {
         let a = i * s.per_step;
         let b = a + k - 1;
+        let whole_block = a_in_block == 0;
+        a_in_block += s.per_step;
+        while a_in_block >= k {
+            a_in_block -= k;
+        }
         let first = next_present[a];
         if first > b {
             out.push(None);
@@ -312,7 +324,6 @@ fn sliding_extreme_by(
         let (early, late) = (suffix[a], prefix[b]);
         // A window starting a block is that block (its last slot's prefix); otherwise the
         // earlier part wins ties.
-        let whole_block = a.is_multiple_of(k);
         out.push(Some(if whole_block || better(late, early) {
             late
         } else {
