@@ -251,6 +251,19 @@ impl Extrapolator {
             // twice the ratio: far from the boundary, whatever the roundings.
             self.clamp_bound = 2.0 * to_start / sampled;
         }
+        self.finish(result, first_v, w, is_counter, is_rate)
+    }
+
+    /// [`Extrapolator::apply`] after its timing: valid for a window whose timing (the key)
+    /// is the one memoised by the last `apply`.
+    pub(crate) fn finish(
+        &self,
+        result: f64,
+        first_v: f64,
+        w: &Window,
+        is_counter: bool,
+        is_rate: bool,
+    ) -> f64 {
         if is_counter && result > 0.0 && first_v >= 0.0 {
             // `extrapolate`'s clamp: to_zero = sampled * (first_v / result), used when below
             // to_start. With first_v at least twice result * to_start / sampled it cannot be
