@@ -240,12 +240,22 @@ fn range_series(series: Vec<eval::Series>, steps: &[i64]) -> PromMatrix {
         // and over-allocated each series (a tenth of a month-long `rate`'s time).
         let present = s.values.iter().filter(|v| v.is_some()).count();
         let mut points: Vec<(i64, f64)> = Vec::with_capacity(present);
-        points.extend(
-            steps
-                .iter()
-                .zip(s.values)
-                .filter_map(|(t, v)| v.map(|v| (*t, v))),
-        );
+        if present == s.values.len() && present <= steps.len() {
+            // Every step has a value (the usual case): a plain map, no test per point.
+            points.extend(
+                steps
+                    .iter()
+                    .zip(&s.values)
+                    .map(|(t, v)| (*t, v.unwrap_or(f64::NAN))),
+            );
+        } else {
+            points.extend(
+                steps
+                    .iter()
+                    .zip(s.values)
+                    .filter_map(|(t, v)| v.map(|v| (*t, v))),
+            );
+        }
         (!points.is_empty()).then_some(RangeSeries {
             labels: s.labels,
             points,

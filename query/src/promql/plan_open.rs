@@ -360,20 +360,28 @@ fn sliding_extreme_by(
     let prefix = &mut sc.prefix;
     prefix.clear();
     prefix.extend_from_slice(vals);
-    // Block by block (a remainder per slot was half of a month-long `max_over_time`).
+    // Block by block (a remainder per slot was half of a month-long `max_over_time`), the
+    // running extreme carried as a select rather than a branch on the data, which a
+    // noisy gauge mispredicts half of the time. Ties keep the earlier slot's value.
     for block in prefix.chunks_mut(k) {
-        for p in 1..block.len() {
-            if !better(block[p], block[p - 1]) {
-                block[p] = block[p - 1];
-            }
+        let Some(&first) = block.first() else {
+            continue;
+        };
+        let mut acc = first;
+        for v in block.iter_mut() {
+            acc = if better(*v, acc) { *v } else { acc };
+            *v = acc;
         }
     }
     let suffix = vals;
     for block in suffix.chunks_mut(k) {
-        for j in (0..block.len().saturating_sub(1)).rev() {
-            if better(block[j + 1], block[j]) {
-                block[j] = block[j + 1];
-            }
+        let Some(&last) = block.last() else {
+            continue;
+        };
+        let mut acc = last;
+        for v in block.iter_mut().rev() {
+            acc = if better(acc, *v) { acc } else { *v };
+            *v = acc;
         }
     }
     // The first slot with a bucket at or after each slot (`slots`: none).
