@@ -201,13 +201,17 @@ impl TsdbStore {
                 if head.contains_key(&k) {
                     continue;
                 }
-                let block = self.cached_block(id, k, cols)?;
-                let after = out.start.last().copied();
-                let lo = block.partition_start(|s| {
-                    s.saturating_add(w) <= start || after.is_some_and(|a| s <= a)
-                });
-                let hi = block.partition_start(|s| s <= end).max(lo);
-                block.append_rows(lo, hi, cols, out);
+                match self.cached_block(id, k, cols, scratch)? {
+                    Some(block) => {
+                        let after = out.start.last().copied();
+                        let lo = block.partition_start(|s| {
+                            s.saturating_add(w) <= start || after.is_some_and(|a| s <= a)
+                        });
+                        let hi = block.partition_start(|s| s <= end).max(lo);
+                        block.append_rows(lo, hi, cols, out);
+                    }
+                    None => append(out, scratch),
+                }
             }
             for (_, bytes) in head_iter {
                 scratch.clear();
@@ -298,26 +302,31 @@ impl TsdbStore {
         Ok(keys)
     }
 
-    /// A closed 5-minute block's columns (at least `cols`), from the cache or decoded from
-    /// the kv and cached; empty if the block is gone.
+    /// A closed 5-minute block's columns (at least `cols`) from the cache; on a miss the
+    /// block is decoded into `scratch` (empty if the block is gone) and cached when the
+    /// cache admits it, else `None` (read `scratch`).
     fn cached_block(
         &self,
         id: u64,
         key: i64,
         cols: ColumnSet,
-    ) -> Result<Arc<CachedBlock>, TsdbError> {
+        scratch: &mut RollupColumns,
+    ) -> Result<Option<Arc<CachedBlock>>, TsdbError> {
         let want = match self.cache.get(id, key, cols) {
-            Ok(c) => return Ok(c),
+            Ok(c) => return Ok(Some(c)),
             // Decode what the entry had too: a query mix does not thrash one block.
             Err(had) => cols.with(had.unwrap_or_default()),
         };
-        let mut c = RollupColumns::default();
+        scratch.clear();
         if let Some(bytes) = self.kv.get(Tree::FiveMinute, &id_time_key(id, key))? {
-            decode_columns(&bytes, want, &mut c)?;
+            decode_columns(&bytes, want, scratch)?;
         }
-        let block = Arc::new(CachedBlock::new(c, want));
+        if !self.cache.may_admit() {
+            return Ok(None);
+        }
+        let block = Arc::new(CachedBlock::new(scratch.clone(), want));
         self.cache.insert(id, key, block.clone());
-        Ok(block)
+        Ok(Some(block))
     }
 
     fn family_histograms(

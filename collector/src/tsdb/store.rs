@@ -323,7 +323,7 @@ impl TsdbStore {
         }
         Ok(TsdbStore {
             kv,
-            cache: BlockCache::new(limits.rollup_cache_bytes),
+            cache: BlockCache::new(limits.rollup_cache_bytes, clock.clone()),
             limits,
             clock,
             state: RwLock::new(State {
