@@ -141,7 +141,8 @@ pub struct MetricsSettings {
     /// 1-hour rollups are kept this many days.
     pub hour_retention_days: u32,
     /// Memory for decoded closed 5-minute rollup blocks, MiB (0: no cache): long-range
-    /// queries read them from it instead of decoding them again.
+    /// queries read them from it instead of decoding them again. Default: 1/16 of the
+    /// memory available to the process, at most 1024 (`tsdb::default_rollup_cache_mb`).
     pub rollup_cache_mb: usize,
     /// Most series stored in total; a new series beyond it is rejected with a reason.
     pub max_series: usize,
@@ -185,7 +186,7 @@ impl Default for MetricsSettings {
             minute_retention_days: 30,
             five_minute_retention_days: 90,
             hour_retention_days: 400,
-            rollup_cache_mb: crate::tsdb::DEFAULT_ROLLUP_CACHE_MB,
+            rollup_cache_mb: crate::tsdb::default_rollup_cache_mb(),
             max_series: 500_000,
             max_series_per_metric: 100_000,
             flush_interval_secs: 60,

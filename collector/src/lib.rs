@@ -10,6 +10,7 @@ pub mod config;
 pub mod durable_file;
 pub mod index;
 pub mod ingest;
+pub mod memory;
 pub mod metrics;
 pub mod normalize;
 pub mod record;

@@ -26,7 +26,10 @@ pub mod types;
 
 pub use retention::RetentionReport;
 pub use rollup::rollup;
-pub use store::{TsdbLimits, TsdbStats, TsdbStore, DEFAULT_ROLLUP_CACHE_MB, TSDB_FORMAT_VERSION};
+pub use store::{
+    default_rollup_cache_mb, TsdbLimits, TsdbStats, TsdbStore, FALLBACK_ROLLUP_CACHE_MB,
+    MAX_DEFAULT_ROLLUP_CACHE_MB, TSDB_FORMAT_VERSION,
+};
 
 pub use types::*;
 

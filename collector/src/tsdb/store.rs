@@ -53,12 +53,29 @@ pub struct TsdbLimits {
     pub rollup_cache_bytes: usize,
 }
 
-/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`): off.
-/// Measured on the 30-day benchmark (BENCHMARKS.md, 2026-11-28 second subsection): a cache
-/// holding every block gave about the same warm p50 as none, since decoding is no longer
-/// what a long read costs, and a cache smaller than a query's blocks made it 2–3× slower
-/// (each evaluation decodes, allocates and evicts everything again).
-pub const DEFAULT_ROLLUP_CACHE_MB: usize = 0;
+/// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`), MiB: 1/16
+/// of the memory available to the process ([`crate::memory::available_bytes`]), at most
+/// [`MAX_DEFAULT_ROLLUP_CACHE_MB`]; [`FALLBACK_ROLLUP_CACHE_MB`] when that is unknown.
+///
+/// Why on: with decoding and sled out of a repeated long-range read, a 30-day `query_range`
+/// over 1,000 series took about half the time (BENCHMARKS.md, "2026-11-27 (night)"). A cached
+/// month of one series takes about 70 KB per float column its function reads (regular
+/// integer columns take nothing), so that query's blocks are about 150 MiB for `rate` and
+/// 85 MiB for `max_over_time`. A query over more blocks than fit is served partly from the
+/// cache and decodes the rest (eviction is scan-resistant, `cache.rs`).
+pub fn default_rollup_cache_mb() -> usize {
+    let mb = crate::memory::available_bytes()
+        .map(|b| b / 16 >> 20)
+        .unwrap_or(FALLBACK_ROLLUP_CACHE_MB as u64);
+    usize::try_from(mb)
+        .unwrap_or(MAX_DEFAULT_ROLLUP_CACHE_MB)
+        .min(MAX_DEFAULT_ROLLUP_CACHE_MB)
+}
+
+/// The most [`default_rollup_cache_mb`] takes on a large machine.
+pub const MAX_DEFAULT_ROLLUP_CACHE_MB: usize = 1024;
+/// [`default_rollup_cache_mb`] when the machine's memory is unknown.
+pub const FALLBACK_ROLLUP_CACHE_MB: usize = 256;
 
 impl TsdbLimits {
     /// Retention of each rollup tier, in [`Resolution::TIERS`] order.
@@ -80,7 +97,7 @@ impl Default for TsdbLimits {
             minute_retention_ms: 30 * DAY_MS,
             five_minute_retention_ms: 90 * DAY_MS,
             hour_retention_ms: 400 * DAY_MS,
-            rollup_cache_bytes: DEFAULT_ROLLUP_CACHE_MB << 20,
+            rollup_cache_bytes: default_rollup_cache_mb() << 20,
         }
     }
 }

@@ -14,7 +14,7 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::{Evaluator, Series, Value};
-use super::functions::{kahan_inc, prom_mean, prom_sum, quantile};
+use super::functions::{prom_mean, prom_sum, quantile};
 use super::{unsupported, PromError};
 
 /// The output labels of a group: `by` keeps the labels named, `without` drops them and
@@ -184,15 +184,28 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
 /// Large groups are split by step range over the cores: each step still sums its members in
 /// member order, so the split changes nothing in the answer.
 fn sum_by_series(input: &[Series], members: &[usize], n: usize) -> Vec<Option<f64>> {
-    let mut acc: Vec<Option<(f64, f64)>> = vec![None; n];
-    let sum_steps = |from: usize, acc: &mut [Option<(f64, f64)>]| {
+    // Per step: Kahan sum and compensation, and whether any member was present.
+    let mut acc: Vec<(f64, f64, bool)> = vec![(0.0, 0.0, false); n];
+    let sum_steps = |from: usize, acc: &mut [(f64, f64, bool)]| {
         for &m in members {
             let values = input[m].values.get(from..).unwrap_or_default();
             for (a, v) in acc.iter_mut().zip(values) {
-                if let Some(v) = *v {
-                    let (sum, c) = a.unwrap_or((0.0, 0.0));
-                    *a = Some(kahan_inc(v, sum, c));
-                }
+                // `kahan_inc` written with selects instead of branches (the same operations,
+                // so the same bits), and an absent value leaving the step as it was: the
+                // loop has no branch on the data.
+                let present = v.is_some();
+                let inc = v.unwrap_or(0.0);
+                let (sum, c) = (a.0, a.1);
+                let t = sum + inc;
+                let d = if sum.abs() >= inc.abs() {
+                    (sum - t) + inc
+                } else {
+                    (inc - t) + sum
+                };
+                let nc = if t.is_infinite() { 0.0 } else { c + d };
+                a.0 = if present { t } else { sum };
+                a.1 = if present { nc } else { c };
+                a.2 |= present;
             }
         }
     };
@@ -206,7 +219,9 @@ fn sum_by_series(input: &[Series], members: &[usize], n: usize) -> Vec<Option<f6
         sum_steps(0, &mut acc);
     }
     acc.into_iter()
-        .map(|a| a.map(|(sum, c)| if sum.is_infinite() { sum } else { sum + c }))
+        .map(|(sum, c, present)| {
+            present.then_some(if sum.is_infinite() { sum } else { sum + c })
+        })
         .collect()
 }
 
@@ -237,6 +252,8 @@ mod tests {
                     values: (0..n)
                         .map(|_| match next() % 10 {
                             0 => None,
+                            // Rarely an infinity (which resets the compensation).
+                            _ if next() % 400 == 0 => Some(f64::INFINITY),
                             1 => Some(1e16),
                             2 => Some(-1e16),
                             k => Some((next() % 1000) as f64 / k as f64),

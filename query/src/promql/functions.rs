@@ -256,6 +256,7 @@ impl Extrapolator {
 
     /// [`Extrapolator::apply`] after its timing: valid for a window whose timing (the key)
     /// is the one memoised by the last `apply`.
+    #[inline]
     pub(crate) fn finish(
         &self,
         result: f64,

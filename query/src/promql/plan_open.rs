@@ -254,52 +254,61 @@ fn regular_one_bucket_windows(
     }
     let s0 = usize::try_from(off / s.width).ok()?;
     let (fo, lo) = (first_ts[0].wrapping_sub(start0), last_ts[0].wrapping_sub(start0));
-    let mut expect = start0;
-    for i in 0..m {
-        if start[i] != expect
-            || count[i] != cnt
-            || first_ts[i].wrapping_sub(start[i]) != fo
-            || last_ts[i].wrapping_sub(start[i]) != lo
-        {
-            return None;
-        }
-        expect = expect.wrapping_add(s.width);
-    }
-    if is_counter && c.resets.get(k0..n)?.iter().any(|r| *r != 0) {
+    // One pass without an early exit, so that it vectorises.
+    let regular = start
+        .iter()
+        .zip(count)
+        .zip(first_ts.iter().zip(last_ts))
+        .enumerate()
+        .fold(true, |ok, (i, ((st, n), (ft, lt)))| {
+            let expect = start0.wrapping_add(s.width.wrapping_mul(i as i64));
+            ok & (*st == expect)
+                & (*n == cnt)
+                & (ft.wrapping_sub(*st) == fo)
+                & (lt.wrapping_sub(*st) == lo)
+        });
+    if !regular || (is_counter && c.resets.get(k0..n)?.iter().fold(0, |a, r| a | *r) != 0) {
         return None;
     }
+    debug_assert_eq!(m, start.len());
     let is_rate = f == RangeFn::Rate;
     // Steps whose window is one of the rows: slot i * per_step in [s0, s0 + m).
     let i_lo = s0.div_ceil(s.per_step).min(s.steps);
     let i_hi = (s0 + m).div_ceil(s.per_step).clamp(i_lo, s.steps);
-    let mut out: Vec<Option<f64>> = Vec::with_capacity(s.steps);
-    out.resize(i_lo, None);
-    let mut extrapolator = Extrapolator::default();
-    let window = |i: usize| {
-        let end = s.first_end + i as i64 * s.step_ms;
-        Window {
-            start: end - s.range_ms,
-            end,
-            range_ms: s.range_ms,
-        }
+    if i_lo >= i_hi {
+        return Some(Ok(vec![None; s.steps]));
+    }
+    // The rows the steps read: j = i * per_step - s0 for i in i_lo..i_hi.
+    let j0 = i_lo * s.per_step - s0;
+    let rows = j0..(i_hi - 1) * s.per_step - s0 + 1;
+    let (first, last) = (first.get(rows.clone())?, last.get(rows)?);
+    let (first, last) = (
+        first.iter().step_by(s.per_step),
+        last.iter().step_by(s.per_step),
+    );
+    if first.clone().chain(last.clone()).any(|v| stale(*v)) {
+        return Some(Err(()));
+    }
+    // The first window memoises the timing every later one shares; `finish` needs only
+    // its range.
+    let end = s.first_end + i_lo as i64 * s.step_ms;
+    let w = Window {
+        start: end - s.range_ms,
+        end,
+        range_ms: s.range_ms,
     };
     let n_samples = usize::try_from(cnt).ok()?;
-    for i in i_lo..i_hi {
-        let j = i * s.per_step - s0;
-        let (fv, lv) = (first[j], last[j]);
-        if stale(fv) || stale(lv) {
-            return Some(Err(()));
-        }
-        let v = if i == i_lo {
-            // Memoises the timing every later window shares.
-            let w = window(i);
-            let (ft, lt) = (first_ts[j], last_ts[j]);
-            extrapolator.apply(lv - fv, ft, fv, lt, n_samples, &w, is_counter, is_rate)
-        } else {
-            extrapolator.finish(lv - fv, fv, &window(i), is_counter, is_rate)
-        };
-        out.push(Some(v));
-    }
+    let mut extrapolator = Extrapolator::default();
+    let (fv, lv) = (c.first.get(k0 + j0)?, c.last.get(k0 + j0)?);
+    let (ft, lt) = (c.first_ts.get(k0 + j0)?, c.last_ts.get(k0 + j0)?);
+    extrapolator.apply(lv - fv, *ft, *fv, *lt, n_samples, &w, is_counter, is_rate);
+    let mut out: Vec<Option<f64>> = Vec::with_capacity(s.steps);
+    out.resize(i_lo, None);
+    out.extend(
+        first
+            .zip(last)
+            .map(|(fv, lv)| Some(extrapolator.finish(lv - fv, *fv, &w, is_counter, is_rate))),
+    );
     out.resize(s.steps, None);
     Some(Ok(out))
 }

@@ -264,7 +264,7 @@ struct MetricsBenchArgs {
     #[arg(long, requires = "query_dir")]
     query_reuse: bool,
     /// The query store's decoded 5-minute block cache, MiB (`metrics.rollup_cache_mb`).
-    #[arg(long, default_value_t = pharos_collector::tsdb::DEFAULT_ROLLUP_CACHE_MB)]
+    #[arg(long, default_value_t = pharos_collector::tsdb::default_rollup_cache_mb())]
     query_cache_mb: usize,
     /// Also write a JSON summary to this file.
     #[arg(long)]
