@@ -321,7 +321,7 @@ impl TsdbStore {
         if let Some(bytes) = self.kv.get(Tree::FiveMinute, &id_time_key(id, key))? {
             decode_columns(&bytes, want, scratch)?;
         }
-        if !self.cache.may_admit() {
+        if !self.cache.may_admit(id) {
             return Ok(None);
         }
         let block = Arc::new(CachedBlock::new(scratch.clone(), want));

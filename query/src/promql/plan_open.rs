@@ -143,6 +143,9 @@ fn rows_by_slot(c: &RollupColumns, s: &Steps) -> Result<Vec<u32>, ()> {
 fn rows_by_slot_into(c: &RollupColumns, s: &Steps, row_of: &mut Vec<u32>) -> Result<(), ()> {
     row_of.clear();
     row_of.resize(s.slots, u32::MAX);
+    if consecutive_rows_by_slot(c, s, row_of)? {
+        return Ok(());
+    }
     // (start, slot) of the previous bucket on the grid.
     let mut prev: Option<(i64, usize)> = None;
     for (j, &start) in c.start.iter().enumerate() {
@@ -167,6 +170,44 @@ fn rows_by_slot_into(c: &RollupColumns, s: &Steps, row_of: &mut Vec<u32>) -> Res
         }
     }
     Ok(())
+}
+
+/// [`rows_by_slot_into`] when the buckets from the first window on are one per slot with no
+/// gap (regular data): filled without a test per bucket. `Ok(false)`: not so (`row_of`
+/// untouched), `Err`: a bucket before the first window is off the grid.
+fn consecutive_rows_by_slot(
+    c: &RollupColumns,
+    s: &Steps,
+    row_of: &mut [u32],
+) -> Result<bool, ()> {
+    let k0 = c.start.partition_point(|x| *x < s.first_a);
+    let Some(&start0) = c.start.get(k0) else {
+        return Ok(false);
+    };
+    let off = start0.wrapping_sub(s.first_a);
+    if s.width <= 0 || off % s.width != 0 || u32::try_from(c.start.len()).is_err() {
+        return Ok(false);
+    }
+    // Predecessors (before the first window) must be on the grid too.
+    if c.start[..k0]
+        .iter()
+        .any(|x| x.wrapping_sub(s.first_a).rem_euclid(s.width) != 0)
+    {
+        return Err(());
+    }
+    let consecutive = c.start[k0..].iter().enumerate().fold(true, |ok, (i, x)| {
+        ok & (*x == start0.wrapping_add(s.width.wrapping_mul(i as i64)))
+    });
+    let Ok(s0) = usize::try_from(off / s.width) else {
+        return Ok(false);
+    };
+    if !consecutive {
+        return Ok(false);
+    }
+    for (slot, row) in row_of.iter_mut().skip(s0).zip(k0..c.start.len()) {
+        *slot = row as u32;
+    }
+    Ok(true)
 }
 
 /// `rate`, `increase` or `delta` where every window is one bucket (`[5m]` on the 5-minute
@@ -734,6 +775,20 @@ mod tests {
             Ok(vec![1, 2, u32::MAX, 3, 4, u32::MAX])
         );
         c.start = vec![1000, 1015];
+        assert_eq!(rows_by_slot(&c, &s), Err(()));
+        // Consecutive buckets (the fill without a test per bucket): from a later slot,
+        // past the last slot, after a predecessor; an off-grid predecessor is refused.
+        c.start = vec![990, 1020, 1030, 1040, 1050, 1060, 1070];
+        assert_eq!(
+            rows_by_slot(&c, &s),
+            Ok(vec![u32::MAX, u32::MAX, 1, 2, 3, 4])
+        );
+        c.start = vec![1000, 1010];
+        assert_eq!(
+            rows_by_slot(&c, &s),
+            Ok(vec![0, 1, u32::MAX, u32::MAX, u32::MAX, u32::MAX])
+        );
+        c.start = vec![995, 1000, 1010];
         assert_eq!(rows_by_slot(&c, &s), Err(()));
     }
 
