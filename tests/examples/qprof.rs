@@ -57,7 +57,11 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..3 {
         let mut t = Vec::new();
         // QPROF_NO_VISIT: queries start on a cold cache (the visits would fill it).
-        let visits = if std::env::var_os("QPROF_NO_VISIT").is_some() { 0 } else { 10 };
+        let visits = if std::env::var_os("QPROF_NO_VISIT").is_some() {
+            0
+        } else {
+            10
+        };
         for _ in 0..visits {
             let i = Instant::now();
             store.visit_rollups(&req, cols, &|_, _, c| {

@@ -95,7 +95,11 @@ impl BlockCache {
     /// A cache holding at most `limit_bytes` of decoded columns (0: caches nothing); entry
     /// ages are read from `clock`.
     pub fn new(limit_bytes: usize, clock: SharedClock) -> Self {
-        let n = if limit_bytes >= SHARDED_FROM { SHARDS } else { 1 };
+        let n = if limit_bytes >= SHARDED_FROM {
+            SHARDS
+        } else {
+            1
+        };
         BlockCache {
             limit: limit_bytes,
             shard_limit: limit_bytes / n,
@@ -203,8 +207,7 @@ impl BlockCache {
         let used = self.touch(&mut g);
         // A replaced entry's bytes are free for its successor.
         let replaced = g.map.get(&key).map_or(0, |e| e.bytes);
-        if g.bytes - replaced + bytes > self.shard_limit && !self.make_room(&mut g, bytes, used.0)
-        {
+        if g.bytes - replaced + bytes > self.shard_limit && !self.make_room(&mut g, bytes, used.0) {
             return;
         }
         if let Some(old) = g.map.insert(
@@ -391,7 +394,10 @@ mod tests {
         cache.insert(1, 20, block(288, ColumnSet::MAX));
         assert!(cache.get(1, 20, ColumnSet::MAX).is_ok());
         for k in 0..5 {
-            assert!(cache.get(1, k, ColumnSet::MAX).is_ok(), "recently used {k} evicted");
+            assert!(
+                cache.get(1, k, ColumnSet::MAX).is_ok(),
+                "recently used {k} evicted"
+            );
         }
         let st = cache.stats();
         assert!(st.bytes <= st.limit_bytes, "{st:?}");

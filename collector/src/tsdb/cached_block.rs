@@ -13,7 +13,10 @@ use super::{ColumnSet, RollupColumns};
 #[derive(Clone, Debug, PartialEq)]
 enum Ints {
     /// `first + step * i` for row `i`.
-    Progression { first: i64, step: i64 },
+    Progression {
+        first: i64,
+        step: i64,
+    },
     Values(Vec<i64>),
 }
 
@@ -159,7 +162,8 @@ impl CachedBlock {
             return;
         }
         self.start.extend_into(from, to, &mut out.start, |x| x);
-        self.count.extend_into(from, to, &mut out.count, |x| x as u64);
+        self.count
+            .extend_into(from, to, &mut out.count, |x| x as u64);
         let ints = [
             (ColumnSet::FIRST_TS, &self.first_ts, &mut out.first_ts),
             (ColumnSet::LAST_TS, &self.last_ts, &mut out.last_ts),
@@ -175,8 +179,7 @@ impl CachedBlock {
         // The float columns: `extend_cols` copies start and count too, which `floats` leaves
         // empty, so only the floats of `cols` move.
         let floats = ColumnSet(
-            cols.0
-                & !(ColumnSet::FIRST_TS.0 | ColumnSet::LAST_TS.0 | ColumnSet::RESETS.0),
+            cols.0 & !(ColumnSet::FIRST_TS.0 | ColumnSet::LAST_TS.0 | ColumnSet::RESETS.0),
         );
         out.extend_cols(&self.floats, from, to, floats);
     }

@@ -47,6 +47,9 @@ pub enum TsdbError {
 /// What [`MetricStore::visit_rollups`] calls per series.
 pub type RollupVisitor<'a> = dyn Fn(&Labels, MetricKind, &RollupColumns) + Sync + 'a;
 
+/// What [`MetricStore::visit_rollups_sorted`] calls per series, in label order.
+pub type SortedRollupVisitor<'a> = dyn FnMut(&Labels, MetricKind, &RollupColumns) + 'a;
+
 /// Merged distributions of one histogram family per bucket (`start_ms`, histogram).
 pub type DistributionSeries = (Labels, Vec<(i64, hdrhistogram::Histogram<u64>)>);
 
@@ -67,6 +70,19 @@ pub trait MetricStore: Send + Sync + 'static {
         req: &SelectRequest,
         cols: ColumnSet,
         visit: &RollupVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        self.visit_rollups_sorted(req, cols, &mut |l, k, c| visit(l, k, c))
+    }
+
+    /// [`MetricStore::visit_rollups`] on the calling thread, one series at a time in label
+    /// order: for an evaluation whose answer depends on the series order (a floating-point
+    /// sum), split by time over threads instead. The default goes through
+    /// [`MetricStore::select`] (sorted; raw answers are folded into buckets).
+    fn visit_rollups_sorted(
+        &self,
+        req: &SelectRequest,
+        cols: ColumnSet,
+        visit: &mut SortedRollupVisitor<'_>,
     ) -> Result<(), TsdbError> {
         let mut c = RollupColumns::default();
         for sd in self.select(req)? {

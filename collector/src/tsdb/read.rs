@@ -22,8 +22,9 @@ use super::index::compile;
 use super::kv::{get_i64, id_time_key, Tree};
 use super::store::{State, TsdbStore};
 use super::{
-    ColumnSet, DistributionSeries, LabelMatcher, Labels, MetricStore, Points, Resolution,
-    RollupBucket, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData, TsdbError,
+    ColumnSet, DistributionSeries, LabelMatcher, Labels, MetricKind, MetricStore, Points,
+    Resolution, RollupBucket, RollupColumns, RollupVisitor, Sample, SelectRequest, SeriesData,
+    SortedRollupVisitor, TsdbError,
 };
 
 /// The head's 5-minute blocks of `id` (key, bytes) with key in `[from, to]`, in key order.
@@ -498,6 +499,38 @@ impl MetricStore for TsdbStore {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    fn visit_rollups_sorted(
+        &self,
+        req: &SelectRequest,
+        cols: ColumnSet,
+        visit: &mut SortedRollupVisitor<'_>,
+    ) -> Result<(), TsdbError> {
+        if req.resolution == Resolution::Raw {
+            return Err(TsdbError::Storage(
+                "a columnar rollup read needs a rollup resolution".into(),
+            ));
+        }
+        let st = self.state.read();
+        let compiled = compile(&req.matchers, false)?;
+        let mut series: Vec<(&Labels, MetricKind, u64)> = st
+            .series
+            .matching(&compiled)
+            .into_iter()
+            .filter(|id| Self::in_range(&st, *id, req.start_ms, req.end_ms))
+            .filter_map(|id| st.series.entry(id).map(|e| (&e.labels, e.kind, id)))
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(b.0));
+        let (mut out, mut scratch) = (RollupColumns::default(), RollupColumns::default());
+        let range = (req.start_ms, req.end_ms);
+        for (labels, kind, id) in series {
+            self.rollup_columns(&st, id, req.resolution, range, cols, &mut out, &mut scratch)?;
+            if !out.is_empty() {
+                visit(labels, kind, &out);
+            }
+        }
+        Ok(())
     }
 
     fn select_distributions(

@@ -99,6 +99,9 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
         (Some(p), T_QUANTILE) => ev.eval_scalar(p)?,
         _ => Vec::new(),
     };
+    if let Some(out) = super::plan_sum::try_rollup_sum(ev, a)? {
+        return Ok(Value::Vector(out));
+    }
     let input = ev.eval_vector(&a.expr)?;
     let keys: Vec<Labels> = input
         .iter()
@@ -184,28 +187,12 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
 /// Large groups are split by step range over the cores: each step still sums its members in
 /// member order, so the split changes nothing in the answer.
 fn sum_by_series(input: &[Series], members: &[usize], n: usize) -> Vec<Option<f64>> {
-    // Per step: Kahan sum and compensation, and whether any member was present.
-    let mut acc: Vec<(f64, f64, bool)> = vec![(0.0, 0.0, false); n];
-    let sum_steps = |from: usize, acc: &mut [(f64, f64, bool)]| {
+    let mut acc: Vec<Kahan> = vec![Kahan::default(); n];
+    let sum_steps = |from: usize, acc: &mut [Kahan]| {
         for &m in members {
             let values = input[m].values.get(from..).unwrap_or_default();
             for (a, v) in acc.iter_mut().zip(values) {
-                // `kahan_inc` written with selects instead of branches (the same operations,
-                // so the same bits), and an absent value leaving the step as it was: the
-                // loop has no branch on the data.
-                let present = v.is_some();
-                let inc = v.unwrap_or(0.0);
-                let (sum, c) = (a.0, a.1);
-                let t = sum + inc;
-                let d = if sum.abs() >= inc.abs() {
-                    (sum - t) + inc
-                } else {
-                    (inc - t) + sum
-                };
-                let nc = if t.is_infinite() { 0.0 } else { c + d };
-                a.0 = if present { t } else { sum };
-                a.1 = if present { nc } else { c };
-                a.2 |= present;
+                kahan_add(a, *v);
             }
         }
     };
@@ -218,11 +205,46 @@ fn sum_by_series(input: &[Series], members: &[usize], n: usize) -> Vec<Option<f6
     } else {
         sum_steps(0, &mut acc);
     }
-    acc.into_iter()
-        .map(|(sum, c, present)| {
-            present.then_some(if sum.is_infinite() { sum } else { sum + c })
-        })
-        .collect()
+    acc.iter().map(kahan_result).collect()
+}
+
+/// One step of a `sum`: Kahan–Neumaier sum and compensation, and whether any member was
+/// present.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Kahan {
+    sum: f64,
+    c: f64,
+    present: bool,
+}
+
+/// Adds a member's value (if present) to a step's sum: [`prom_sum`]'s `kahan_inc` written
+/// with selects instead of branches (the same operations, so the same bits), an absent value
+/// leaving the step as it was, so that the loop over a member's steps has no branch on the
+/// data.
+#[inline]
+pub(crate) fn kahan_add(a: &mut Kahan, v: Option<f64>) {
+    let present = v.is_some();
+    let inc = v.unwrap_or(0.0);
+    let (sum, c) = (a.sum, a.c);
+    let t = sum + inc;
+    let d = if sum.abs() >= inc.abs() {
+        (sum - t) + inc
+    } else {
+        (inc - t) + sum
+    };
+    let nc = if t.is_infinite() { 0.0 } else { c + d };
+    a.sum = if present { t } else { sum };
+    a.c = if present { nc } else { c };
+    a.present |= present;
+}
+
+/// A step's sum: `None` when no member was present.
+pub(crate) fn kahan_result(a: &Kahan) -> Option<f64> {
+    a.present.then_some(if a.sum.is_infinite() {
+        a.sum
+    } else {
+        a.sum + a.c
+    })
 }
 
 /// Values from which a `sum` is split over threads (below, a thread costs more than it saves).

@@ -22,6 +22,7 @@ mod functions;
 mod histogram;
 pub mod plan;
 mod plan_open;
+mod plan_sum;
 pub mod testing;
 
 use std::time::{Duration, Instant};

@@ -63,7 +63,7 @@ use super::PromError;
 const FALLBACK_ONE_BY_ONE: usize = 8;
 
 /// Rollup reads index at most this many buckets per series (a bigger span reads raw).
-const MAX_SLOTS: i64 = 10_000_000;
+pub(crate) const MAX_SLOTS: i64 = 10_000_000;
 
 /// Whether `f` can be answered from rollups at all (rule 1).
 pub fn rollup_function(f: RangeFn) -> bool {

@@ -175,11 +175,7 @@ fn rows_by_slot_into(c: &RollupColumns, s: &Steps, row_of: &mut Vec<u32>) -> Res
 /// [`rows_by_slot_into`] when the buckets from the first window on are one per slot with no
 /// gap (regular data): filled without a test per bucket. `Ok(false)`: not so (`row_of`
 /// untouched), `Err`: a bucket before the first window is off the grid.
-fn consecutive_rows_by_slot(
-    c: &RollupColumns,
-    s: &Steps,
-    row_of: &mut [u32],
-) -> Result<bool, ()> {
+fn consecutive_rows_by_slot(c: &RollupColumns, s: &Steps, row_of: &mut [u32]) -> Result<bool, ()> {
     let k0 = c.start.partition_point(|x| *x < s.first_a);
     let Some(&start0) = c.start.get(k0) else {
         return Ok(false);
@@ -294,7 +290,10 @@ fn regular_one_bucket_windows(
         return None;
     }
     let s0 = usize::try_from(off / s.width).ok()?;
-    let (fo, lo) = (first_ts[0].wrapping_sub(start0), last_ts[0].wrapping_sub(start0));
+    let (fo, lo) = (
+        first_ts[0].wrapping_sub(start0),
+        last_ts[0].wrapping_sub(start0),
+    );
     // One pass without an early exit, so that it vectorises.
     let regular = start
         .iter()
@@ -750,7 +749,10 @@ mod tests {
         }
         // Both outcomes are exercised: answers and fallbacks to raw, and the regular path.
         assert!(answered > 300 && answered < 1800, "{answered}");
-        assert!(fast > 100 && fast_answered > 50 && fast_answered < fast, "{fast} {fast_answered}");
+        assert!(
+            fast > 100 && fast_answered > 50 && fast_answered < fast,
+            "{fast} {fast_answered}"
+        );
     }
 
     #[test]
