@@ -65,7 +65,7 @@ pub struct TsdbLimits {
 /// cache and decodes the rest (eviction is scan-resistant, `cache.rs`).
 pub fn default_rollup_cache_mb() -> usize {
     let mb = crate::memory::available_bytes()
-        .map(|b| b / 16 >> 20)
+        .map(|b| (b / 16) >> 20)
         .unwrap_or(FALLBACK_ROLLUP_CACHE_MB as u64);
     usize::try_from(mb)
         .unwrap_or(MAX_DEFAULT_ROLLUP_CACHE_MB)
