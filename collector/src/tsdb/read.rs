@@ -374,6 +374,22 @@ impl TsdbStore {
         })
     }
 
+    /// The series of a columnar rollup read: those matching whose data may overlap the range.
+    fn rollup_read_ids(st: &State, req: &SelectRequest) -> Result<Vec<u64>, TsdbError> {
+        if req.resolution == Resolution::Raw {
+            return Err(TsdbError::Storage(
+                "a columnar rollup read needs a rollup resolution".into(),
+            ));
+        }
+        let compiled = compile(&req.matchers, false)?;
+        Ok(st
+            .series
+            .matching(&compiled)
+            .into_iter()
+            .filter(|id| Self::in_range(st, *id, req.start_ms, req.end_ms))
+            .collect())
+    }
+
     /// Matching series (by the index) that have data in the range.
     fn matching_series(
         &self,
@@ -457,19 +473,8 @@ impl MetricStore for TsdbStore {
         cols: ColumnSet,
         visit: &RollupVisitor<'_>,
     ) -> Result<(), TsdbError> {
-        if req.resolution == Resolution::Raw {
-            return Err(TsdbError::Storage(
-                "a columnar rollup read needs a rollup resolution".into(),
-            ));
-        }
         let st = self.state.read();
-        let compiled = compile(&req.matchers, false)?;
-        let ids: Vec<u64> = st
-            .series
-            .matching(&compiled)
-            .into_iter()
-            .filter(|id| Self::in_range(&st, *id, req.start_ms, req.end_ms))
-            .collect();
+        let ids = Self::rollup_read_ids(&st, req)?;
         // Series are independent: split them over rayon's pool (decoding dominates). Its
         // threads live on, so their allocator caches do too: threads spawned per query left
         // every query to fault in fresh pages for a month of values per series.
@@ -507,18 +512,9 @@ impl MetricStore for TsdbStore {
         cols: ColumnSet,
         visit: &mut SortedRollupVisitor<'_>,
     ) -> Result<(), TsdbError> {
-        if req.resolution == Resolution::Raw {
-            return Err(TsdbError::Storage(
-                "a columnar rollup read needs a rollup resolution".into(),
-            ));
-        }
         let st = self.state.read();
-        let compiled = compile(&req.matchers, false)?;
-        let mut series: Vec<(&Labels, MetricKind, u64)> = st
-            .series
-            .matching(&compiled)
+        let mut series: Vec<(&Labels, MetricKind, u64)> = Self::rollup_read_ids(&st, req)?
             .into_iter()
-            .filter(|id| Self::in_range(&st, *id, req.start_ms, req.end_ms))
             .filter_map(|id| st.series.entry(id).map(|e| (&e.labels, e.kind, id)))
             .collect();
         series.sort_by(|a, b| a.0.cmp(b.0));
