@@ -616,7 +616,7 @@ fn query_markdown(q: &QueryReport, s: &mut String) {
         },
     ));
     s.push_str(&format!(
-        "- `pharos_query::promql::range_query` from now − {} days to now, step {} s, default options (rollups allowed); 1 warm-up (\"first run\": the cold figure), then {} timed runs; p99 nearest-rank{}\n- decoded 5-minute block cache (`metrics.rollup_cache_mb`) {} MiB; after the last query it held {} entries, {:.1} MiB\n- read = what the store was asked for in one evaluation (recorded by a wrapper around the store): the planner's choice\n\n",
+        "- `pharos_query::promql::range_query` from now − {} days to now, step {} s, default options (rollups allowed); 1 warm-up (\"first run\": the cold figure), then {} timed runs; p99 nearest-rank{}\n- decoded 5-minute block cache (`metrics.rollup_cache_mb`) {} MiB; after the last query it held {} entries, {:.1} MiB\n- read = what the store was asked for in one evaluation (recorded by a wrapper around the store): the planner's choice; \"in the store's read\" = the wall time of the reads, the per-series evaluation done while reading included (reads side by side, a `sum`'s parts, counted once)\n\n",
         o.days,
         o.step_s,
         o.runs,

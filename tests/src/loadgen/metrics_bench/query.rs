@@ -81,6 +81,31 @@ pub struct Read {
     pub series: usize,
     pub points: usize,
     pub ms: f64,
+    /// When it ran (reads of one evaluation may run side by side: a `sum`'s parts).
+    #[serde(skip)]
+    pub span: (Instant, Instant),
+}
+
+/// Wall time covered by reads (overlapping ones counted once), ms.
+fn reads_wall_ms(reads: &[Read]) -> f64 {
+    let mut spans: Vec<(Instant, Instant)> = reads.iter().map(|r| r.span).collect();
+    spans.sort();
+    let mut total = 0.0;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (from, to) in spans {
+        current = match current {
+            Some((f, t)) if from <= t => Some((f, t.max(to))),
+            Some((f, t)) => {
+                total += (t - f).as_secs_f64();
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((f, t)) = current {
+        total += (t - f).as_secs_f64();
+    }
+    total * 1000.0
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -133,6 +158,7 @@ impl MetricStore for Recording {
             series: out.len(),
             points,
             ms,
+            span: (t, Instant::now()),
         });
         Ok(out)
     }
@@ -158,6 +184,7 @@ impl MetricStore for Recording {
             series: series.into_inner(),
             points: points.into_inner(),
             ms: t.elapsed().as_secs_f64() * 1000.0,
+            span: (t, Instant::now()),
         });
         Ok(())
     }
@@ -181,6 +208,7 @@ impl MetricStore for Recording {
             series,
             points,
             ms: t.elapsed().as_secs_f64() * 1000.0,
+            span: (t, Instant::now()),
         });
         Ok(())
     }
@@ -316,7 +344,7 @@ fn time_query(store: &Recording, q: &str, o: &QueryOpts) -> Result<QueryRow> {
             .with_context(|| format!("query_range {q}"))?;
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         drop(r);
-        store_ms.push(store.reads.lock().drain(..).map(|r| r.ms).sum());
+        store_ms.push(reads_wall_ms(&std::mem::take(&mut *store.reads.lock())));
     }
     Ok(QueryRow {
         query: q.to_string(),
