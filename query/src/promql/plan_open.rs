@@ -172,17 +172,17 @@ fn rows_by_slot_into(c: &RollupColumns, s: &Steps, row_of: &mut Vec<u32>) -> Res
     Ok(())
 }
 
-/// [`rows_by_slot_into`] when the buckets from the first window on are one per slot with no
-/// gap (regular data): filled without a test per bucket. `Ok(false)`: not so (`row_of`
-/// untouched), `Err`: a bucket before the first window is off the grid.
-fn consecutive_rows_by_slot(c: &RollupColumns, s: &Steps, row_of: &mut [u32]) -> Result<bool, ()> {
+/// The rows from the first window on when they are one bucket per slot with no gap (regular
+/// data): (first such row, its slot); `Ok(None)` otherwise, or when there is no such row.
+/// `Err` when a bucket before the first window is off the grid (as [`rows_by_slot_into`]).
+fn consecutive_rows(c: &RollupColumns, s: &Steps) -> Result<Option<(usize, usize)>, ()> {
     let k0 = c.start.partition_point(|x| *x < s.first_a);
     let Some(&start0) = c.start.get(k0) else {
-        return Ok(false);
+        return Ok(None);
     };
     let off = start0.wrapping_sub(s.first_a);
     if s.width <= 0 || off % s.width != 0 || u32::try_from(c.start.len()).is_err() {
-        return Ok(false);
+        return Ok(None);
     }
     // Predecessors (before the first window) must be on the grid too.
     if c.start[..k0]
@@ -191,15 +191,22 @@ fn consecutive_rows_by_slot(c: &RollupColumns, s: &Steps, row_of: &mut [u32]) ->
     {
         return Err(());
     }
+    // One pass without an early exit, so that it vectorises.
     let consecutive = c.start[k0..].iter().enumerate().fold(true, |ok, (i, x)| {
         ok & (*x == start0.wrapping_add(s.width.wrapping_mul(i as i64)))
     });
-    let Ok(s0) = usize::try_from(off / s.width) else {
+    Ok(usize::try_from(off / s.width)
+        .ok()
+        .filter(|_| consecutive)
+        .map(|s0| (k0, s0)))
+}
+
+/// [`rows_by_slot_into`] for [`consecutive_rows`]: filled without a test per bucket.
+/// `Ok(false)`: the rows are not consecutive (`row_of` untouched).
+fn consecutive_rows_by_slot(c: &RollupColumns, s: &Steps, row_of: &mut [u32]) -> Result<bool, ()> {
+    let Some((k0, s0)) = consecutive_rows(c, s)? else {
         return Ok(false);
     };
-    if !consecutive {
-        return Ok(false);
-    }
     for (slot, row) in row_of.iter_mut().skip(s0).zip(k0..c.start.len()) {
         *slot = row as u32;
     }
@@ -274,10 +281,16 @@ fn regular_one_bucket_windows(
     s: &Steps,
 ) -> Option<Result<Vec<Option<f64>>, ()>> {
     let is_counter = f != RangeFn::Delta;
-    let n = c.start.len();
+    if s.per_step == 0 {
+        return None;
+    }
     // Rows before the first window are only predecessors (for resets).
-    let k0 = c.start.partition_point(|x| *x < s.first_a);
-    let m = n.checked_sub(k0).filter(|m| *m > 0)?;
+    let (k0, s0) = match consecutive_rows(c, s) {
+        Ok(rows) => rows?,
+        Err(()) => return Some(Err(())),
+    };
+    let n = c.start.len();
+    let m = n - k0;
     let start = c.start.get(k0..n)?;
     let count = c.count.get(k0..n)?;
     let first_ts = c.first_ts.get(k0..n)?;
@@ -285,32 +298,24 @@ fn regular_one_bucket_windows(
     let first = c.first.get(k0..n)?;
     let last = c.last.get(k0..n)?;
     let (start0, cnt) = (start[0], count[0]);
-    let off = start0.checked_sub(s.first_a)?;
-    if s.width <= 0 || off % s.width != 0 || cnt < 2 || s.per_step == 0 {
+    if cnt < 2 {
         return None;
     }
-    let s0 = usize::try_from(off / s.width).ok()?;
     let (fo, lo) = (
         first_ts[0].wrapping_sub(start0),
         last_ts[0].wrapping_sub(start0),
     );
-    // One pass without an early exit, so that it vectorises.
+    // The same count and sample offsets in every bucket, in one pass that vectorises.
     let regular = start
         .iter()
         .zip(count)
         .zip(first_ts.iter().zip(last_ts))
-        .enumerate()
-        .fold(true, |ok, (i, ((st, n), (ft, lt)))| {
-            let expect = start0.wrapping_add(s.width.wrapping_mul(i as i64));
-            ok & (*st == expect)
-                & (*n == cnt)
-                & (ft.wrapping_sub(*st) == fo)
-                & (lt.wrapping_sub(*st) == lo)
+        .fold(true, |ok, ((st, n), (ft, lt))| {
+            ok & (*n == cnt) & (ft.wrapping_sub(*st) == fo) & (lt.wrapping_sub(*st) == lo)
         });
     if !regular || (is_counter && c.resets.get(k0..n)?.iter().fold(0, |a, r| a | *r) != 0) {
         return None;
     }
-    debug_assert_eq!(m, start.len());
     let is_rate = f == RangeFn::Rate;
     // Steps whose window is one of the rows: slot i * per_step in [s0, s0 + m).
     let i_lo = s0.div_ceil(s.per_step).min(s.steps);
@@ -321,6 +326,8 @@ fn regular_one_bucket_windows(
     // The rows the steps read: j = i * per_step - s0 for i in i_lo..i_hi.
     let j0 = i_lo * s.per_step - s0;
     let rows = j0..(i_hi - 1) * s.per_step - s0 + 1;
+    let (fv, lv) = (*first.get(j0)?, *last.get(j0)?);
+    let (ft, lt) = (*first_ts.get(j0)?, *last_ts.get(j0)?);
     let (first, last) = (first.get(rows.clone())?, last.get(rows)?);
     let (first, last) = (
         first.iter().step_by(s.per_step),
@@ -339,9 +346,7 @@ fn regular_one_bucket_windows(
     };
     let n_samples = usize::try_from(cnt).ok()?;
     let mut extrapolator = Extrapolator::default();
-    let (fv, lv) = (c.first.get(k0 + j0)?, c.last.get(k0 + j0)?);
-    let (ft, lt) = (c.first_ts.get(k0 + j0)?, c.last_ts.get(k0 + j0)?);
-    extrapolator.apply(lv - fv, *ft, *fv, *lt, n_samples, &w, is_counter, is_rate);
+    extrapolator.apply(lv - fv, ft, fv, lt, n_samples, &w, is_counter, is_rate);
     let mut out: Vec<Option<f64>> = Vec::with_capacity(s.steps);
     out.resize(i_lo, None);
     out.extend(
@@ -663,7 +668,7 @@ mod tests {
                     .collect::<Vec<_>>()
             })
         };
-        let (mut answered, mut fast, mut fast_answered) = (0, 0, 0);
+        let (mut answered, mut fast, mut fast_answered, mut off_grid) = (0, 0, 0, 0);
         for case in 0..600 {
             let slots = 20 + (next() % 60) as usize;
             let per_step = 1 + case % 3;
@@ -690,7 +695,9 @@ mod tests {
                 if !regular && slot >= 0 && next() % 6 == 0 {
                     continue;
                 }
-                let start = slot * width;
+                // Now and then a predecessor off the grid (the series reads raw).
+                let off_grid = slot < 0 && regular && case % 4 == 0;
+                let start = slot * width + if off_grid { 7 } else { 0 };
                 // An empty bucket (which sends the series to raw) only in some cases.
                 let n = if regular {
                     regular_n
@@ -734,7 +741,16 @@ mod tests {
                 step_ms: width * per_step as i64,
                 range_ms: width,
             };
-            let rows = rows_by_slot(&c, &s).expect("on the grid");
+            let Ok(rows) = rows_by_slot(&c, &s) else {
+                // Off the grid: the regular path refuses it too.
+                assert!(regular && case % 4 == 0, "case {case}");
+                for f in [RangeFn::Rate, RangeFn::Increase, RangeFn::Delta] {
+                    let r = regular_one_bucket_windows(f, &c, &s);
+                    assert!(matches!(r, Some(Err(()))), "case {case}, {f:?}");
+                }
+                off_grid += 1;
+                continue;
+            };
             for f in [RangeFn::Rate, RangeFn::Increase, RangeFn::Delta] {
                 let a = bits(one_bucket_windows(f, &c, &s, &rows));
                 let b = bits(scanned_windows(f, &c, &s, &rows));
@@ -753,6 +769,7 @@ mod tests {
             fast > 100 && fast_answered > 50 && fast_answered < fast,
             "{fast} {fast_answered}"
         );
+        assert!(off_grid > 10, "{off_grid}");
     }
 
     #[test]
