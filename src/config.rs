@@ -87,12 +87,29 @@ impl Default for LogConfig {
     }
 }
 
+/// The query API's limits (`[query]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// A log or PromQL query stops with a clear error after this many seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            timeout_secs: pharos_query::budget::DEFAULT_TIMEOUT.as_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PharosConfig {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub query: QueryConfig,
     pub storage: StorageConfig,
     pub wal: WalSettings,
     pub index: IndexSettings,
@@ -209,6 +226,9 @@ impl PharosConfig {
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
+        if !(1..=3600).contains(&self.query.timeout_secs) {
+            bail!("query.timeout_secs: must be between 1 and 3600");
+        }
         if !["json", "text"].contains(&self.log.format.as_str()) {
             bail!(
                 "log.format: must be \"json\" or \"text\", not {:?}",
@@ -237,6 +257,13 @@ impl PharosConfig {
                         .join("\n")
                 )
             })
+    }
+
+    /// The query API's settings.
+    pub fn api_settings(&self) -> pharos_dashboards::ApiSettings {
+        pharos_dashboards::ApiSettings {
+            query_timeout: std::time::Duration::from_secs(self.query.timeout_secs),
+        }
     }
 
     /// Reads the tokens (environment first, then files).

@@ -30,9 +30,13 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
 fn init_tracing(config: &PharosConfig) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
+    // A failed write to stderr (a full disk under a redirected log, a closed pipe) loses that
+    // line and nothing else: with internal-error logging on, tracing-subscriber would report
+    // it with `eprintln!`, which panics when stderr cannot be written — in every request.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if config.log.format == "text" {
         builder.try_init()
     } else {
@@ -44,6 +48,21 @@ fn init_tracing(config: &PharosConfig) -> anyhow::Result<()> {
             .try_init()
     }
     .map_err(|e| anyhow::anyhow!("initialising logging: {e}"))
+}
+
+/// Every panic (caught by a request's `CatchPanicLayer`, a query's `catch_unwind`, or a task's
+/// join) is counted in `pharos_panics_total` and logged as one structured line instead of the
+/// default hook's raw stderr text.
+fn count_panics(counter: prometheus_client::metrics::counter::Counter) {
+    std::panic::set_hook(Box::new(move |info| {
+        counter.inc();
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = %info,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panic caught; the process keeps serving"
+        );
+    }));
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -122,6 +141,7 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     .context("opening the collector")?
     .context("opening the data dir")?;
     let collector = Arc::new(collector);
+    count_panics(collector.metrics.panics.clone());
     let checks_dir = collector.config.storage.data_dir.join("checks");
     let (checks, clock) = (config.checks.clone(), collector.clock.clone());
     let checker = tokio::task::spawn_blocking(move || {
@@ -158,6 +178,7 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         checker.clone(),
         alerting.clone(),
         &tokens,
+        config.api_settings(),
     );
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({

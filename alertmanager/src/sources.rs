@@ -71,6 +71,7 @@ impl Sources {
             end_ns: Some(to_ns),
             limit: 0,
             now_ns: to_ns,
+            budget: Default::default(),
         };
         let resp = pharos_query::exec::run(store, query, &req).map_err(|e| e.to_string())?;
         Ok(match resp.result {

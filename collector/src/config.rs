@@ -152,6 +152,8 @@ pub struct MetricsSettings {
     pub flush_interval_secs: u64,
     /// Metrics WAL records not yet applied to the store above which ingest answers 429.
     pub backlog_high_water: u64,
+    /// A sample timestamped further than this many seconds ahead is refused (0: no limit).
+    pub max_future_secs: u64,
     /// Metrics derived from logs (`[[metrics.from_logs]]`), for apps that emit no metrics.
     pub from_logs: Vec<LogMetricRule>,
 }
@@ -191,6 +193,7 @@ impl Default for MetricsSettings {
             max_series_per_metric: 100_000,
             flush_interval_secs: 60,
             backlog_high_water: 10_000,
+            max_future_secs: 600,
             from_logs: Vec::new(),
         }
     }

@@ -38,6 +38,9 @@ pub struct CollectorMetrics {
     pub retention_partitions_deleted: Counter,
     pub metric_samples_received: Family<EndpointLabel, Counter>,
     pub metric_samples_rejected: Family<MetricRejectLabel, Counter>,
+    /// Panics caught (in a request, a query thread or a background task): each one is a bug,
+    /// and none takes the process down.
+    pub panics: Counter,
 }
 
 impl Default for CollectorMetrics {
@@ -60,6 +63,7 @@ impl Default for CollectorMetrics {
             retention_partitions_deleted: Counter::default(),
             metric_samples_received: Family::default(),
             metric_samples_rejected: Family::default(),
+            panics: Counter::default(),
         }
     }
 }
@@ -68,6 +72,11 @@ impl CollectorMetrics {
     /// Registers every metric under the `pharos_` prefix.
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("pharos");
+        r.register(
+            "panics",
+            "Panics caught in a request, a query thread or a background task (each is a bug; the process kept serving)",
+            self.panics.clone(),
+        );
         r.register(
             "ingest_records",
             "Log records acknowledged, per ingest endpoint",

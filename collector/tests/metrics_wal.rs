@@ -37,6 +37,7 @@ impl MetricSink for RecordingSink {
                 series: s.labels.to_string(),
                 samples: s.samples.len(),
                 reason: "test limit".into(),
+                by_limit: true,
             })
             .collect();
         (

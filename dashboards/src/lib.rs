@@ -17,6 +17,7 @@ use pharos_collector::ingest::http::{authorized, IngestState};
 use pharos_collector::ingest::metrics::http::{self as metrics_ingest, MetricsIngestState};
 use pharos_collector::Collector;
 use prometheus_client::registry::Registry;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -31,6 +32,22 @@ pub struct AppState {
     pub checker: Arc<Checker>,
     /// Rules, alerts, silences, escalation, notifications.
     pub alerting: Arc<Alerting>,
+    pub settings: ApiSettings,
+}
+
+/// Limits of the query API (`[query]` in the config file).
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// A log or PromQL query stops with a clear error after this long (`query.timeout_secs`).
+    pub query_timeout: std::time::Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            query_timeout: pharos_query::budget::DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 /// Tokens, read from env or files by the binary; never logged.
@@ -58,11 +75,22 @@ fn registry_for(collector: &Collector, checker: &Checker) -> Arc<Registry> {
 
 const REQUEST_ID: &str = "x-request-id";
 
+/// A handler's panic becomes this request's 500 (the panic hook has counted and logged it);
+/// the connection and every other request carry on.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"error": "internal error: the request failed (logged as a panic); please report it"})),
+    )
+        .into_response()
+}
+
 /// Adds a request id to every request (kept if the client sent one), echoes it in the
-/// response, and logs each request in a span that carries it.
+/// response, logs each request in a span that carries it, and turns a panic into a 500.
 fn observed(router: Router) -> Router {
     let header_name = header::HeaderName::from_static(REQUEST_ID);
     router
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -96,8 +124,10 @@ pub fn app(
     checker: Arc<Checker>,
     alerting: Arc<Alerting>,
     tokens: &Tokens,
+    settings: ApiSettings,
 ) -> Router {
     let state = AppState {
+        settings,
         registry: registry_for(&collector, &checker),
         collector: collector.clone(),
         api_token: tokens.api.clone(),

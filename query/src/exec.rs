@@ -16,6 +16,7 @@ use tantivy::tokenizer::TokenizerManager;
 use tantivy::{DocAddress, Order, Searcher};
 
 use crate::agg::{AggCollector, AggFruit, AggPlan, MAX_GROUP_FIELDS};
+use crate::budget::{Budget, Budgeted};
 use crate::compile::compile;
 use crate::field::{invalid, resolve, FieldRef};
 use crate::filter::{Filter, Resolver};
@@ -38,6 +39,8 @@ pub struct QueryRequest {
     pub limit: usize,
     /// What `now` means in the query (`_time:>now-15m`).
     pub now_ns: i64,
+    /// The query stops with [`QueryError::Stopped`] when this runs out or is cancelled.
+    pub budget: Budget,
 }
 
 /// A query's result: stored records, or the rows of an aggregation.
@@ -74,6 +77,7 @@ pub struct Prepared {
     pub start: i64,
     pub end: i64,
     pub mode: Mode,
+    pub budget: Budget,
 }
 
 pub enum Mode {
@@ -201,8 +205,8 @@ pub fn prepare(ast: &Ast, req: &QueryRequest) -> Result<Prepared, QueryError> {
                     "stats, timechart and top must come right after the filter",
                 ));
             }
-            let shape = table_shape(&ast.pipes[i], start, end, req.now_ns)?;
-            let mut shape = shape;
+            let mut shape = table_shape(&ast.pipes[i], start, end, req.now_ns)?;
+            crate::table::bucket_count(&shape)?;
             for p in &ast.pipes[i + 1..] {
                 match p {
                     Pipe::Stats { span, .. }
@@ -222,6 +226,7 @@ pub fn prepare(ast: &Ast, req: &QueryRequest) -> Result<Prepared, QueryError> {
         start,
         end,
         mode,
+        budget: req.budget.clone(),
     })
 }
 
@@ -391,15 +396,22 @@ pub fn execute(store: &LogStore, prepared: &Prepared) -> Result<QueryResult, Que
     };
     match &prepared.mode {
         Mode::Table(shape) => {
-            let collector = AggCollector {
-                plan: Arc::new(shape.plan.clone()),
+            let collector = Budgeted {
+                inner: (
+                    AggCollector {
+                        plan: Arc::new(shape.plan.clone()),
+                    },
+                    Count,
+                ),
+                budget: prepared.budget.clone(),
             };
             let per_partition = par_map(&partitions, |p| {
+                check_budget(&prepared.budget)?;
                 let q = partition_query(store, p, compiled.as_ref(), start, end);
                 p.reader
                     .searcher()
-                    .search(&q, &(collector.clone(), Count))
-                    .map_err(|e| index_err(p, e))
+                    .search(&q, &collector)
+                    .map_err(|e| search_err(&prepared.budget, p, e))
             })?;
             let mut fruit = AggFruit::default();
             let mut total = 0u64;
@@ -438,6 +450,22 @@ pub fn run(store: &LogStore, text: &str, req: &QueryRequest) -> Result<QueryResp
     })
 }
 
+pub(crate) fn check_budget(budget: &Budget) -> Result<(), QueryError> {
+    budget.check().map_err(QueryError::Stopped)
+}
+
+/// A search error; a [`Budgeted`] collector's refusal is the budget's, not the index's.
+pub(crate) fn search_err(
+    budget: &Budget,
+    p: &PartitionHandle,
+    e: tantivy::TantivyError,
+) -> QueryError {
+    match budget.check() {
+        Err(why) => QueryError::Stopped(why),
+        Ok(()) => index_err(p, e),
+    }
+}
+
 /// A hit candidate: its sort key (smaller is better), partition and address. Times stay
 /// integers (an f64 cannot hold nanosecond timestamps exactly).
 type Candidate = ((i64, f64), usize, DocAddress);
@@ -470,6 +498,7 @@ fn fetch_hits(
     // Partitions that cannot contribute hits are only counted, afterwards and in parallel.
     let mut count_only: Vec<&Arc<PartitionHandle>> = Vec::new();
     for &i in &order {
+        check_budget(&prepared.budget)?;
         let p = &partitions[i];
         let searcher = p.reader.searcher();
         let q = partition_query(store, p, compiled, start, end);
@@ -520,12 +549,17 @@ fn fetch_hits(
         searchers[i] = Some(searcher);
     }
     total += par_map(&count_only, |p| {
+        check_budget(&prepared.budget)?;
         let q = partition_query(store, p, compiled, start, end);
+        let count = Budgeted {
+            inner: Count,
+            budget: prepared.budget.clone(),
+        };
         p.reader
             .searcher()
-            .search(&q, &Count)
+            .search(&q, &count)
             .map(|n| n as u64)
-            .map_err(|e| index_err(p, e))
+            .map_err(|e| search_err(&prepared.budget, p, e))
     })?
     .into_iter()
     .sum::<u64>();

@@ -166,7 +166,11 @@ impl Resolver<'_> {
             FieldRef::Keyword(Keyword::Level) => level(&m.predicate),
             FieldRef::Keyword(k) => Ok(match &m.predicate {
                 Predicate::Exists => Filter::KeywordExists(k),
-                p => Filter::Keyword(k, str_op(&name, p, m)?),
+                p => match str_op(&name, p, m)? {
+                    // `service:[* TO *]`: any value (a range query needs one bound).
+                    StrOp::Range(Bound::Unbounded, Bound::Unbounded) => Filter::KeywordExists(k),
+                    op => Filter::Keyword(k, op),
+                },
             }),
             FieldRef::Severity => {
                 let (lo, hi) = numeric_bounds(&name, &m.predicate, m)?;

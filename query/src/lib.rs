@@ -4,6 +4,7 @@
 //! view `correlate`, a record's `context`, `field_stats` for the UI).
 
 pub mod agg;
+pub mod budget;
 pub mod compile;
 pub mod context;
 pub mod correlate;
@@ -45,9 +46,21 @@ pub enum QueryError {
     /// What the request names (a record id) does not exist (any more).
     #[error("{0}")]
     NotFound(String),
+    /// The query ran out of its time budget (`query.timeout_secs`) or its client went away.
+    #[error("{}", stopped_message(.0))]
+    Stopped(crate::budget::Stopped),
     #[error("searching {partition}: {source}")]
     Index {
         partition: String,
         source: tantivy::TantivyError,
     },
+}
+
+fn stopped_message(why: &crate::budget::Stopped) -> &'static str {
+    match why {
+        crate::budget::Stopped::TimedOut => {
+            "query timed out: it ran longer than its time budget (query.timeout_secs); narrow the time range or the filter"
+        }
+        crate::budget::Stopped::Cancelled => "query cancelled: the client went away",
+    }
 }

@@ -57,9 +57,11 @@ fn new_accs(plan: &AggPlan) -> Vec<Acc> {
     plan.aggs.iter().map(|(f, _)| Acc::new(*f)).collect()
 }
 
-fn fill_buckets(shape: &TableShape, fruit: &mut AggFruit) -> Result<(), QueryError> {
+/// The number of timechart buckets, refused above [`MAX_BUCKETS`]: checked when the query
+/// is prepared (before any search) and again when the buckets are filled.
+pub(crate) fn bucket_count(shape: &TableShape) -> Result<Option<i64>, QueryError> {
     let (Some(span), Some((start, end))) = (shape.plan.bucket_ns, shape.fill) else {
-        return Ok(());
+        return Ok(None);
     };
     let first = start - start.rem_euclid(span);
     let buckets = (end - first + span - 1) / span;
@@ -68,6 +70,17 @@ fn fill_buckets(shape: &TableShape, fruit: &mut AggFruit) -> Result<(), QueryErr
             "the timechart would have {buckets} buckets (at most {MAX_BUCKETS}): use a larger span= or a shorter range"
         )));
     }
+    Ok(Some(buckets))
+}
+
+fn fill_buckets(shape: &TableShape, fruit: &mut AggFruit) -> Result<(), QueryError> {
+    let (Some(span), Some((start, _))) = (shape.plan.bucket_ns, shape.fill) else {
+        return Ok(());
+    };
+    let Some(buckets) = bucket_count(shape)? else {
+        return Ok(());
+    };
+    let first = start - start.rem_euclid(span);
     let mut combos: BTreeSet<Vec<GVal>> = fruit.groups.keys().map(|k| k[1..].to_vec()).collect();
     if combos.is_empty() && shape.plan.keys.is_empty() {
         combos.insert(Vec::new());

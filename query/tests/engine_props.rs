@@ -249,6 +249,7 @@ async fn engine_matches_naive_evaluation() {
                 end_ns: None,
                 limit: 1,
                 now_ns: common::NOW,
+                budget: Default::default(),
             },
         )
         .expect("prepare"),
@@ -278,6 +279,7 @@ async fn engine_matches_naive_evaluation() {
                     end_ns: end,
                     limit,
                     now_ns: common::NOW,
+                    budget: Default::default(),
                 };
                 let want = naive_matches(&records, &query, &req);
                 let got =
@@ -362,6 +364,7 @@ async fn engine_matches_naive_evaluation() {
                     end_ns: end,
                     limit: 10,
                     now_ns: common::NOW,
+                    budget: Default::default(),
                 };
                 let matched = naive_matches(&records, &query, &req);
                 let got =

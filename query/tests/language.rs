@@ -102,6 +102,7 @@ impl Fixture {
             end_ns: None,
             limit: 100,
             now_ns: NOW,
+            budget: Default::default(),
         };
         run(&self.c.store, q, &req).map(|r| r.result)
     }
@@ -310,6 +311,7 @@ async fn pipes_compute_exact_rows() {
         end_ns: Some(t(3, 0)),
         limit: 100,
         now_ns: NOW,
+        budget: Default::default(),
     };
     let r = run(
         &f.c.store,

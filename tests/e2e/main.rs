@@ -13,6 +13,7 @@ mod common;
 mod config;
 mod crash_cycles;
 mod durability;
+mod hostile;
 mod ingest;
 mod metrics_durability;
 mod metrics_ingest;

@@ -230,6 +230,7 @@ impl RuleExpr for LogExpr {
             end_ns: Some(now_ns),
             limit: 0,
             now_ns,
+            budget: Default::default(),
         };
         // Prepared from the tree parsed at load: no text parsing per evaluation.
         let prepared = pharos_query::exec::prepare(&self.ast, &req).map_err(|e| e.to_string())?;

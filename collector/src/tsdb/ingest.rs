@@ -23,6 +23,9 @@ pub struct RejectedSeries {
     pub series: String,
     pub samples: usize,
     pub reason: String,
+    /// Refused by a cardinality limit (the data was valid), rather than invalid for the
+    /// store (out of order, duplicate, too old, too far in the future).
+    pub by_limit: bool,
 }
 
 /// What an append stored.

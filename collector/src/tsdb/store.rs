@@ -51,6 +51,10 @@ pub struct TsdbLimits {
     pub hour_retention_ms: i64,
     /// Memory for decoded closed 5-minute blocks (`metrics.rollup_cache_mb`; 0: no cache).
     pub rollup_cache_bytes: usize,
+    /// A sample further than this ahead of the clock is refused (`metrics.max_future_secs`):
+    /// stored, it would make every current sample of its series out of order. `None`: no
+    /// bound (the default here, for tests on injected clocks; the config's default is 600 s).
+    pub max_future_ms: Option<i64>,
 }
 
 /// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`), MiB: 1/16
@@ -98,6 +102,7 @@ impl Default for TsdbLimits {
             five_minute_retention_ms: 90 * DAY_MS,
             hour_retention_ms: 400 * DAY_MS,
             rollup_cache_bytes: default_rollup_cache_mb() << 20,
+            max_future_ms: None,
         }
     }
 }
@@ -377,7 +382,12 @@ impl TsdbStore {
     /// Splits `batch` into what may be applied and what is rejected (cardinality limits, out
     /// of order, past raw retention). Writes nothing; safe beside `apply`.
     pub fn admit(&self, batch: MetricBatch) -> (MetricBatch, Vec<RejectedSeries>) {
-        let oldest = self.now_ms().saturating_sub(self.limits.raw_retention_ms);
+        let now = self.now_ms();
+        let oldest = now.saturating_sub(self.limits.raw_retention_ms);
+        let newest_allowed = self
+            .limits
+            .max_future_ms
+            .map_or(i64::MAX, |f| now.saturating_add(f));
         let st = self.state.read();
         let mut out = MetricBatch::default();
         let mut rejected = Vec::new();
@@ -387,15 +397,38 @@ impl TsdbStore {
         let mut newest: HashMap<Labels, (i64, u64)> = HashMap::new();
         for series in batch.series {
             let name = series.labels.to_string();
-            let reject = |reason: String, samples: usize, rejected: &mut Vec<RejectedSeries>| {
+            let reject = |reason: String,
+                          samples: usize,
+                          by_limit: bool,
+                          rejected: &mut Vec<RejectedSeries>| {
                 if samples > 0 {
                     rejected.push(RejectedSeries {
                         series: name.clone(),
                         samples,
                         reason,
+                        by_limit,
                     });
                 }
             };
+            // Future samples first: a series whose samples are all too far ahead is not
+            // created, and none of them can become the series' newest.
+            let future = series
+                .samples
+                .iter()
+                .filter(|s| s.ts_ms > newest_allowed)
+                .count();
+            reject(
+                format!(
+                    "timestamp more than {} s in the future (metrics.max_future_secs)",
+                    self.limits.max_future_ms.unwrap_or(0) / 1000
+                ),
+                future,
+                false,
+                &mut rejected,
+            );
+            if future == series.samples.len() {
+                continue;
+            }
             let id = st.series.id(&series.labels);
             if id.is_none() && !newest.contains_key(&series.labels) {
                 let metric = series.labels.metric_name().to_string();
@@ -403,12 +436,12 @@ impl TsdbStore {
                     + new_per_metric.get(&metric).copied().unwrap_or(0);
                 if st.series.len() + new_total >= self.limits.max_series {
                     let reason = format!("series limit {} reached", self.limits.max_series);
-                    reject(reason, series.samples.len(), &mut rejected);
+                    reject(reason, series.samples.len() - future, true, &mut rejected);
                     continue;
                 }
                 if per_metric >= self.limits.max_series_per_metric {
                     let reason = format!("metric {metric} has {per_metric} series (limit)");
-                    reject(reason, series.samples.len(), &mut rejected);
+                    reject(reason, series.samples.len() - future, true, &mut rejected);
                     continue;
                 }
                 new_total += 1;
@@ -422,7 +455,7 @@ impl TsdbStore {
             let (mut ooo, mut dup, mut old) = (0usize, 0usize, 0usize);
             let mut ooo_at = None;
             let mut kept = Vec::with_capacity(series.samples.len());
-            for s in &series.samples {
+            for s in series.samples.iter().filter(|s| s.ts_ms <= newest_allowed) {
                 match last {
                     Some((t, bits)) if s.ts_ms == t && s.value.to_bits() == bits => continue,
                     Some((t, _)) if s.ts_ms == t => dup += 1,
@@ -441,12 +474,14 @@ impl TsdbStore {
                 reject(
                     format!("out of order: older than the series' newest sample ({t} ms)"),
                     ooo,
+                    false,
                     &mut rejected,
                 );
             }
             reject(
                 "duplicate timestamp with a different value".to_string(),
                 dup,
+                false,
                 &mut rejected,
             );
             reject(
@@ -455,6 +490,7 @@ impl TsdbStore {
                     self.limits.raw_retention_ms
                 ),
                 old,
+                false,
                 &mut rejected,
             );
             if let Some(l) = last {
@@ -482,6 +518,7 @@ impl TsdbStore {
                         "distribution family limit {} reached",
                         self.limits.max_series
                     ),
+                    by_limit: true,
                 });
                 continue;
             }
@@ -489,7 +526,12 @@ impl TsdbStore {
                 id.and_then(|id| st.fam_heads.get(&id))
                     .and_then(|h| h.newest_ts)
             });
-            let reason = if last.is_some_and(|t| d.ts_ms < t) {
+            let reason = if d.ts_ms > newest_allowed {
+                Some(format!(
+                    "timestamp more than {} s in the future (metrics.max_future_secs)",
+                    self.limits.max_future_ms.unwrap_or(0) / 1000
+                ))
+            } else if last.is_some_and(|t| d.ts_ms < t) {
                 Some("out of order: older than the family's newest distribution".to_string())
             } else if d.ts_ms < oldest {
                 Some(format!(
@@ -504,6 +546,7 @@ impl TsdbStore {
                     series: name,
                     samples: 1,
                     reason,
+                    by_limit: false,
                 });
                 continue;
             }

@@ -82,6 +82,16 @@ pub(crate) fn query_error(what: &'static str, e: QueryError) -> Response {
         QueryError::NotFound(_) => {
             (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))).into_response()
         }
+        QueryError::Stopped(pharos_query::budget::Stopped::TimedOut) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+        QueryError::Stopped(pharos_query::budget::Stopped::Cancelled) => (
+            StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
         QueryError::Index { .. } => {
             tracing::error!(error = %e, query = what, "query failed");
             internal_error(e.to_string())

@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use pharos_collector::clock::SharedClock;
 use pharos_collector::tsdb::{LabelMatcher, Labels, MetricStore};
+use pharos_query::budget::Budget;
 use pharos_query::promql::{
     instant_query, parse_selector, range_query, PromError, PromMatrix, PromOptions, PromValue,
 };
@@ -37,7 +38,10 @@ impl FromRef<AppState> for PromState {
         PromState {
             store: s.collector.tsdb.clone(),
             clock: s.collector.clock.clone(),
-            opts: PromOptions::default(),
+            opts: PromOptions {
+                timeout: Some(s.settings.query_timeout),
+                ..PromOptions::default()
+            },
         }
     }
 }
@@ -317,6 +321,11 @@ pub fn error_response(e: &PromError) -> Response {
         PromError::BadData(_) | PromError::Unsupported(_) => StatusCode::BAD_REQUEST,
         PromError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
         PromError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        // nginx's "client closed request", as Prometheus answers a cancelled query; nobody
+        // reads it, but the access log shows why the query ended.
+        PromError::Cancelled(_) => {
+            StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+        }
     };
     let body = json!({"status": "error", "errorType": e.error_type(), "error": e.to_string()});
     (status, axum::Json(body)).into_response()
@@ -335,8 +344,29 @@ async fn run(work: impl FnOnce() -> Result<String, PromError> + Send + 'static) 
     }
 }
 
+/// Runs a query's blocking work; if the client goes away first (hyper drops this future),
+/// the query's budget is cancelled and its evaluation stops at the next check.
+async fn run_query(
+    opts: &PromOptions,
+    work: impl FnOnce() -> Result<String, PromError> + Send + 'static,
+) -> Response {
+    let guard = opts.budget.cancel_on_drop();
+    let response = run(move || {
+        let r = work();
+        if let Err(PromError::Cancelled(what)) = &r {
+            tracing::info!(stopped_in = %what, "PromQL query cancelled: the client went away");
+        }
+        r
+    })
+    .await;
+    guard.disarm();
+    response
+}
+
 fn options(state: &PromState, p: &Params) -> Result<PromOptions, PromError> {
     let mut opts = state.opts.clone();
+    // Each request its own cancellation flag (a clone would share the configured one).
+    opts.budget = Budget::unlimited();
     if let Some(t) = p.get("timeout") {
         let ms = parse_duration("timeout", t)?;
         let asked = Duration::from_millis(u64::try_from(ms.max(1)).unwrap_or(1));
@@ -369,8 +399,11 @@ async fn query(
         Err(e) => return error_response(&e),
     };
     let store = state.store.clone();
-    run(move || instant_query(store.as_ref(), &expr, time, &opts).map(|v| query_data_json(&v)))
-        .await
+    let budget = opts.clone();
+    run_query(&budget, move || {
+        instant_query(store.as_ref(), &expr, time, &opts).map(|v| query_data_json(&v))
+    })
+    .await
 }
 
 async fn query_range(
@@ -396,7 +429,8 @@ async fn query_range(
         Err(e) => return error_response(&e),
     };
     let store = state.store.clone();
-    run(move || {
+    let budget = opts.clone();
+    run_query(&budget, move || {
         range_query(store.as_ref(), &expr, start, end, step, &opts).map(|m| matrix_data_json(&m))
     })
     .await

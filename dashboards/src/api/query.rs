@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
+use pharos_query::budget::Budget;
 use pharos_query::eval::Matcher;
 use pharos_query::exec::{execute, prepare, Mode, Prepared, QueryRequest, QueryResult};
 use pharos_query::export::{export, Format};
@@ -95,6 +96,7 @@ fn request(
         end_ns: time("end", end, now)?,
         limit: limit.unwrap_or(DEFAULT_LIMIT),
         now_ns: now,
+        budget: Budget::with_timeout(state.settings.query_timeout),
     })
 }
 
@@ -105,13 +107,23 @@ fn prepared(text: &str, req: &QueryRequest) -> Result<Prepared, QueryError> {
 
 async fn run_query(state: AppState, text: String, req: QueryRequest) -> Response {
     let store = state.collector.store.clone();
+    // Dropped with this future when the client goes away: the query stops at its next check.
+    let guard = req.budget.cancel_on_drop();
     let result = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let p = prepared(&text, &req)?;
-        let result = execute(&store, &p)?;
+        let result = execute(&store, &p).inspect_err(|e| {
+            if matches!(
+                e,
+                QueryError::Stopped(pharos_query::budget::Stopped::Cancelled)
+            ) {
+                tracing::info!(query = %text, "query cancelled: the client went away");
+            }
+        })?;
         Ok::<_, QueryError>((result, started.elapsed().as_secs_f64() * 1000.0))
     })
     .await;
+    guard.disarm();
     match result {
         Ok(Ok((result, took_ms))) => {
             let mut v = serde_json::to_value(&result).unwrap_or(Value::Null);
@@ -188,6 +200,7 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
     }
     let text = format!("{} | timechart {span}count() by level", p.q);
     let store = state.collector.store.clone();
+    let guard = req.budget.cancel_on_drop();
     let result = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let prepared = prepared(&text, &req)?;
@@ -197,6 +210,7 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
         ))
     })
     .await;
+    guard.disarm();
     let (result, took_ms) = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return query_error("histogram", e),
@@ -248,29 +262,42 @@ async fn export_handler(State(state): State<AppState>, Query(p): Query<ExportPar
             "parameter format: `{requested}` is not ndjson or csv"
         ));
     };
-    let req = match request(&state, p.start, p.end, Some(pharos_query::exec::MAX_LIMIT)) {
+    let mut req = match request(&state, p.start, p.end, Some(pharos_query::exec::MAX_LIMIT)) {
         Ok(r) => r,
         Err(e) => return bad_request(e),
     };
+    // An export runs as long as its client reads (it stops when the client goes away).
+    req.budget = Budget::unlimited();
     let prepared = match prepared(&p.q, &req) {
         Ok(p) => p,
         Err(e) => return query_error("request", e),
     };
     let store = state.collector.store.clone();
     // A small channel: the export thread runs only as fast as the client reads.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, QueryError>>(4);
     tokio::task::spawn_blocking(move || {
         let result = export(&store, &prepared, format, |chunk| {
             tx.blocking_send(Ok(bytes::Bytes::from(chunk))).is_ok()
         });
         if let Err(e) = result {
             tracing::warn!(error = %e, "export failed");
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            let _ = tx.blocking_send(Err(e));
         }
     });
-    let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
+    // Nothing is sent before the first chunk: a query refused while it runs (too many
+    // buckets, its budget) gets its 4xx/5xx answer instead of a 200 cut off mid-stream.
+    let first = match rx.recv().await {
+        Some(Err(e)) => return query_error("export", e),
+        first => first,
+    };
+    let rest = stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    }));
+    });
+    let body = Body::from_stream(
+        stream::iter(first)
+            .chain(rest)
+            .map(|item| item.map_err(|e| std::io::Error::other(e.to_string()))),
+    );
     let (content_type, ext) = match format {
         Format::Ndjson => ("application/x-ndjson", "ndjson"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

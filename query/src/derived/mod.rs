@@ -205,6 +205,7 @@ impl Materializer {
                     end_ns: None,
                     limit: 0,
                     now_ns,
+                    budget: Default::default(),
                 },
             )?;
             let keys: Vec<_> = r.labels.iter().map(|l| l.field.clone()).collect();

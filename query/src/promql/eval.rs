@@ -4,7 +4,6 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::time::Instant;
 
 use pharos_collector::tsdb::{
     LabelMatcher, Labels, MatchOp, MetricStore, Points, Resolution, Sample, SelectRequest,
@@ -12,6 +11,8 @@ use pharos_collector::tsdb::{
 };
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Expr, MatrixSelector, Offset, VectorSelector};
+
+use crate::budget::Budget;
 
 use super::{
     aggregate, binary, functions, unsupported, InstantSample, PromError, PromOptions, RangeSeries,
@@ -43,7 +44,7 @@ pub(crate) struct Evaluator<'a> {
     pub n: usize,
     pub instant: bool,
     pub opts: &'a PromOptions,
-    deadline: Option<Instant>,
+    budget: Budget,
 }
 
 /// How an instant query's vector is ordered.
@@ -152,7 +153,7 @@ impl<'a> Evaluator<'a> {
         step: i64,
         instant: bool,
         opts: &'a PromOptions,
-        deadline: Option<Instant>,
+        budget: Budget,
     ) -> Evaluator<'a> {
         let n = usize::try_from((end - start) / step.max(1) + 1).unwrap_or(1);
         Evaluator {
@@ -163,7 +164,7 @@ impl<'a> Evaluator<'a> {
             n,
             instant,
             opts,
-            deadline,
+            budget,
         }
     }
 
@@ -173,11 +174,11 @@ impl<'a> Evaluator<'a> {
             .collect()
     }
 
+    /// `Err` once the query's time is up or its client has gone.
     pub fn check_deadline(&self, what: &str) -> Result<(), PromError> {
-        match self.deadline {
-            Some(d) if Instant::now() > d => Err(PromError::Timeout(what.to_string())),
-            _ => Ok(()),
-        }
+        self.budget
+            .check()
+            .map_err(|why| PromError::stopped(why, what))
     }
 
     /// Refuses results bigger than the configured bound (series × steps).

@@ -20,16 +20,19 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+pub mod limits;
 pub mod plan;
 mod plan_open;
 mod plan_sum;
 pub mod testing;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use promql_parser::parser::value::ValueType;
 
 use pharos_collector::tsdb::{LabelMatcher, Labels, MetricStore, TsdbError};
+
+use crate::budget::{Budget, Stopped};
 
 /// Prometheus's default lookback delta for instant selectors.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -51,6 +54,9 @@ pub enum PromError {
     /// The evaluation ran past its deadline (Prometheus `timeout`, 503).
     #[error("query timed out in {0}")]
     Timeout(String),
+    /// The client went away; the evaluation stopped (Prometheus `canceled`, 499).
+    #[error("query cancelled in {0}")]
+    Cancelled(String),
 }
 
 impl PromError {
@@ -60,6 +66,7 @@ impl PromError {
             PromError::BadData(_) | PromError::Unsupported(_) => "bad_data",
             PromError::Execution(_) => "execution",
             PromError::Timeout(_) => "timeout",
+            PromError::Cancelled(_) => "canceled",
         }
     }
 }
@@ -83,8 +90,12 @@ pub struct PromOptions {
     /// How far back an instant selector looks for a sample (Prometheus's
     /// `--query.lookback-delta`).
     pub lookback_ms: i64,
-    /// The evaluation gives up with [`PromError::Timeout`] after this long.
+    /// The evaluation gives up with [`PromError::Timeout`] after this long
+    /// (`query.timeout_secs`).
     pub timeout: Option<Duration>,
+    /// The caller's budget: its cancellation flag (set when the client goes away) and any
+    /// deadline of its own; `timeout` tightens it when the query starts.
+    pub budget: Budget,
     /// Whether eligible range functions may read rollups instead of raw samples
     /// (see [`plan`]); off, every read is raw.
     pub use_rollups: bool,
@@ -99,7 +110,8 @@ impl Default for PromOptions {
     fn default() -> Self {
         PromOptions {
             lookback_ms: DEFAULT_LOOKBACK_MS,
-            timeout: Some(Duration::from_secs(120)),
+            timeout: Some(crate::budget::DEFAULT_TIMEOUT),
+            budget: Budget::unlimited(),
             use_rollups: true,
             distribution_scale: pharos_collector::tsdb::rollup::DISTRIBUTION_SCALE,
             max_points: 50_000_000,
@@ -152,20 +164,26 @@ impl PromValue {
     }
 }
 
-/// Parses a query: `bad_data` with the parser's message for invalid PromQL.
+/// Parses a query: `bad_data` with the parser's message for invalid PromQL, or naming the
+/// limit ([`limits`]) a too long, too deep or too complex query crossed.
 pub fn parse(expr: &str) -> Result<promql_parser::parser::Expr, PromError> {
     if expr.trim().is_empty() {
         return Err(PromError::BadData("empty query".into()));
     }
+    limits::check_text(expr)?;
     // The parser is generated code; a panic on some odd input must not take the request
     // (or the server's worker) down with it.
-    match std::panic::catch_unwind(|| promql_parser::parser::parse(expr)) {
-        Ok(Ok(e)) => Ok(e),
-        Ok(Err(msg)) => Err(PromError::BadData(format!("parse error: {msg}"))),
-        Err(_) => Err(PromError::BadData(
-            "parse error: the query could not be parsed".into(),
-        )),
-    }
+    let ast = match std::panic::catch_unwind(|| promql_parser::parser::parse(expr)) {
+        Ok(Ok(e)) => e,
+        Ok(Err(msg)) => return Err(PromError::BadData(format!("parse error: {msg}"))),
+        Err(_) => {
+            return Err(PromError::BadData(
+                "parse error: the query could not be parsed".into(),
+            ))
+        }
+    };
+    limits::check_depth(&ast)?;
+    Ok(ast)
 }
 
 /// Parses a series selector (`match[]` of `/api/v1/series`, `/labels`, …) into store
@@ -186,9 +204,48 @@ pub fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, PromError> {
     }
 }
 
-fn deadline(opts: &PromOptions) -> Option<Instant> {
-    opts.timeout.and_then(|t| Instant::now().checked_add(t))
+fn budget(opts: &PromOptions) -> Budget {
+    match opts.timeout {
+        Some(t) => opts.budget.tightened(t),
+        None => opts.budget.clone(),
+    }
 }
+
+impl PromError {
+    pub(crate) fn stopped(why: Stopped, what: &str) -> PromError {
+        match why {
+            Stopped::TimedOut => PromError::Timeout(what.to_string()),
+            Stopped::Cancelled => PromError::Cancelled(what.to_string()),
+        }
+    }
+}
+
+/// The evaluator recurses once per tree level; a deep tree is evaluated on a thread whose
+/// stack is sized for [`limits::MAX_DEPTH`] levels, whatever thread the caller runs on.
+fn eval_root(
+    ev: &eval::Evaluator<'_>,
+    ast: &promql_parser::parser::Expr,
+) -> Result<eval::Value, PromError> {
+    if limits::depth(ast) <= INLINE_EVAL_DEPTH {
+        return ev.eval(ast);
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pharos-promql".into())
+            .stack_size(DEEP_EVAL_STACK_BYTES)
+            .spawn_scoped(scope, || ev.eval(ast))
+            .map_err(|e| PromError::Execution(format!("cannot start the evaluation: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(PromError::Execution("the evaluation failed".into())))
+    })
+}
+
+/// Trees up to this depth are evaluated on the caller's thread (any 2 MiB stack holds them).
+const INLINE_EVAL_DEPTH: usize = 48;
+/// [`limits::MAX_DEPTH`] levels need under 4 MiB in a debug build (measured with
+/// `limits::tests::the_deepest_allowed_tree_evaluates` and this set to 4 MiB); eight times
+/// that for margin. Only the touched pages are ever committed.
+const DEEP_EVAL_STACK_BYTES: usize = 32 * 1024 * 1024;
 
 /// Evaluates `expr` at `time_ms` (Prometheus's `/api/v1/query`).
 pub fn instant_query(
@@ -198,8 +255,8 @@ pub fn instant_query(
     opts: &PromOptions,
 ) -> Result<PromValue, PromError> {
     let ast = parse(expr)?;
-    let ev = eval::Evaluator::new(store, time_ms, time_ms, 1, true, opts, deadline(opts));
-    let value = ev.eval(&ast)?;
+    let ev = eval::Evaluator::new(store, time_ms, time_ms, 1, true, opts, budget(opts));
+    let value = eval_root(&ev, &ast)?;
     Ok(match value {
         eval::Value::Scalar(v) => PromValue::Scalar {
             ts_ms: time_ms,
@@ -309,16 +366,8 @@ pub fn range_query(
             "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
         )));
     }
-    let ev = eval::Evaluator::new(
-        store,
-        start_ms,
-        end_ms,
-        step_ms,
-        false,
-        opts,
-        deadline(opts),
-    );
-    let value = ev.eval(&ast)?;
+    let ev = eval::Evaluator::new(store, start_ms, end_ms, step_ms, false, opts, budget(opts));
+    let value = eval_root(&ev, &ast)?;
     let steps = ev.step_times();
     let mut out = match value {
         eval::Value::Scalar(v) => vec![RangeSeries {

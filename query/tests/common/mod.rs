@@ -87,6 +87,7 @@ pub fn search(
             end_ns: req.end_ns,
             limit: req.limit,
             now_ns: 0,
+            budget: Default::default(),
         },
     )?;
     match r.result {

@@ -749,6 +749,7 @@ fn run_pharos(store: &LogStore, q: &QuerySpec) -> Result<PharosOut> {
                 end_ns: Some(q.end),
                 limit: *limit,
                 now_ns: q.end,
+                budget: Default::default(),
             };
             let resp = pharos_query::exec::run(store, text, &req)
                 .map_err(|e| anyhow::anyhow!("pharos query {text:?}: {e}"))?;

@@ -7,7 +7,9 @@
 //!   `pharos_metric_samples_rejected_total{reason="limit"}` and logged), since a 4xx would
 //!   make the sender drop the whole request for good and retrying cannot help;
 //! * 400 with the series and reasons as text: some series were invalid (bad metric or label
-//!   names, duplicate labels, no `__name__`) or unsupported (native histograms) — the valid
+//!   names, duplicate labels, no `__name__`), unsupported (native histograms) or refused by
+//!   the store as Prometheus refuses them (out of order, duplicate timestamp, older than the
+//!   raw retention, more than `metrics.max_future_secs` ahead) — the valid
 //!   series of the request *were* stored, as the spec allows; or the body is not snappy or not
 //!   a `WriteRequest`;
 //! * 401 wrong or missing token; 413 body over `ingest.max_body_bytes` (as sent or

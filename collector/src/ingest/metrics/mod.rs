@@ -26,7 +26,7 @@ use super::IngestError;
 use crate::clock::SharedClock;
 use crate::config::IngestSettings;
 use crate::metrics::{CollectorMetrics, EndpointLabel, MetricRejectLabel};
-use crate::tsdb::ingest::{AppendReport, MetricsIngestor};
+use crate::tsdb::ingest::{AppendReport, MetricsIngestor, RejectedSeries};
 use crate::tsdb::MetricBatch;
 
 /// Endpoint label of remote write (the OTLP endpoints use [`super::ENDPOINT_OTLP_HTTP`] and
@@ -158,17 +158,27 @@ impl MetricsIngest {
         }
         match self.ingestor.append(batch, endpoint).await {
             Ok(report) => {
-                if !report.rejected.is_empty() {
-                    let n: usize = report.rejected.iter().map(|r| r.samples).sum();
-                    self.count(endpoint, RejectKind::Limit.label(), n);
+                let (limited, invalid): (Vec<&RejectedSeries>, Vec<&RejectedSeries>) =
+                    report.rejected.iter().partition(|r| r.by_limit);
+                for (kind, refused, what) in [
+                    (RejectKind::Limit, &limited, "metrics series refused by the store's limits"),
+                    (
+                        RejectKind::Invalid,
+                        &invalid,
+                        "metrics samples refused by the store (out of order, duplicate, too old or too far ahead)",
+                    ),
+                ] {
+                    let Some(first) = refused.first() else { continue };
+                    let n: usize = refused.iter().map(|r| r.samples).sum();
+                    self.count(endpoint, kind.label(), n);
                     tracing::warn!(
                         endpoint,
-                        rejected_series = report.rejected.len(),
+                        rejected_series = refused.len(),
                         rejected_samples = n,
                         accepted_samples = report.accepted_samples,
-                        first_series = %report.rejected[0].series,
-                        first_reason = %report.rejected[0].reason,
-                        "metrics series refused by the store's limits"
+                        first_series = %first.series,
+                        first_reason = %first.reason,
+                        "{what}"
                     );
                 }
                 Ok(report)
@@ -193,10 +203,23 @@ impl MetricsIngest {
         let report = self
             .submit(converted.batch, &converted.rejected, ENDPOINT_REMOTE_WRITE)
             .await?;
-        Ok(RemoteWriteOutcome {
-            invalid: converted.rejected,
-            report,
-        })
+        // What the store refused as invalid for it (out of order, too far ahead, …) is a
+        // 400 as in Prometheus; what a limit refused stays a 2xx (a retry cannot help and a
+        // 4xx would make the sender drop the other series' samples for good).
+        let mut invalid = converted.rejected;
+        invalid.extend(
+            report
+                .rejected
+                .iter()
+                .filter(|r| !r.by_limit)
+                .map(|r| Rejected {
+                    series: r.series.clone(),
+                    samples: r.samples,
+                    reason: r.reason.clone(),
+                    kind: RejectKind::Invalid,
+                }),
+        );
+        Ok(RemoteWriteOutcome { invalid, report })
     }
 
     /// A decoded OTLP request: converted, appended, counted; the answer carries
@@ -259,7 +282,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::config::MetricsSettings;
-    use crate::tsdb::ingest::{MetricSink, RejectedSeries};
+    use crate::tsdb::ingest::MetricSink;
     use crate::tsdb::TsdbError;
     use crate::wal::{Wal, WalConfig};
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -283,6 +306,7 @@ mod tests {
                     series: s.labels.to_string(),
                     samples: s.samples.len(),
                     reason: "over the series limit".into(),
+                    by_limit: true,
                 })
                 .collect();
             (
