@@ -2,6 +2,7 @@
 //! endpoints (`/health`, `/ready`, `/metrics`) and serves the embedded web UI.
 
 pub mod api;
+pub mod listener;
 pub mod service;
 pub mod ui;
 
@@ -157,6 +158,7 @@ pub fn app(
             require_api_token,
         ))
         .with_state(state.clone());
+    let max_body = collector.config.ingest.max_body_bytes;
     observed(
         Router::new()
             .merge(ingest)
@@ -164,6 +166,37 @@ pub fn app(
             .merge(service::router(state))
             .merge(ui::router()),
     )
+    .layer(middleware::from_fn_with_state(
+        max_body,
+        check_declared_length,
+    ))
+}
+
+/// A request whose `Content-Length` is over the body limit is answered `413` at once,
+/// before a byte of its body is read or waited for (the handlers' own limits still bound
+/// chunked and compressed bodies as they are read).
+async fn check_declared_length(
+    State(max_body): State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max_body as u64 => (
+            // n is only compared: the answer does not echo a client's number.
+            StatusCode::PAYLOAD_TOO_LARGE,
+            // The same words as the handlers' own limit, whichever refuses it.
+            axum::Json(serde_json::json!({"error": format!(
+                "request body is over the {max_body}-byte limit"
+            )})),
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 /// The dedicated OTLP/HTTP port: only `/v1/logs` and `/v1/metrics`.
@@ -178,6 +211,10 @@ pub fn otlp_http_app(collector: Arc<Collector>, tokens: &Tokens) -> Router {
             &collector, tokens,
         ))),
     )
+    .layer(middleware::from_fn_with_state(
+        collector.config.ingest.max_body_bytes,
+        check_declared_length,
+    ))
 }
 
 fn metrics_ingest_state(collector: &Collector, tokens: &Tokens) -> MetricsIngestState {
