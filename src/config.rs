@@ -30,6 +30,13 @@ pub struct ServerConfig {
     pub otlp_http_addr: String,
     /// Graceful shutdown budget, seconds.
     pub shutdown_timeout_secs: u64,
+    /// Most connections open at once, per listener.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this many seconds (it also ends an idle
+    /// keep-alive wait for the next request).
+    pub header_read_timeout_secs: u64,
+    /// A connection that reads and writes nothing for this many seconds is closed.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +46,9 @@ impl Default for ServerConfig {
             otlp_grpc_addr: "127.0.0.1:4317".into(),
             otlp_http_addr: "127.0.0.1:4318".into(),
             shutdown_timeout_secs: 10,
+            max_connections: 512,
+            header_read_timeout_secs: 15,
+            idle_timeout_secs: 120,
         }
     }
 }
@@ -226,6 +236,15 @@ impl PharosConfig {
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            bail!("server.max_connections: must be between 1 and 1000000");
+        }
+        if !(1..=3600).contains(&self.server.header_read_timeout_secs) {
+            bail!("server.header_read_timeout_secs: must be between 1 and 3600");
+        }
+        if !(1..=86_400).contains(&self.server.idle_timeout_secs) {
+            bail!("server.idle_timeout_secs: must be between 1 and 86400");
+        }
         if !(1..=3600).contains(&self.query.timeout_secs) {
             bail!("query.timeout_secs: must be between 1 and 3600");
         }
@@ -257,6 +276,17 @@ impl PharosConfig {
                         .join("\n")
                 )
             })
+    }
+
+    /// The limits of every listener.
+    pub fn conn_limits(&self) -> pharos_dashboards::listener::ConnLimits {
+        pharos_dashboards::listener::ConnLimits {
+            max_connections: self.server.max_connections,
+            header_read_timeout: std::time::Duration::from_secs(
+                self.server.header_read_timeout_secs,
+            ),
+            idle_timeout: std::time::Duration::from_secs(self.server.idle_timeout_secs),
+        }
     }
 
     /// The query API's settings.

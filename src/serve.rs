@@ -15,6 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::PharosConfig;
+use pharos_dashboards::listener::{limited_incoming, serve_http};
+
+/// One OTLP/gRPC export may take this long (a WAL fsync under load takes milliseconds; a
+/// request still open after a minute is a stalled client).
+const GRPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let config = PharosConfig::load(config_path)?;
@@ -71,14 +76,59 @@ async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({key}): {e}"))
 }
 
+/// Fails for a data dir that cannot be created or written (permissions, a read-only mount);
+/// a *full* one is not an error — the server starts, serves what it has, and refuses ingest
+/// until space is back (`Collector` watches free space) — so that a monitoring system is not
+/// down exactly when a disk fills.
 fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    // A reserve left by an earlier run is what makes a full disk recoverable (`reserve`).
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
     let probe = dir.join(".write-probe");
-    std::fs::write(&probe, b"ok")
-        .map_err(|e| anyhow::anyhow!("data dir {} is not writable: {e}", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
+    let written = std::fs::write(&probe, b"ok");
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            let released = pharos_collector::reserve::release(dir);
+            tracing::error!(data_dir = %dir.display(), reserve_released = released,
+                "the data dir's file system is full: starting anyway (queries, alerting and the UI are served; ingest is refused until space is freed)");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "data dir {} is not writable: {e}",
+            dir.display()
+        )),
+    }
+}
+
+/// (Re-)creates the disk reserve whenever there is room for it, once a minute.
+async fn keep_reserve(
+    storage: pharos_collector::config::StorageConfig,
+    keep_free: u64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut had = None;
+    loop {
+        let (dir, bytes) = (storage.data_dir.clone(), storage.reserve_bytes);
+        let r = tokio::task::spawn_blocking(move || {
+            pharos_collector::reserve::ensure(&dir, bytes, keep_free)
+        })
+        .await;
+        let now = matches!(r, Ok(Ok(true)));
+        if had != Some(now) && bytes > 0 {
+            if now {
+                tracing::info!(bytes, "disk reserve in place (storage.reserve_bytes)");
+            } else {
+                tracing::warn!(bytes, "no room for the disk reserve yet (storage.reserve_bytes); retrying every minute");
+            }
+            had = Some(now);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.wait_for(|v| *v) => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -169,6 +219,11 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     let alerting = Arc::new(alerting);
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(keep_reserve(
+        collector.config.storage.clone(),
+        collector.config.ingest.min_free_disk_bytes,
+        stop_rx.clone(),
+    ));
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
@@ -180,12 +235,13 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         &tokens,
         config.api_settings(),
     );
+    let limits = config.conn_limits();
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
+        let limits = limits.clone();
         async move {
-            axum::serve(http, app)
-                .with_graceful_shutdown(stop)
+            serve_http(http, app, limits, "http", stop)
                 .await
                 .context("HTTP server")
         }
@@ -194,9 +250,9 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         let app = pharos_dashboards::otlp_http_app(collector.clone(), &tokens);
         tracing::info!(addr = ?listeners.otlp_http, "OTLP/HTTP listening");
         let stop = stopped(stop_rx.clone());
+        let limits = limits.clone();
         tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
+            serve_http(listener, app, limits, "otlp_http", stop)
                 .await
                 .context("OTLP/HTTP server")
         });
@@ -211,14 +267,18 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
             OtlpMetricsService::server(collector.metrics_ingest.clone(), tokens.ingest.clone());
         tracing::info!(addr = ?listeners.otlp_grpc, "OTLP/gRPC listening");
         let stop = stopped(stop_rx.clone());
+        let limits = limits.clone();
         tasks.spawn(async move {
+            // The same cap and idle bound as the HTTP listeners; HTTP/2 pings find dead
+            // peers, and one request may not outlive GRPC_REQUEST_TIMEOUT.
+            let idle = limits.idle_timeout;
             tonic::transport::Server::builder()
+                .timeout(GRPC_REQUEST_TIMEOUT)
+                .http2_keepalive_interval(Some(idle / 2))
+                .http2_keepalive_timeout(Some(Duration::from_secs(20)))
                 .add_service(service)
                 .add_service(metrics_service)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    stop,
-                )
+                .serve_with_incoming_shutdown(limited_incoming(listener, limits, "otlp_grpc"), stop)
                 .await
                 .context("OTLP/gRPC server")
         });

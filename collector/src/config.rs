@@ -10,12 +10,16 @@ use serde::{Deserialize, Serialize};
 pub struct StorageConfig {
     /// Root of everything Pharos writes: `wal/` and `index/` live below it.
     pub data_dir: PathBuf,
+    /// Space set aside in the data dir and given back when the disk fills, so that a restart
+    /// on a full disk can open the stores (`reserve`); 0: none.
+    pub reserve_bytes: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./data"),
+            reserve_bytes: 64 << 20,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod metrics;
 pub mod normalize;
 pub mod record;
+pub mod reserve;
 pub mod tsdb;
 pub mod wal;
 

@@ -26,7 +26,7 @@ async fn ready(State(state): State<AppState>) -> Response {
     let backlog = ingestor.backlog();
     let high_water = ingestor.settings().backlog_high_water_records;
     let free = ingestor.disk_free();
-    let min_free = ingestor.settings().min_free_disk_bytes;
+    let min_free = ingestor.required_free_bytes();
     let wal_ok = !c.wal.is_broken();
     let index_ok = !indexer_failed && backlog < high_water;
     let disk_ok = free.map(|f| f >= min_free).unwrap_or(false);
@@ -47,7 +47,15 @@ async fn ready(State(state): State<AppState>) -> Response {
                 "committed_lsn": c.progress().committed_lsn.load(Ordering::SeqCst),
                 "partitions": c.store.all().len(),
             },
-            "disk": {"ok": disk_ok, "free_bytes": free, "min_free_bytes": min_free},
+            "disk": {
+                "ok": disk_ok,
+                "free_bytes": free,
+                "min_free_bytes": min_free,
+                "reason": (!disk_ok).then(|| match free {
+                    Some(f) => format!("ingest refused: the data dir's file system has {f} bytes free, below the {min_free} needed (ingest.min_free_disk_bytes, plus storage.reserve_bytes while the reserve is given back); queries, alerting and the UI are served"),
+                    None => "the data dir's free space cannot be read".to_string(),
+                }),
+            },
             "metrics": {
                 "ok": metrics_ok,
                 "backlog_records": metrics_backlog,

@@ -46,6 +46,8 @@ pub struct Ingestor {
     progress: Arc<IndexerProgress>,
     settings: IngestSettings,
     data_dir: PathBuf,
+    /// `storage.reserve_bytes`: while the reserve is given back, ingest needs room for it too.
+    reserve_bytes: u64,
     metrics: Arc<CollectorMetrics>,
     retention: RetentionSettings,
     partition_len_ns: i64,
@@ -68,6 +70,7 @@ impl Ingestor {
             progress,
             settings: config.ingest.clone(),
             data_dir: config.storage.data_dir.clone(),
+            reserve_bytes: config.storage.reserve_bytes,
             metrics,
             retention: config.retention.clone(),
             partition_len_ns,
@@ -136,6 +139,20 @@ impl Ingestor {
         fs4::available_space(&self.data_dir).ok()
     }
 
+    /// The free space ingest needs: `ingest.min_free_disk_bytes`, plus the disk reserve while
+    /// it is given back (after a start on a full disk), so that what was freed to open the
+    /// stores is not filled again by ingest before the reserve is back in place.
+    pub fn required_free_bytes(&self) -> u64 {
+        let reserve_missing =
+            self.reserve_bytes > 0 && !crate::reserve::path(&self.data_dir).exists();
+        let reserve = if reserve_missing {
+            self.reserve_bytes
+        } else {
+            0
+        };
+        self.settings.min_free_disk_bytes.saturating_add(reserve)
+    }
+
     /// Refuses work the server cannot take now, before anything is written.
     pub fn check_capacity(&self, endpoint: &'static str) -> Result<(), IngestError> {
         let backlog = self.backlog();
@@ -159,14 +176,20 @@ impl Ingestor {
             );
         }
         if let Some(free) = self.disk_free() {
-            if free < self.settings.min_free_disk_bytes {
-                return throttle(
-                    30,
+            let required = self.required_free_bytes();
+            if free < required {
+                let why = if required > self.settings.min_free_disk_bytes {
+                    format!(
+                        "the data dir has {free} bytes free, below ingest.min_free_disk_bytes ({}) plus the disk reserve to restore (storage.reserve_bytes, {})",
+                        self.settings.min_free_disk_bytes, self.reserve_bytes
+                    )
+                } else {
                     format!(
                         "the data dir has {free} bytes free, below ingest.min_free_disk_bytes ({})",
                         self.settings.min_free_disk_bytes
-                    ),
-                );
+                    )
+                };
+                return throttle(30, why);
             }
         }
         Ok(())

@@ -323,6 +323,7 @@ impl Wal {
             active_len,
             next_lsn,
             broken: None,
+            synced_next: next_lsn,
             buf: Vec::new(),
         };
         let (tx, rx) = mpsc::channel();

@@ -17,6 +17,15 @@ use crate::metrics::CollectorMetrics;
 
 pub(super) type Reply = oneshot::Sender<Result<(Lsn, Lsn), WalError>>;
 
+/// How a group commit failed, and on which file.
+enum Failure {
+    /// Writing (or creating a segment) failed: nothing unsynced is trusted, and the
+    /// segment can be cut back to its synced length.
+    Write(PathBuf, io::Error),
+    /// fsync failed: the WAL is unusable until a restart.
+    Sync(PathBuf, io::Error),
+}
+
 pub(super) enum Msg {
     /// Non-empty records whose frame size has been checked by the caller.
     Append { records: Vec<Vec<u8>>, reply: Reply },
@@ -33,8 +42,10 @@ pub(super) struct Writer {
     pub active_start: Lsn,
     pub active_len: u64,
     pub next_lsn: Lsn,
-    /// Set after a failed write/fsync: nothing later may be reported durable.
+    /// Set after a failed fsync (or a failed repair): nothing later may be reported durable.
     pub broken: Option<String>,
+    /// The LSN after the last record known durable (written and synced).
+    pub synced_next: Lsn,
     pub buf: Vec<u8>,
 }
 
@@ -76,7 +87,7 @@ impl Writer {
         }
         let started = Instant::now();
         let mut ranges = Vec::with_capacity(batch.len());
-        let result = (|| -> Result<(), (PathBuf, io::Error)> {
+        let result = (|| -> Result<(), Failure> {
             self.buf.clear();
             for (records, _) in batch.iter() {
                 let pending = self.buf.len() as u64;
@@ -110,15 +121,61 @@ impl Writer {
                     let _ = reply.send(Ok(range));
                 }
             }
-            Err((path, e)) => {
+            Err(failure) => self.fail(batch, ranges, failure),
+        }
+    }
+
+    /// A failed group commit. The entries made durable before the failure (a group can span
+    /// a segment roll) are acknowledged; the others get the error.
+    ///
+    /// A failed *write* (a full disk, above all) is repaired: the active segment is cut back
+    /// to its last synced length and the unwritten LSNs are reused, so the WAL on disk is
+    /// exactly what was acknowledged and the next append (once space is back) carries on by
+    /// itself. A failed *fsync* is not: after one, the kernel may have dropped dirty pages it
+    /// could not write, so nothing written since the last good fsync can be trusted and the
+    /// WAL refuses appends until a restart verifies the segment (docs/operations.md).
+    fn fail(
+        &mut self,
+        batch: &mut Vec<(Vec<Vec<u8>>, Reply)>,
+        ranges: Vec<(Lsn, Lsn)>,
+        failure: Failure,
+    ) {
+        let (path, e) = match &failure {
+            Failure::Write(p, e) | Failure::Sync(p, e) => (p.clone(), e),
+        };
+        let repaired = match &failure {
+            Failure::Write(..) => self.repair(),
+            Failure::Sync(..) => Err(io::Error::other("fsync failed")),
+        };
+        match &repaired {
+            Ok(()) => tracing::error!(path = %path.display(), error = %e,
+                "WAL write failed; the segment is cut back to its last synced record and appends resume when the write succeeds"),
+            Err(_) => {
                 tracing::error!(path = %path.display(), error = %e,
-                    "WAL write/fsync failed; the WAL refuses further appends");
+                    "WAL fsync failed; the WAL refuses further appends until a restart");
                 let why = format!("{}: {e}", path.display());
                 self.broken = Some(why);
                 self.shared.broken.store(true, Ordering::Release);
-                let kind = e.kind();
-                let msg = e.to_string();
-                for (_, reply) in batch.drain(..) {
+            }
+        }
+        let durable_next = self.synced_next;
+        if durable_next > 0 {
+            self.shared
+                .durable
+                .store(durable_next - 1, Ordering::Release);
+            self.shared.watch_tx.send_replace(durable_next - 1);
+        }
+        self.shared
+            .set_segment_len(self.active_start, self.active_len);
+        let kind = e.kind();
+        let msg = e.to_string();
+        let mut ranges = ranges.into_iter();
+        for (_, reply) in batch.drain(..) {
+            match ranges.next() {
+                Some(range) if range.1 < durable_next => {
+                    let _ = reply.send(Ok(range));
+                }
+                _ => {
                     let _ = reply.send(Err(WalError::Io {
                         path: path.clone(),
                         source: io::Error::new(kind, msg.clone()),
@@ -128,34 +185,52 @@ impl Writer {
         }
     }
 
+    /// Cuts the active segment back to its synced length and forgets the LSNs not written.
+    fn repair(&mut self) -> io::Result<()> {
+        self.buf.clear();
+        self.active.set_len(self.active_len)?;
+        if self.fsync {
+            self.active.sync_data()?;
+        }
+        self.next_lsn = self.synced_next;
+        Ok(())
+    }
+
     /// Writes the pending buffer to the active segment and fsyncs it.
-    fn flush_and_sync(&mut self) -> Result<(), (PathBuf, io::Error)> {
+    fn flush_and_sync(&mut self) -> Result<(), Failure> {
         if !self.buf.is_empty() {
             self.active
                 .write_all(&self.buf)
-                .map_err(|e| (self.active_path(), e))?;
-            self.active_len += self.buf.len() as u64;
-            self.buf.clear();
+                .map_err(|e| Failure::Write(self.active_path(), e))?;
+            let written = self.active_len + self.buf.len() as u64;
             if self.fsync {
                 self.active
                     .sync_data()
-                    .map_err(|e| (self.active_path(), e))?;
+                    .map_err(|e| Failure::Sync(self.active_path(), e))?;
                 self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
             }
+            self.active_len = written;
+            self.buf.clear();
         }
+        self.synced_next = self.next_lsn;
         Ok(())
     }
 
     /// Starts a new segment named by the next LSN. The previous one is already synced.
-    fn roll(&mut self) -> Result<(), (PathBuf, io::Error)> {
+    fn roll(&mut self) -> Result<(), Failure> {
         let path = segment_path(&self.shared.dir, self.next_lsn);
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(&path)
-            .map_err(|e| (path.clone(), e))?;
+            .map_err(|e| Failure::Write(path.clone(), e))?;
         if self.fsync {
-            sync_dir(&self.shared.dir).map_err(|e| (self.shared.dir.clone(), e))?;
+            if let Err(e) = sync_dir(&self.shared.dir) {
+                // The new, empty segment may or may not survive a crash; remove it so a
+                // later roll can create it again (replay ignores an empty segment anyway).
+                let _ = std::fs::remove_file(&path);
+                return Err(Failure::Write(self.shared.dir.clone(), e));
+            }
         }
         self.shared
             .set_segment_len(self.active_start, self.active_len);
