@@ -158,6 +158,9 @@ pub struct MetricsSettings {
     pub backlog_high_water: u64,
     /// A sample timestamped further than this many seconds ahead is refused (0: no limit).
     pub max_future_secs: u64,
+    /// New series are refused while the process would use more than this percent of the
+    /// memory available to it (0: no bound).
+    pub new_series_memory_percent: u8,
     /// Metrics derived from logs (`[[metrics.from_logs]]`), for apps that emit no metrics.
     pub from_logs: Vec<LogMetricRule>,
 }
@@ -198,6 +201,7 @@ impl Default for MetricsSettings {
             flush_interval_secs: 60,
             backlog_high_water: 10_000,
             max_future_secs: 600,
+            new_series_memory_percent: 80,
             from_logs: Vec::new(),
         }
     }
@@ -318,6 +322,12 @@ impl CollectorConfig {
             return fail(
                 "metrics.max_series_per_metric",
                 "must be between 1 and metrics.max_series",
+            );
+        }
+        if m.new_series_memory_percent > 95 {
+            return fail(
+                "metrics.new_series_memory_percent",
+                "must be between 0 (no bound) and 95",
             );
         }
         if m.flush_interval_secs == 0 {

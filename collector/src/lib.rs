@@ -199,6 +199,10 @@ impl Collector {
                 five_minute_retention_ms: i64::from(m.five_minute_retention_days) * DAY_MS,
                 hour_retention_ms: i64::from(m.hour_retention_days) * DAY_MS,
                 rollup_cache_bytes: m.rollup_cache_mb.saturating_mul(1 << 20),
+                new_series_memory_bytes: (m.new_series_memory_percent > 0)
+                    .then(crate::memory::available_bytes)
+                    .flatten()
+                    .map(|b| b / 100 * u64::from(m.new_series_memory_percent)),
                 max_future_ms: (m.max_future_secs > 0).then(|| {
                     i64::try_from(m.max_future_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
                 }),

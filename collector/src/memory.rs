@@ -21,6 +21,14 @@ pub fn available_bytes() -> Option<u64> {
     }
 }
 
+/// This process's resident memory in bytes (`VmRSS`), `None` when it cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
 /// `MemTotal` of /proc/meminfo, in bytes.
 fn mem_total(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;

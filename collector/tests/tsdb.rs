@@ -1282,3 +1282,54 @@ fn five_minute_days_survive_reopens_and_the_cache_follows_retention() -> R {
     assert_eq!(read(&store, T0)?, kept);
     Ok(())
 }
+
+#[test]
+fn admission_refuses_new_series_near_the_memory_bound_and_far_future_samples() -> R {
+    let dir = tempfile::tempdir()?;
+    let now = T0 + 24 * HOUR;
+    let l = |m: &str| labels(&[("__name__", m)]);
+    // A bound below any process's resident size: no new series fits.
+    let limits = TsdbLimits {
+        new_series_memory_bytes: Some(1),
+        max_future_ms: Some(600_000),
+        ..TsdbLimits::default()
+    };
+    let (store, _clock) = open_at(dir.path(), limits, now)?;
+    // An existing series (created before the bound mattered, through apply).
+    store.apply(
+        1,
+        &batch(vec![series(
+            &l("known"),
+            MetricKind::Gauge,
+            vec![s(now - 1000, 1.0)],
+        )]),
+    )?;
+    let (ok, rejected) = store.admit(batch(vec![
+        series(
+            &l("known"),
+            MetricKind::Gauge,
+            vec![s(now, 2.0), s(now + 3_600_000, 3.0)],
+        ),
+        series(&l("fresh"), MetricKind::Gauge, vec![s(now, 1.0)]),
+    ]));
+    let kept: Vec<(String, usize)> = ok
+        .series
+        .iter()
+        .map(|x| (x.labels.to_string(), x.samples.len()))
+        .collect();
+    assert_eq!(kept, vec![("known{}".to_string(), 1)]);
+    let mut why: Vec<(String, bool, bool)> = rejected
+        .iter()
+        .map(|r| (r.series.clone(), r.by_limit, r.reason.contains("memory")))
+        .collect();
+    why.sort();
+    assert_eq!(
+        why,
+        vec![
+            ("fresh{}".to_string(), true, true),
+            ("known{}".to_string(), false, false)
+        ]
+    );
+    assert!(rejected.iter().any(|r| r.reason.contains("in the future")));
+    Ok(())
+}

@@ -55,7 +55,16 @@ pub struct TsdbLimits {
     /// stored, it would make every current sample of its series out of order. `None`: no
     /// bound (the default here, for tests on injected clocks; the config's default is 600 s).
     pub max_future_ms: Option<i64>,
+    /// New series are refused while the process's resident memory, plus what the new series
+    /// of a batch are estimated to take ([`NEW_SERIES_BYTES`] each), would pass this
+    /// (`metrics.new_series_memory_percent` of the memory available); `None`: no bound.
+    pub new_series_memory_bytes: Option<u64>,
 }
+
+/// What one new series is estimated to cost until the next flush: its head (about 3 KB), its
+/// index entries, and its share of the flush's write batch (measured: BENCHMARKS.md, "bytes
+/// per active series"). An over-estimate errs on the side of refusing early.
+pub const NEW_SERIES_BYTES: u64 = 16 * 1024;
 
 /// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`), MiB: 1/16
 /// of the memory available to the process ([`crate::memory::available_bytes`]), at most
@@ -103,6 +112,7 @@ impl Default for TsdbLimits {
             hour_retention_ms: 400 * DAY_MS,
             rollup_cache_bytes: default_rollup_cache_mb() << 20,
             max_future_ms: None,
+            new_series_memory_bytes: None,
         }
     }
 }
@@ -127,7 +137,10 @@ pub struct TsdbStats {
 pub(crate) struct State {
     pub series: Index,
     pub families: Index,
-    pub heads: HashMap<u64, HeadSeries>,
+    /// Boxed: a head is about 3 KB, and a map of them inline doubled (and copied) that
+    /// much per series each time it grew, a transient of hundreds of MB for a burst of
+    /// new series.
+    pub heads: HashMap<u64, Box<HeadSeries>>,
     pub fam_heads: HashMap<u64, HeadFamily>,
     /// Raw chunks on disk (persisted in the meta tree with every flush).
     pub stored_chunks: u64,
@@ -337,7 +350,7 @@ impl TsdbStore {
         let mut heads = HashMap::with_capacity(series.len());
         for id in series.ids() {
             let kind = series.entry(id).map_or(MetricKind::Unknown, |e| e.kind);
-            heads.insert(id, restore_series(kv.as_ref(), &files, id, kind)?);
+            heads.insert(id, Box::new(restore_series(kv.as_ref(), &files, id, kind)?));
         }
         let mut fam_heads = HashMap::with_capacity(families.len());
         for id in families.ids() {
@@ -393,6 +406,8 @@ impl TsdbStore {
         let mut rejected = Vec::new();
         // Series this batch would create, and the newest sample admitted per series.
         let mut new_total = 0usize;
+        // How many new series memory allows, read once per batch when it has new series.
+        let mut memory_room: Option<Option<usize>> = None;
         let mut new_per_metric: HashMap<String, usize> = HashMap::new();
         let mut newest: HashMap<Labels, (i64, u64)> = HashMap::new();
         for series in batch.series {
@@ -441,6 +456,15 @@ impl TsdbStore {
                 }
                 if per_metric >= self.limits.max_series_per_metric {
                     let reason = format!("metric {metric} has {per_metric} series (limit)");
+                    reject(reason, series.samples.len() - future, true, &mut rejected);
+                    continue;
+                }
+                let room = *memory_room.get_or_insert_with(|| self.new_series_room());
+                if room.is_some_and(|room| new_total >= room) {
+                    let reason = format!(
+                        "memory: the process is near metrics.new_series_memory_percent of the memory available ({} MiB), so new series are refused until the next flush frees memory (samples of existing series are stored)",
+                        self.limits.new_series_memory_bytes.unwrap_or(0) >> 20
+                    );
                     reject(reason, series.samples.len() - future, true, &mut rejected);
                     continue;
                 }
@@ -559,6 +583,14 @@ impl TsdbStore {
         (out, rejected)
     }
 
+    /// How many new series fit under [`TsdbLimits::new_series_memory_bytes`] now (`None`: no
+    /// bound, or the resident size cannot be read).
+    fn new_series_room(&self) -> Option<usize> {
+        let ceiling = self.limits.new_series_memory_bytes?;
+        let rss = crate::memory::resident_bytes()?;
+        Some(usize::try_from(ceiling.saturating_sub(rss) / NEW_SERIES_BYTES).unwrap_or(usize::MAX))
+    }
+
     /// Applies an admitted batch to the head. Batches come in LSN order from one thread;
     /// those at or below [`TsdbStore::applied_lsn`] were applied already (WAL replay) and
     /// are skipped. What admission could not see (a concurrent batch creating the same new
@@ -585,12 +617,15 @@ impl TsdbStore {
                         continue;
                     }
                     let id = st.series.create(series.labels.clone(), series.kind);
-                    st.heads.insert(id, HeadSeries::new(series.kind));
+                    st.heads.insert(id, Box::new(HeadSeries::new(series.kind)));
                     id
                 }
             };
             let kind = st.series.entry(id).map_or(series.kind, |e| e.kind);
-            let head = st.heads.entry(id).or_insert_with(|| HeadSeries::new(kind));
+            let head = st
+                .heads
+                .entry(id)
+                .or_insert_with(|| Box::new(HeadSeries::new(kind)));
             head.kind = kind;
             for s in &series.samples {
                 if head.newest.is_none_or(|n| s.ts_ms > n.ts_ms) {
@@ -704,7 +739,7 @@ impl TsdbStore {
 
     pub fn stats(&self) -> TsdbStats {
         let st = self.state.read();
-        let head_samples = st.heads.values().map(HeadSeries::head_samples).sum();
+        let head_samples = st.heads.values().map(|h| h.head_samples()).sum();
         let unflushed: u64 = st
             .heads
             .values()
