@@ -26,6 +26,12 @@ use crate::QueryError;
 pub const DEFAULT_TOP: usize = 10;
 /// Largest `top`.
 pub const MAX_TOP: usize = 1000;
+/// Fields returned when the request names no number: the most common ones. A range whose
+/// records carry thousands of distinct attribute keys (a key per user id, say) would otherwise
+/// answer megabytes a sidebar cannot show.
+pub const DEFAULT_MAX_FIELDS: usize = 500;
+/// Largest `limit` of fields.
+pub const MAX_FIELDS: usize = 10_000;
 
 /// Distinct values of one field kept per segment before merging by string. A field with more
 /// distinct values than this in one segment (ids, timestamps as text) keeps that segment's
@@ -45,8 +51,12 @@ const JSON_SEP: char = '\u{1}'; // tantivy's JSON_PATH_SEGMENT_SEP in column nam
 
 #[derive(Debug, Serialize)]
 pub struct FieldsResponse {
-    /// Most common fields first (then by name).
+    /// Most common fields first (then by name), at most the request's `limit`.
     pub fields: Vec<FieldStats>,
+    /// Fields the range has in all (more than `fields.len()` when `truncated`).
+    pub total_fields: usize,
+    /// More fields exist than were returned (the least common were left out).
+    pub truncated: bool,
     pub took_ms: f64,
 }
 
@@ -453,10 +463,26 @@ pub fn field_stats(
     end_ns: Option<i64>,
     top: usize,
 ) -> Result<FieldsResponse, QueryError> {
+    field_stats_limited(store, start_ns, end_ns, top, DEFAULT_MAX_FIELDS)
+}
+
+/// [`field_stats`] returning at most `max_fields` fields, the most common first.
+pub fn field_stats_limited(
+    store: &LogStore,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+    top: usize,
+    max_fields: usize,
+) -> Result<FieldsResponse, QueryError> {
     let started = Instant::now();
     if top > MAX_TOP {
         return Err(QueryError::BadRequest(format!(
             "top {top} is over the maximum of {MAX_TOP}"
+        )));
+    }
+    if max_fields == 0 || max_fields > MAX_FIELDS {
+        return Err(QueryError::BadRequest(format!(
+            "limit {max_fields} must be between 1 and {MAX_FIELDS}"
         )));
     }
     let (start, end) = checked_range(start_ns, end_ns)?;
@@ -506,13 +532,21 @@ pub fn field_stats(
         }
     }
 
-    let mut out: Vec<FieldStats> = fields
+    // Most common first; only the fields returned get their top values sorted out.
+    let mut present: Vec<(String, FieldAcc)> = fields
         .into_iter()
         .filter(|(_, acc)| acc.count > 0)
+        .collect();
+    present.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+    let total_fields = present.len();
+    present.truncate(max_fields);
+    let out: Vec<FieldStats> = present
+        .into_iter()
         .map(|(name, acc)| finish(name, acc, top))
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     Ok(FieldsResponse {
+        truncated: total_fields > out.len(),
+        total_fields,
         fields: out,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })

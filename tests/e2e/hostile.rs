@@ -322,3 +322,56 @@ async fn a_full_stderr_does_not_stop_serving() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_attribute_keys_give_a_bounded_fields_answer() {
+    let server = start(&[]);
+    // 100 records × 200 keys of their own: 20,000 distinct attribute keys.
+    let lines: String = (0..100)
+        .map(|r| {
+            let attrs: Vec<String> = (0..200).map(|k| format!("\"k{r}_{k}\":{k}")).collect();
+            format!(
+                "{{\"msg\":\"wide {r}\",\"common\":\"x\",{}}}\n",
+                attrs.join(",")
+            )
+        })
+        .collect();
+    let (status, body) = post_ndjson(&server, lines).await;
+    assert_eq!(status, 200, "{body}");
+    wait_total(&server, "wide", 100, Duration::from_secs(30)).await;
+    let resp = client()
+        .get(format!("{}/api/v1/fields", server.http))
+        .query(&[("start", "now-1h")])
+        .send()
+        .await
+        .expect("fields");
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.expect("body");
+    assert!(text.len() < 1_000_000, "{} bytes", text.len());
+    let body: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        body["fields"].as_array().map(Vec::len),
+        Some(500),
+        "{:.300}",
+        text
+    );
+    assert_eq!(body["truncated"], true);
+    assert!(
+        body["total_fields"].as_u64().is_some_and(|n| n >= 20_000),
+        "{}",
+        body["total_fields"]
+    );
+    // The most common field comes first; a smaller limit is honoured.
+    assert!(body["fields"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["name"] == "common")));
+    let resp = client()
+        .get(format!("{}/api/v1/fields", server.http))
+        .query(&[("start", "now-1h"), ("limit", "3")])
+        .send()
+        .await
+        .expect("fields");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["fields"].as_array().map(Vec::len), Some(3), "{body}");
+    assert_alive(&server).await;
+}

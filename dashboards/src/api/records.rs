@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use pharos_query::context::context;
 use pharos_query::correlate::correlate;
-use pharos_query::field_stats::{field_stats, DEFAULT_TOP};
+use pharos_query::field_stats::{field_stats_limited, DEFAULT_MAX_FIELDS, DEFAULT_TOP};
 use serde::Deserialize;
 
 use super::{bad_request, run_query, time_params};
@@ -87,6 +87,8 @@ struct FieldsParams {
     start: Option<String>,
     end: Option<String>,
     top: Option<usize>,
+    /// Most fields returned (the most common); the answer says when more exist.
+    limit: Option<usize>,
 }
 
 async fn fields_handler(
@@ -103,5 +105,9 @@ async fn fields_handler(
     };
     let store = state.collector.store.clone();
     let top = p.top.unwrap_or(DEFAULT_TOP);
-    run_query("fields", move || field_stats(&store, start_ns, end_ns, top)).await
+    let limit = p.limit.unwrap_or(DEFAULT_MAX_FIELDS);
+    run_query("fields", move || {
+        field_stats_limited(&store, start_ns, end_ns, top, limit)
+    })
+    .await
 }
