@@ -3,8 +3,21 @@
 
 use super::{Command, Func, Node, Operand};
 
+/// Longest template text. The language is flat (no nesting: parsing is one linear pass), so
+/// size and action count are the only bounds it needs.
+const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+/// Most `{{ … }}` actions in one template.
+const MAX_ACTIONS: usize = 1_000;
+
 pub(super) fn parse(text: &str) -> Result<Vec<Node>, String> {
+    if text.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "template too long: {} bytes (at most {MAX_TEMPLATE_BYTES})",
+            text.len()
+        ));
+    }
     let mut nodes = Vec::new();
+    let mut actions = 0usize;
     let mut rest = text;
     let mut offset = 0usize;
     let mut trim_next_text = false;
@@ -40,6 +53,12 @@ pub(super) fn parse(text: &str) -> Result<Vec<Node>, String> {
             let cmds = parse_action(inner)
                 .map_err(|e| format!("{e} (in the action at offset {action_start})"))?;
             nodes.push(Node::Action(cmds));
+            actions += 1;
+            if actions > MAX_ACTIONS {
+                return Err(format!(
+                    "template too complex: more than {MAX_ACTIONS} actions (at offset {action_start})"
+                ));
+            }
         }
         let consumed = open + 2 + close + 2;
         offset += consumed;

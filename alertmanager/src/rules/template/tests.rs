@@ -100,3 +100,14 @@ fn load_time_errors_name_the_problem() {
         assert!(err.contains(want), "{text}: {err}");
     }
 }
+
+#[test]
+fn oversized_templates_are_refused_with_the_limit_named() {
+    let long = "x".repeat(64 * 1024 + 1);
+    assert!(super::parse::parse(&long).unwrap_err().contains("too long"));
+    let many = "{{ $value }} ".repeat(2_100);
+    assert!(super::parse::parse(&many)
+        .unwrap_err()
+        .contains("more than 1000 actions"));
+    assert!(super::parse::parse(&"{{ $value }}".repeat(500)).is_ok());
+}
