@@ -1,0 +1,3 @@
+export function Explore() {
+  return <section><h1>Explore</h1></section>;
+}

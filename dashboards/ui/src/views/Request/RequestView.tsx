@@ -1,0 +1,3 @@
+export function RequestView() {
+  return <section><h1>Request</h1></section>;
+}
