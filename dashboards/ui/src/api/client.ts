@@ -65,12 +65,18 @@ export interface RangeParams {
   endMs: number;
 }
 
+/** A page's bounds: epoch ms numbers, or nanosecond strings (exact; the server reads both). */
+export interface PageBounds {
+  start: number | string;
+  end: number | string;
+}
+
 export const api = {
-  query(query: string, range: RangeParams, limit: number, signal?: AbortSignal): Promise<QueryResult> {
+  query(query: string, bounds: PageBounds, limit: number, signal?: AbortSignal): Promise<QueryResult> {
     return request("/api/v1/query", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query, start: range.startMs, end: range.endMs, limit }),
+      body: JSON.stringify({ query, start: bounds.start, end: bounds.end, limit }),
       signal,
     });
   },

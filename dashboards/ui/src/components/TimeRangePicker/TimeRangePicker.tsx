@@ -60,7 +60,8 @@ export function TimeRangePicker({ range, tz, refresh, onChange, onTz, onRefresh 
         title={resolved ? `${new Date(resolved.startMs).toISOString()} → ${new Date(resolved.endMs).toISOString()}` : undefined}
         onClick={() => setOpen(!open)}
       >
-        <span aria-hidden="true">🕑</span> {describeRange(range, tz)}
+        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.5" /><path d="M8 4v4l3 2" fill="none" stroke="currentColor" stroke-width="1.5" /></svg>
+        {describeRange(range, tz)}
       </button>
       {open && (
         <div class={css.popover} role="dialog" aria-label="Choose the time range">
