@@ -32,7 +32,7 @@ export function apiUrl(path: string, params: Params = {}): string {
   return q ? `${path}?${q}` : path;
 }
 
-async function request<T>(url: string, init: RequestInit = {}, retried = false): Promise<T> {
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   let resp: Response;
   try {
     resp = await fetch(url, { ...init, headers: { ...authHeaders(), ...(init.headers ?? {}) } });
@@ -40,10 +40,11 @@ async function request<T>(url: string, init: RequestInit = {}, retried = false):
     if (isAbort(e)) throw e;
     throw new ApiError(`cannot reach the Pharos server (${(e as Error).message})`, 0);
   }
-  if (resp.status === 401 && !retried) {
-    // Ask once for every request waiting on it, then try again with the new token.
+  if (resp.status === 401) {
+    // Ask once for every request waiting on it, then try again with the new token (a
+    // refused one asks again, saying so).
     await needToken();
-    return request<T>(url, init, true);
+    return request<T>(url, init);
   }
   const text = await resp.text();
   let body: unknown = null;

@@ -9,11 +9,11 @@ export interface SseEvent {
   data: string;
 }
 
-export async function streamEvents(url: string, onEvent: (e: SseEvent) => void, signal: AbortSignal): Promise<void> {
+export async function streamEvents(url: string, onEvent: (e: SseEvent) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
   const resp = await fetch(url, { headers: { ...authHeaders(), accept: "text/event-stream" }, signal });
   if (resp.status === 401) {
     await needToken();
-    return streamEvents(url, onEvent, signal);
+    return streamEvents(url, onEvent, signal, onOpen);
   }
   if (!resp.ok || !resp.body) {
     const text = await resp.text();
@@ -25,6 +25,7 @@ export async function streamEvents(url: string, onEvent: (e: SseEvent) => void, 
     }
     throw new ApiError(msg || resp.statusText, resp.status);
   }
+  onOpen?.();
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {

@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 
-export function CopyButton({ text, label }: { text: string; label: string }) {
+export function CopyButton({ text, label, short = "Copy" }: { text: string; label: string; short?: string }) {
   const [done, setDone] = useState<"copied" | "failed" | null>(null);
   const copy = async () => {
     try {
@@ -22,7 +22,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   };
   return (
     <button type="button" class="btn small" onClick={copy} aria-label={label}>
-      {done === "copied" ? "Copied" : done === "failed" ? "Copy failed" : "Copy"}
+      {done === "copied" ? "Copied" : done === "failed" ? "Copy failed" : short}
       <span class="visually-hidden" aria-live="polite">{done === "copied" ? "Copied" : ""}</span>
     </button>
   );

@@ -31,7 +31,7 @@ export function ContextList({ anchor, tz, onOpenRecord }: { anchor: Hit; tz: Tim
 
   const row = (h: Hit, isAnchor: boolean) => (
     <li key={h.record_id} class={`${css.ctxRow} ${isAnchor ? css.anchor : ""}`} aria-current={isAnchor ? "true" : undefined}>
-      <button type="button" class={css.ctxButton} onClick={() => onOpenRecord(h.record_id)} disabled={isAnchor} aria-label={isAnchor ? `This record: ${firstLine(h.message).line}` : undefined}>
+      <button type="button" class={css.ctxButton} onClick={() => onOpenRecord(h.record_id)} disabled={isAnchor}>
         <span class="mono">{formatTime(Date.parse(h.timestamp), tz).slice(11)}</span>
         <span class="level" style={{ color: levelVar(h.level) }}>{h.level}</span>
         <span class="mono">{firstLine(h.message).line}</span>

@@ -18,7 +18,8 @@ export function ExportMenu({ query, range }: { query: string; range: RangeParams
     }
   };
   return (
-    <div class={css.export} role="group" aria-label="Export">
+    // data-ndjson names what the NDJSON button fetches (the browser tests compare the file to it).
+    <div class={css.export} role="group" aria-label="Export" data-ndjson={range ? api.exportUrl(query.trim() || "*", range, "ndjson") : undefined}>
       <button type="button" class="btn small" disabled={!range} onClick={() => run("ndjson")}>Export NDJSON</button>
       <button type="button" class="btn small" disabled={!range} onClick={() => run("csv")}>Export CSV</button>
       {status && <span class="muted" role="status">{status}</span>}

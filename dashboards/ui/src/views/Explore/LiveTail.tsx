@@ -73,6 +73,10 @@ export function LiveTail({ query, tz, columns, selectedId, onOpen }: Props) {
           if (!frame) frame = requestAnimationFrame(flush);
         },
         ctl.signal,
+        () => {
+          setStatus("live");
+          setError(null);
+        },
       ).then(
         () => !ctl.signal.aborted && setTimeout(connect, 1000),
         (e) => {

@@ -75,7 +75,7 @@ export function RecordPanel({ recordId, loaded, tz, showContext, onClose, onTogg
             <button type="button" class="btn" aria-pressed={showContext} onClick={onToggleContext}>
               {showContext ? "Hide context" : "Show context"}
             </button>
-            <CopyButton text={JSON.stringify(hit, null, 2)} label="Copy record as JSON" />
+            <CopyButton text={JSON.stringify(hit, null, 2)} label="Copy JSON of this record" short="Copy JSON" />
             {hit.correlation_id && <a class="btn" href={requestHref(hit.correlation_id, tz)}>Request {hit.correlation_id}</a>}
             {hit.trace_id && hit.trace_id !== hit.correlation_id && <a class="btn" href={requestHref(hit.trace_id, tz)}>Trace {hit.trace_id.slice(0, 12)}…</a>}
           </div>

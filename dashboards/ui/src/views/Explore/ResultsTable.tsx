@@ -11,6 +11,7 @@ import { formatTime, TimeZoneMode } from "../../lib/time";
 import css from "./ResultsTable.module.css";
 
 export const ROW_HEIGHT = 24;
+const HEADER_HEIGHT = 25;
 const OVERSCAN = 10;
 
 interface Props {
@@ -72,9 +73,11 @@ export function ResultsTable({ hits, version, total, columns, tz, selectedId, on
     setActive(n);
     const el = scroller.current;
     if (!el) return;
+    // Rows sit below the sticky header.
     const top = n * ROW_HEIGHT;
+    const view = el.clientHeight - HEADER_HEIGHT;
     if (top < el.scrollTop) el.scrollTop = top;
-    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight;
+    else if (top + ROW_HEIGHT > el.scrollTop + view) el.scrollTop = top + ROW_HEIGHT - view;
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
@@ -122,8 +125,11 @@ export function ResultsTable({ hits, version, total, columns, tz, selectedId, on
     );
   }
 
+  // The grid is its own scroll container (so it is the focusable scroll region), with the
+  // header row sticky at its top.
   return (
     <div
+      ref={scroller}
       class={css.grid}
       role="grid"
       aria-label={label}
@@ -133,6 +139,11 @@ export function ResultsTable({ hits, version, total, columns, tz, selectedId, on
       aria-activedescendant={hits[active] ? `row-${hits[active].record_id}` : undefined}
       onKeyDown={onKeyDown}
       onFocus={() => hits[active] || moveTo(0)}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        setScrollTop(el.scrollTop);
+        onScrollAway?.(el.scrollTop + el.clientHeight < el.scrollHeight - ROW_HEIGHT * 2);
+      }}
     >
       <div role="rowgroup" class={css.head}>
         <div role="row" aria-rowindex={1} class={css.headRow} style={{ gridTemplateColumns: template }}>
@@ -145,19 +156,8 @@ export function ResultsTable({ hits, version, total, columns, tz, selectedId, on
           <span role="columnheader" class={css.cell}>Message</span>
         </div>
       </div>
-      <div
-        ref={scroller}
-        class={css.scroller}
-        role="rowgroup"
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          setScrollTop(el.scrollTop);
-          onScrollAway?.(el.scrollTop + el.clientHeight < el.scrollHeight - ROW_HEIGHT * 2);
-        }}
-      >
-        <div style={{ height: `${count * ROW_HEIGHT}px`, position: "relative" }}>{rows}</div>
-        {footer && <div class={css.footer}>{footer}</div>}
-      </div>
+      <div role="rowgroup" style={{ height: `${count * ROW_HEIGHT}px`, position: "relative" }}>{rows}</div>
+      {footer && <div class={css.footer}>{footer}</div>}
     </div>
   );
 }
