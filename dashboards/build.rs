@@ -38,7 +38,11 @@ fn main() {
         if name.ends_with(".gz") || name.ends_with(".br") {
             continue;
         }
-        let rel = path.strip_prefix(&dist).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = path
+            .strip_prefix(&dist)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let bytes = std::fs::read(path).unwrap();
         let variant = |ext: &str| {
             let p = PathBuf::from(format!("{name}.{ext}"));

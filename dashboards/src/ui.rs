@@ -25,7 +25,16 @@ include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 /// First path segments that belong to the server, never to the UI's client-side routes.
 const SERVER_PREFIXES: &[&str] = &[
-    "api", "prometheus", "loki", "v1", "-", "health", "ready", "metrics", "otlp", "_bulk",
+    "api",
+    "prometheus",
+    "loki",
+    "v1",
+    "-",
+    "health",
+    "ready",
+    "metrics",
+    "otlp",
+    "_bulk",
 ];
 
 pub fn router() -> Router {
@@ -150,7 +159,10 @@ mod tests {
 
     fn headers(accept: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(accept).unwrap());
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).unwrap(),
+        );
         h
     }
 
@@ -169,7 +181,11 @@ mod tests {
         let html = std::str::from_utf8(index.identity).unwrap();
         for asset in ASSETS.iter().filter(|a| a.path.starts_with("assets/")) {
             if asset.identity.len() > 4096 {
-                assert!(asset.gzip.is_some() && asset.brotli.is_some(), "{}", asset.path);
+                assert!(
+                    asset.gzip.is_some() && asset.brotli.is_some(),
+                    "{}",
+                    asset.path
+                );
             }
         }
         assert!(html.contains("/assets/"), "index.html names the bundle");

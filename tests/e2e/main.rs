@@ -22,3 +22,4 @@ mod query;
 mod real_clients;
 mod records;
 mod service;
+mod ui;
