@@ -6,6 +6,7 @@ import uPlot from "uplot";
 import type { TableResult } from "../../api/types";
 import { UPlotChart } from "../../components/Chart/UPlotChart";
 import { isTimechart, stackSeries, statsBars, timechartSeries } from "../../lib/table";
+import { levelColor, LEVELS } from "../../lib/levels";
 import { formatTime, TimeZoneMode } from "../../lib/time";
 import type { ChartKind } from "../../lib/url";
 import css from "./Explore.module.css";
@@ -17,7 +18,7 @@ export function AggregationView({ table, tz, chart, onChart }: { table: TableRes
   return (
     <div class={css.aggregation}>
       {timechart ? <TimechartChart table={table} tz={tz} chart={chart} onChart={onChart} /> : <StatsBars table={table} />}
-      <div class={css.tableWrap}>
+      <div class={css.tableWrap} tabIndex={0} role="region" aria-label="Rows">
         <table class={css.table} aria-label="Aggregation result">
           <thead>
             <tr>{table.columns.map((c) => <th key={c} scope="col">{c}</th>)}</tr>
@@ -50,7 +51,8 @@ function TimechartChart({ table, tz, chart, onChart }: { table: TableResult; tz:
     // Stacked bars draw the tallest first, so each series paints over the one above it.
     const order = chart === "bars" ? [...shown.keys()].reverse() : [...shown.keys()];
     for (const i of order) {
-      const color = PALETTE[i % PALETTE.length];
+      // Series named after a level (`by level`) take the level's colour, as in the histogram.
+      const color = (LEVELS as readonly string[]).includes(shown[i].label) ? levelColor(shown[i].label) : PALETTE[i % PALETTE.length];
       series.push({
         label: shown[i].label,
         stroke: color,

@@ -126,7 +126,7 @@ export function Explore() {
         </button>
       </form>
       <div class={css.body}>
-        {!live && (
+        {!live && result.kind === "hits" && (
           <FieldsSidebar hits={result.hits} query={state.query} bounds={bounds} columns={state.columns} onFilter={onFilter} onToggleColumn={onToggleColumn} />
         )}
         <section class={css.results} aria-label="Results">
