@@ -2,6 +2,9 @@
 // Rust build time). Output names carry a content hash, so the server caches them forever.
 import { defineConfig } from "vitest/config";
 
+// Node globals without @types/node (the config is the only file that runs in Node).
+declare const process: { env: Record<string, string | undefined> };
+
 export default defineConfig({
   // Preact's JSX through esbuild: no Babel preset needed.
   esbuild: { jsx: "automatic", jsxImportSource: "preact" },
@@ -17,6 +20,12 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
     sourcemap: false,
+  },
+  // `npm run dev`: the API comes from a running pharos (PHAROS_URL, default :7070).
+  server: {
+    proxy: Object.fromEntries(
+      ["/api", "/prometheus", "/ready", "/health"].map((p) => [p, process.env.PHAROS_URL ?? "http://127.0.0.1:7070"]),
+    ),
   },
   test: {
     environment: "node",
