@@ -43,6 +43,19 @@ test("dragging across the histogram zooms the time range", async () => {
   await page.close();
 });
 
+test("clicking a bar narrows the range to its bucket", async () => {
+  const page = await newPage("/explore?q=*");
+  await page.getByText(/records, \d+ loaded/).waitFor();
+  const box = await page.locator(".u-over").boundingBox();
+  await page.mouse.click(box.x + box.width * 0.7, box.y + box.height - 3);
+  await page.waitForURL(/start=\d{4}-/);
+  const url = new URL(page.url());
+  // A 1-hour range has 1-minute buckets.
+  assert.equal(Date.parse(url.searchParams.get("end")) - Date.parse(url.searchParams.get("start")), 60_000);
+  await page.getByText(/records, \d+ loaded/).waitFor();
+  await page.close();
+});
+
 test("a facet click adds the filter to the query, and its negation too", async () => {
   const page = await newPage("/explore?q=*");
   await page.getByText(/records, \d+ loaded/).waitFor();

@@ -18,6 +18,12 @@ test("live tail shows a record ingested after it started, and pause holds the ne
   assert.equal(await grid.getByText("second live record").count(), 0, "paused: not shown");
   await resume.click();
   await grid.getByText("second live record").waitFor();
+  // Selecting text pauses it: the selection does not move.
+  await grid.getByText("first live record").selectText();
+  await page.getByRole("status").filter({ hasText: "Paused (text selected)" }).waitFor();
+  await ingest([{ service: tag, level: "info", msg: "third live record" }]);
+  await page.getByRole("button", { name: /^Resume \(1 new\)$/ }).waitFor({ timeout: 10_000 });
+  assert.equal(await grid.getByText("third live record").count(), 0);
   // Stopping the tail goes back to search.
   await page.getByRole("button", { name: "Stop live tail" }).click();
   await page.getByRole("grid", { name: "Log records" }).waitFor();
