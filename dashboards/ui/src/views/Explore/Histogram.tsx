@@ -1,7 +1,7 @@
 // The volume histogram over all hits (the histogram API: exact counts, not the loaded rows),
 // stacked by level in the levels' colours. Drag across it to zoom; click a bar to narrow the
-// range to it. A visually hidden summary and zoom-out button serve keyboard and screen-reader
-// users.
+// range to it. The chart's label summarizes it for screen readers; "Zoom out" (twice the
+// span, same middle) works from the keyboard.
 
 import { useMemo, useRef } from "preact/hooks";
 import uPlot from "uplot";
@@ -95,10 +95,21 @@ export function Histogram({ histogram, range, tz, onZoom }: Props) {
 
   return (
     <div class={css.histogram} data-total={total} data-testid="histogram">
-      <div class={css.legend} aria-hidden="true">
+      <div class={css.legend}>
         {stacked.levels.map((l) => (
-          <span key={l}><i style={{ background: `var(--level-${l})` }} />{l}</span>
+          <span key={l} aria-hidden="true"><i style={{ background: `var(--level-${l})` }} />{l}</span>
         ))}
+        <button
+          type="button"
+          class="btn small"
+          onClick={() => {
+            const span = range.endMs - range.startMs;
+            const mid = range.startMs + span / 2;
+            onZoom(mid - span, Math.min(Date.now(), mid + span));
+          }}
+        >
+          Zoom out
+        </button>
       </div>
       <UPlotChart options={options} data={data} height={110} label={label} />
     </div>
