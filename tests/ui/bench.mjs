@@ -34,12 +34,15 @@ for (const q of queries) {
             else requestAnimationFrame(check);
           };
           requestAnimationFrame(check);
+          // A run that never finishes is reported, not waited for forever.
+          setTimeout(() => resolve({ ms: NaN, summary: document.querySelector('[data-testid="summary"]')?.textContent ?? "" }), 20_000);
         }),
     );
     await page.waitForTimeout(50);
     await bar.press("Enter");
     const r = await measured;
-    if (i > 0) times.push(r.ms); // the first run warms the server's caches
+    if (Number.isNaN(r.ms)) console.error(`${q}: run ${i} did not finish in 20 s (summary: ${r.summary})`);
+    else if (i > 0) times.push(r.ms); // the first run warms the server's caches
     if (i === runs) results.push({ query: q, summary: r.summary, times });
   }
 }

@@ -22,7 +22,11 @@ export function QueryEditor({ value, onChange, onRun, fields, onWantFields, erro
   const area = useRef<HTMLTextAreaElement>(null);
   const [cursor, setCursor] = useState(0);
   const [open, setOpen] = useState(false);
-  const [active, setActive] = useState(0);
+  // -1: nothing chosen yet (Tab takes the first).
+  const [active, setActive] = useState(-1);
+  // Enter runs the query unless a suggestion was chosen with the arrow keys (Tab accepts the
+  // highlighted one either way): pressing Enter never does something the person did not see.
+  const [chose, setChose] = useState(false);
   const [focused, setFocused] = useState(false);
 
   const suggestions = useMemo(() => {
@@ -36,7 +40,10 @@ export function QueryEditor({ value, onChange, onRun, fields, onWantFields, erro
   const items = suggestions?.items ?? [];
   const showList = focused && open && items.length > 0;
 
-  useEffect(() => setActive(0), [value, cursor]);
+  useEffect(() => {
+    setActive(-1);
+    setChose(false);
+  }, [value, cursor]);
 
   // Grow with the text, up to a few lines.
   useEffect(() => {
@@ -63,19 +70,22 @@ export function QueryEditor({ value, onChange, onRun, fields, onWantFields, erro
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
         const n = items.length;
-        setActive((a) => (a + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
+        setActive((a) => (chose ? (a + (e.key === "ArrowDown" ? 1 : n - 1)) % n : e.key === "ArrowDown" ? 0 : n - 1));
+        setChose(true);
         return;
       }
-      if (e.key === "Tab" || (e.key === "Enter" && !e.ctrlKey && !e.metaKey && items[active]?.detail !== "recent" && value.trim() !== "")) {
+      const enterPicks = e.key === "Enter" && chose && !e.ctrlKey && !e.metaKey;
+      const picked = items[Math.max(0, active)];
+      if (e.key === "Tab" || (enterPicks && picked.detail !== "recent")) {
         e.preventDefault();
-        accept(items[active]);
+        accept(picked);
         return;
       }
-      if (e.key === "Enter" && items[active]?.detail === "recent" && !e.ctrlKey && !e.metaKey) {
+      if (enterPicks && picked.detail === "recent") {
         e.preventDefault();
         setOpen(false);
-        onChange(items[active].insert);
-        onRun(items[active].insert);
+        onChange(picked.insert);
+        onRun(picked.insert);
         return;
       }
       if (e.key === "Escape") {
@@ -115,7 +125,7 @@ export function QueryEditor({ value, onChange, onRun, fields, onWantFields, erro
           aria-autocomplete="list"
           aria-expanded={showList}
           aria-controls={listId}
-          aria-activedescendant={showList ? `${listId}-${active}` : undefined}
+          aria-activedescendant={showList && active >= 0 ? `${listId}-${active}` : undefined}
           aria-invalid={error ? true : undefined}
           aria-describedby={error ? "query-error" : undefined}
           onInput={(e) => {
