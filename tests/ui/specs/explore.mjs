@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { api, BASE, newPage, search, summary } from "../lib/context.mjs";
+import { api, BASE, ingest, newPage, search, summary } from "../lib/context.mjs";
 
 test("a search shows the expected records and the histogram's total equals the API's", async () => {
   const page = await newPage("/explore");
@@ -98,6 +98,33 @@ test("completion offers field names, a field's values and pipes", async () => {
   assert.equal(await bar.inputValue(), "service:payments");
   await bar.pressSequentially(" | st");
   await list.getByRole("option", { name: /stats/ }).waitFor();
+  await page.close();
+});
+
+test("recent queries are offered on an empty query bar, and Enter on one runs it", async () => {
+  const page = await newPage("/explore");
+  await search(page, "service:web");
+  await page.waitForURL(/q=service%3Aweb/);
+  await search(page, "service:auth");
+  await page.waitForURL(/q=service%3Aauth/);
+  const bar = page.getByRole("combobox", { name: "Query" });
+  await bar.fill("");
+  const list = page.getByRole("listbox", { name: "Suggestions" });
+  await list.getByRole("option").first().waitFor();
+  assert.deepEqual((await list.getByRole("option").allInnerTexts()).slice(0, 2).map((t) => t.replace(/^recent\s*/i, "")), ["service:auth", "service:web"]);
+  await bar.press("ArrowDown");
+  await bar.press("ArrowDown");
+  await bar.press("Enter");
+  await page.waitForURL(/q=service%3Aweb/);
+  await page.close();
+});
+
+test("auto-refresh re-runs a relative range and shows records that arrived since", async () => {
+  const tag = `refresh${Date.now()}`;
+  const page = await newPage(`/explore?q=service:${tag}&refresh=5s`);
+  await page.getByText("No records match in this time range.").waitFor();
+  await ingest([{ service: tag, level: "info", msg: "arrived later" }]);
+  await page.getByRole("grid", { name: "Log records" }).getByText("arrived later").waitFor({ timeout: 15_000 });
   await page.close();
 });
 
