@@ -25,9 +25,20 @@ export interface PlacedRecord {
   durationMs: number | null;
 }
 
+/** A span seen in the records: from its first record (less its duration) to its last. */
+export interface SpanExtent {
+  spanId: string;
+  lane: number;
+  startMs: number;
+  endMs: number;
+  records: number;
+}
+
 export interface RequestLayout {
   lanes: string[];
   records: PlacedRecord[];
+  /** Spans with more than one record (a lone record's span is its marker or bar). */
+  spans: SpanExtent[];
   startMs: number;
   endMs: number;
   /** First record to last (durations that reach earlier count too). */
@@ -60,7 +71,20 @@ export function layoutRequest(res: CorrelateResult): RequestLayout {
   const starts = records.map((r) => r.timeMs - (r.durationMs ?? 0));
   const startMs = records.length ? Math.min(...starts) : 0;
   const endMs = records.length ? Math.max(...times) : 0;
-  return { lanes, records, startMs, endMs, durationMs: endMs - startMs, errors, warnings };
+  const bySpan = new Map<string, SpanExtent>();
+  for (const r of records) {
+    const id = r.hit.span_id;
+    if (!id) continue;
+    const from = r.timeMs - (r.durationMs ?? 0);
+    const s = bySpan.get(id);
+    if (s) {
+      s.startMs = Math.min(s.startMs, from);
+      s.endMs = Math.max(s.endMs, r.timeMs);
+      s.records++;
+    } else bySpan.set(id, { spanId: id, lane: r.lane, startMs: from, endMs: r.timeMs, records: 1 });
+  }
+  const spans = [...bySpan.values()].filter((s) => s.records > 1);
+  return { lanes, records, spans, startMs, endMs, durationMs: endMs - startMs, errors, warnings };
 }
 
 /** `850 ms`, `1.25 s`, `2 min 5 s`. */

@@ -121,6 +121,15 @@ function Timeline({ layout, selected, onOpen }: { layout: RequestLayout; selecte
         <div class={css.lane} key={lane} role="group" aria-label={`Service ${lane || "(none)"}`}>
           <div class={css.laneName} title={lane}>{lane || "(none)"}</div>
           <div class={css.track}>
+            {layout.spans.filter((sp) => sp.lane === li).map((sp) => (
+              <span
+                key={sp.spanId}
+                class={css.span}
+                style={{ left: pos(sp.startMs), width: width(sp.endMs - sp.startMs) }}
+                title={`span ${sp.spanId}: ${sp.records} records, ${formatDuration(sp.endMs - sp.startMs)}`}
+                aria-hidden="true"
+              />
+            ))}
             {layout.records.filter((r) => r.lane === li).map((r) => (
               <Fragment key={r.hit.record_id}>
                 {r.durationMs !== null && r.durationMs > 0 && (
