@@ -133,7 +133,10 @@ test("an aggregation shows a table and a chart", async () => {
   await search(page, "* | stats count() by service");
   const table = page.getByRole("table", { name: "Aggregation result" });
   await table.waitFor();
-  assert.equal(await table.getByRole("row").count(), 6);
+  const answer = await api("/api/v1/query", { method: "POST", body: JSON.stringify({ query: "* | stats count() by service", start: "now-1h" }) });
+  // A header row, then one per service (other tests add services of their own).
+  assert.equal(await table.getByRole("row").count(), answer.rows.length + 1);
+  assert.ok(answer.rows.length >= 5);
   await page.getByRole("figure", { name: "Bar chart of count" }).waitFor();
   await search(page, "* | timechart span=5m count() by level");
   await page.getByRole("img", { name: /^Time chart of \d+ series/ }).waitFor();
