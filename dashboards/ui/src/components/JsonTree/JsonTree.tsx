@@ -12,7 +12,7 @@ export function JsonTree({ value, name, open = true }: { value: unknown; name?: 
       <details class={css.node} open={open}>
         <summary>
           {name && <span class={css.key}>{name}: </span>}
-          <span class="muted">{brackets[0]} {entries.length} {Array.isArray(value) ? "items" : "keys"} {brackets[1]}</span>
+          <span class="muted">{brackets[0]} {entries.length} {Array.isArray(value) ? (entries.length === 1 ? "item" : "items") : entries.length === 1 ? "key" : "keys"} {brackets[1]}</span>
         </summary>
         <div class={css.children}>
           {entries.map(([k, v]) => <JsonTree key={k} name={k} value={v} open={open} />)}
