@@ -25,3 +25,4 @@ mod query;
 mod real_clients;
 mod records;
 mod service;
+mod ui;

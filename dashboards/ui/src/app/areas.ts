@@ -1,0 +1,33 @@
+// Every area of the UI, in navigation order. Areas not built yet have a page that says so
+// (no dead links); the second UI issue fills them in. Metrics is at /graph (Prometheus's own
+// name for it) because /metrics is the server's Prometheus text endpoint.
+
+export interface Area {
+  path: string;
+  label: string;
+  built: boolean;
+  /** What the area will do, and what works today instead. */
+  blurb: string;
+  today?: { label: string; href: string }[];
+}
+
+export const AREAS: Area[] = [
+  { path: "/explore", label: "Explore", built: true, blurb: "Search logs." },
+  {
+    path: "/graph", label: "Metrics", built: false,
+    blurb: "PromQL queries with graphs.",
+    today: [{ label: "Prometheus HTTP API (/prometheus/api/v1/query)", href: "/prometheus/api/v1/query?query=up" }],
+  },
+  { path: "/dashboards", label: "Dashboards", built: false, blurb: "Panels of log and metric queries, saved and shared." },
+  {
+    path: "/alerts", label: "Alerts", built: false, blurb: "Firing alerts, silences, escalations and acknowledgements.",
+    today: [{ label: "Alertmanager API (/api/v2/alerts)", href: "/api/v2/alerts" }],
+  },
+  { path: "/checks", label: "Checks", built: false, blurb: "HTTP, TCP, TLS and heartbeat checks with their uptime." },
+  { path: "/slos", label: "SLOs", built: false, blurb: "Service level objectives, error budgets and burn rates." },
+  { path: "/reports", label: "Reports", built: false, blurb: "Monthly uptime and SLO reports." },
+  {
+    path: "/status", label: "Status", built: false, blurb: "The server's own health: WAL, index, disk and metrics store.",
+    today: [{ label: "Readiness (/ready)", href: "/ready" }],
+  },
+];

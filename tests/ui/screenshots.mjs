@@ -1,0 +1,78 @@
+// The screenshots in docs/ui.md, taken from a server the browser tests have seeded:
+//   PHAROS_URL=http://127.0.0.1:PORT node screenshots.mjs ../../docs/ui
+// (tests/e2e/ui.rs runs it after the browser tests when PHAROS_UI_SCREENSHOTS names a folder).
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { launch } from "./lib/browser.mjs";
+import { BASE } from "./lib/context.mjs";
+
+const out = process.argv[2] ?? process.env.PHAROS_UI_SCREENSHOTS ?? "screenshots";
+mkdirSync(out, { recursive: true });
+
+async function shoot(context, name, path, prepare = async () => {}) {
+  const page = await context.newPage();
+  await page.goto(`${BASE}${path}`);
+  await prepare(page);
+  // Let charts settle after their last resize.
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: join(out, `${name}.png`) });
+  await page.close();
+  console.log(`${name}.png`);
+}
+
+const loaded = (page) => page.getByText(/records, \d+ loaded/).waitFor();
+
+for (const scheme of ["light", "dark"]) {
+  const { context, close } = await launch({ colorScheme: scheme, viewport: { width: 1400, height: 820 } });
+  const suffix = scheme === "dark" ? "-dark" : "";
+  await shoot(context, `explore${suffix}`, "/explore?q=level:>=warn", async (page) => {
+    await loaded(page);
+    await page.getByRole("complementary", { name: "Fields" }).getByRole("button", { name: /^service/ }).click();
+    await page.getByText(/Top values over all/).waitFor();
+  });
+  if (scheme === "dark") {
+    await close();
+    continue;
+  }
+  await shoot(context, "query-completion", "/explore", async (page) => {
+    const bar = page.getByRole("combobox", { name: "Query" });
+    await bar.click();
+    await bar.pressSequentially("level:error serv");
+    await page.getByRole("listbox", { name: "Suggestions" }).waitFor();
+  });
+  await shoot(context, "query-error", "/explore", async (page) => {
+    const bar = page.getByRole("combobox", { name: "Query" });
+    await bar.fill('service:checkout "payment declined');
+    await bar.press("Enter");
+    await page.getByRole("alert").waitFor();
+  });
+  await shoot(context, "record-context", "/explore?q=Cart.java", async (page) => {
+    await loaded(page);
+    await page.getByRole("grid", { name: "Log records" }).getByRole("row").nth(1).click();
+    await page.getByRole("button", { name: "Show context" }).click();
+    await page.getByRole("region", { name: "Context" }).getByRole("listitem").nth(3).waitFor();
+  });
+  await shoot(context, "time-range", "/explore?q=*", async (page) => {
+    await loaded(page);
+    await page.getByRole("button", { name: /^Time range:/ }).click();
+  });
+  await shoot(context, "aggregation-timechart", "/explore?q=" + encodeURIComponent("* | timechart span=2m count() by level") + "&chart=bars", async (page) => {
+    await page.getByRole("table", { name: "Aggregation result" }).waitFor();
+  });
+  await shoot(context, "aggregation-stats", "/explore?q=" + encodeURIComponent("* | stats count(), avg(duration_ms), p99(duration_ms) by service"), async (page) => {
+    await page.getByRole("table", { name: "Aggregation result" }).waitFor();
+  });
+  await shoot(context, "request-view", "/request/req-0010", async (page) => {
+    await page.getByRole("region", { name: "Summary" }).waitFor();
+    await page.getByRole("button", { name: /^payments:/ }).click();
+    await page.getByRole("region", { name: "Record" }).getByRole("heading", { name: "Attributes" }).waitFor();
+  });
+  await shoot(context, "live-tail", "/explore?mode=live", async (page) => {
+    await page.getByRole("status").filter({ hasText: /^Live$/ }).waitFor();
+    const body = Array.from({ length: 30 }, (_, i) => JSON.stringify({ service: ["web", "checkout", "auth"][i % 3], level: i % 7 === 0 ? "warn" : "info", msg: `live request ${i} handled` })).join("\n");
+    await fetch(`${BASE}/api/v1/logs`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+    await page.getByText("live request 29 handled").waitFor();
+  });
+  await close();
+}
