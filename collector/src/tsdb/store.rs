@@ -61,10 +61,11 @@ pub struct TsdbLimits {
     pub new_series_memory_bytes: Option<u64>,
 }
 
-/// What one new series is estimated to cost until the next flush: its head (about 3 KB), its
-/// index entries, and its share of the flush's write batch (measured: BENCHMARKS.md, "bytes
-/// per active series"). An over-estimate errs on the side of refusing early.
-pub const NEW_SERIES_BYTES: u64 = 16 * 1024;
+/// What one new series is estimated to cost in resident memory: its head and index entries
+/// (about 6 KB) and what sled keeps after the flush that first writes it (about 40 KB more):
+/// 47-49 KB measured with 100,000 series of 8 labels (BENCHMARKS.md, "Bytes per active
+/// series"). An over-estimate errs on the side of refusing early.
+pub const NEW_SERIES_BYTES: u64 = 48 * 1024;
 
 /// Default of [`TsdbLimits::rollup_cache_bytes`] (and `metrics.rollup_cache_mb`), MiB: 1/16
 /// of the memory available to the process ([`crate::memory::available_bytes`]), at most
