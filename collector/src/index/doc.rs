@@ -31,7 +31,9 @@ fn to_object(attrs: &Attributes) -> BTreeMap<String, OwnedValue> {
         .collect()
 }
 
-pub(crate) fn to_document(schema: &LogSchema, lsn: u64, r: &LogRecord) -> TantivyDocument {
+/// A record as the indexer writes it (public for the fuzz targets, which index as the
+/// collector does).
+pub fn to_document(schema: &LogSchema, lsn: u64, r: &LogRecord) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_u64(schema.lsn, lsn);
     doc.add_i64(schema.ts, r.timestamp_ns);

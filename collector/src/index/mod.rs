@@ -1,7 +1,7 @@
 //! Per-day tantivy partitions: the schema, the store of open partitions that queries read,
 //! the indexer that tails the WAL into them, and retention that drops them.
 
-mod doc;
+pub mod doc;
 pub mod indexer;
 pub mod partition;
 pub mod retention;

@@ -97,14 +97,13 @@ fn parse_time(field: &str, v: &Option<String>) -> Result<i64, String> {
     i64::try_from(t.unix_timestamp_nanos()).map_err(|_| format!("{field}: {s:?} is out of range"))
 }
 
-/// Stores the valid alerts and reports the invalid ones (400, naming each), as Alertmanager
-/// does: one bad alert does not lose the others.
-async fn post_alerts(State(s): State<IngestAlerts>, body: axum::body::Bytes) -> Response {
-    let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid alerts JSON: {e}")),
-    };
-    let now = s.alerting.clock.now_ns();
+/// The body of `POST /api/v2/alerts` (`[PostableAlert]`): the valid alerts, received at
+/// `now` (the start defaults to the end when only that is given, else to `now`), and
+/// for each invalid one why (`alert 3: …`). `Err` when the body is not a JSON array of
+/// alerts. Public for the fuzz target (`fuzz/fuzz_targets/alertmanager_api.rs`).
+pub fn postable_alerts(body: &[u8], now: i64) -> Result<(Vec<Alert>, Vec<String>), String> {
+    let posted: Vec<PostableAlert> =
+        serde_json::from_slice(body).map_err(|e| format!("invalid alerts JSON: {e}"))?;
     let mut alerts = Vec::with_capacity(posted.len());
     let mut errors = Vec::new();
     for (i, p) in posted.into_iter().enumerate() {
@@ -134,6 +133,16 @@ async fn post_alerts(State(s): State<IngestAlerts>, body: axum::body::Bytes) -> 
             Err(e) => errors.push(format!("alert {i}: {e}")),
         }
     }
+    Ok((alerts, errors))
+}
+
+/// Stores the valid alerts and reports the invalid ones (400, naming each), as Alertmanager
+/// does: one bad alert does not lose the others.
+async fn post_alerts(State(s): State<IngestAlerts>, body: axum::body::Bytes) -> Response {
+    let (alerts, errors) = match postable_alerts(&body, s.alerting.clock.now_ns()) {
+        Ok(v) => v,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
     if !alerts.is_empty() {
         let store = s.alerting.store.clone();
         let stored = tokio::task::spawn_blocking(move || store.put(alerts)).await;
