@@ -44,7 +44,7 @@ pub fn check_parsed(parsed: &Parsed) {
 /// choice goes by the input's length, so that a mutation keeping the length (most byte
 /// changes) of an input that found something new in indexing is indexed too.
 pub fn index_records(input: &[u8], records: &[LogRecord]) {
-    if records.is_empty() || input.len() % 4 != 0 {
+    if records.is_empty() || !input.len().is_multiple_of(4) {
         return;
     }
     static SCHEMA: OnceLock<LogSchema> = OnceLock::new();
