@@ -94,8 +94,12 @@ async fn an_ack_stops_the_escalation_and_later_updates_only_record() {
     let id = h.escalator.incidents(true)[0].id.clone();
     h.recorder.take();
 
-    let view = h.escalator.ack(&id, "alice", t0 + 3 * MIN).unwrap();
+    let view = h
+        .escalator
+        .ack_with_comment(&id, "alice", Some("  rolling back  "), t0 + 3 * MIN)
+        .unwrap();
     assert_eq!(view.state, IncidentState::Acknowledged);
+    assert_eq!(view.ack_comment.as_deref(), Some("rolling back"));
     assert_eq!(
         (view.acked_by.as_deref(), view.acked_at),
         (Some("alice"), Some(t0 + 3 * MIN))
@@ -107,6 +111,7 @@ async fn an_ack_stops_the_escalation_and_later_updates_only_record() {
     // Acknowledging again is a success that keeps the first acknowledgement.
     let again = h.escalator.ack(&id, "bob", t0 + 4 * MIN).unwrap();
     assert_eq!(again.acked_by.as_deref(), Some("alice"));
+    assert_eq!(again.ack_comment.as_deref(), Some("rolling back"));
 
     // A new alert joins the group: recorded, nobody re-paged.
     h.clock.set(t0 + 6 * MIN);

@@ -110,6 +110,57 @@ fn an_override_wins_and_cuts_the_rotation_turn() {
 }
 
 #[test]
+fn shifts_list_the_calendar_with_overrides_cutting_the_rotation() {
+    let s = schedules(&format!(
+        "{BERLIN_WEEKLY}overrides = [{{ start = \"2025-03-26T12:00:00+01:00\", end = \"2025-03-27T12:00:00+01:00\", who = \"Dave <dave@example.com>\" }}]\n"
+    ))
+    .unwrap();
+    let primary = s.get("primary").unwrap();
+    let shifts = primary
+        .shifts(ns("2025-03-25T00:00:00Z"), ns("2025-04-01T00:00:00Z"), 100)
+        .unwrap();
+    let got: Vec<(&str, i64, i64, bool)> = shifts
+        .iter()
+        .map(|x| (x.who.name.as_str(), x.start, x.end, x.by_override))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "Bob",
+                ns("2025-03-24T08:00:00Z"),
+                ns("2025-03-26T11:00:00Z"),
+                false
+            ),
+            (
+                "Dave",
+                ns("2025-03-26T11:00:00Z"),
+                ns("2025-03-27T11:00:00Z"),
+                true
+            ),
+            (
+                "Bob",
+                ns("2025-03-27T11:00:00Z"),
+                ns("2025-03-31T07:00:00Z"),
+                false
+            ),
+            // The handoff after the spring change is at 09:00 CEST, 07:00Z.
+            (
+                "carol@example.com",
+                ns("2025-03-31T07:00:00Z"),
+                ns("2025-04-07T07:00:00Z"),
+                false
+            ),
+        ]
+    );
+    // The cap bounds the work whatever the range asked for.
+    let capped = primary
+        .shifts(ns("2025-03-25T00:00:00Z"), ns("2035-01-01T00:00:00Z"), 3)
+        .unwrap();
+    assert_eq!(capped.len(), 3);
+}
+
+#[test]
 fn the_api_view_lists_every_schedule_with_rfc3339_times() {
     let s = schedules(BERLIN_WEEKLY).unwrap();
     let view = serde_json::to_value(s.on_call_now(ns("2025-03-18T00:00:00Z"))).unwrap();

@@ -8,7 +8,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{start, tool_from};
+use std::time::Duration;
+
+use pharos_alertmanager::testing::smtp::TestSmtpServer;
+
+use super::common::{bin, start, tool_from, Server};
 
 fn raw_client() -> reqwest::Client {
     // No automatic decompression: the test looks at the bytes as sent.
@@ -148,6 +152,77 @@ fn browser_test_dir() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// The Alerts area's server: a log rule that fires, one that stays pending, an escalation
+/// policy paging the on-call schedule by e-mail (to `smtp`), then carol 45 s later.
+fn start_alerting(dir: &Path, smtp_port: u16) -> Server {
+    let rules = dir.join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: checkout\n    interval: 1s\n    rules:\n\
+         \x20     - alert: CheckoutErrors\n\
+         \x20       logs: { query: 'level:error service:checkout', window: 10m, condition: '> 2' }\n\
+         \x20       labels: { severity: page, service: checkout }\n\
+         \x20       annotations:\n\
+         \x20         summary: '{{ $value }} checkout errors in 10m'\n\
+         \x20         runbook_url: 'https://runbooks.example.com/checkout'\n\
+         \x20     - alert: CheckoutSlow\n\
+         \x20       for: 1h\n\
+         \x20       logs: { query: 'level:warn service:checkout', window: 10m, condition: '> 0' }\n",
+    )
+    .expect("rules");
+    let config = format!(
+        r#"
+[alerting.rules]
+files = ["{rules}"]
+
+[alerting.smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "Pharos <pharos@example.com>"
+
+[[alerting.receivers]]
+name = "checkout-oncall"
+
+[alerting.route]
+receiver = "checkout-oncall"
+group_by = ["alertname"]
+group_wait = "0s"
+group_interval = "1s"
+repeat_interval = "1h"
+
+[[alerting.escalation.schedules]]
+name = "primary"
+time_zone = "UTC"
+rotation = {{ participants = ["Alice <alice@example.com>", "Bob <bob@example.com>"], handoff = "monday 09:00", start = "2026-01-05" }}
+
+[[alerting.escalation.policies]]
+name = "checkout"
+receivers = ["checkout-oncall"]
+
+[[alerting.escalation.policies.steps]]
+delay = "45s"
+targets = [{{ schedule = "primary" }}]
+
+[[alerting.escalation.policies.steps]]
+targets = [{{ email = "carol@example.com" }}]
+"#,
+        rules = rules.display()
+    );
+    let path = dir.join("pharos.toml");
+    std::fs::write(&path, config).expect("config");
+    let path = path.display().to_string();
+    Server::start_in(
+        bin(),
+        &dir.join("data"),
+        &[
+            ("PHAROS_CONFIG", path.as_str()),
+            ("PHAROS_INDEX__COMMIT_INTERVAL_MS", "100"),
+        ],
+    )
+    .expect("start the alerting server")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_tests_pass_against_the_real_binary() {
     let Some(node) = tool_from("node", "nodejs") else {
@@ -159,24 +234,52 @@ async fn browser_tests_pass_against_the_real_binary() {
     let server = start(&[]);
     let token = "ui-test-token";
     let with_token = start(&[("PHAROS_AUTH__API_TOKEN", token)]);
-    let run = |script: &str| {
-        Command::new(&node)
-            .current_dir(&dir)
-            .args(["--test", "--test-reporter=spec", script])
-            .env("PHAROS_URL", &server.http)
-            .env("PHAROS_TOKEN_URL", &with_token.http)
-            .env("PHAROS_TOKEN", token)
-            .output()
-            .expect("running node")
-    };
-    let out = run("ui.test.mjs");
+    let smtp = TestSmtpServer::start().await.expect("smtp");
+    let alerting_dir = tempfile::tempdir().expect("tempdir");
+    let alerting = start_alerting(alerting_dir.path(), smtp.port());
+    let mut cmd = Command::new(&node);
+    cmd.current_dir(&dir)
+        .args(["--test", "--test-reporter=spec", "ui.test.mjs"])
+        .env("PHAROS_URL", &server.http)
+        .env("PHAROS_TOKEN_URL", &with_token.http)
+        .env("PHAROS_TOKEN", token)
+        .env("PHAROS_ALERTS_URL", &alerting.http);
+    // Blocking for minutes: off the runtime, which serves the SMTP server meanwhile.
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("running node"))
+        .await
+        .expect("node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
         out.status.success(),
-        "browser tests failed:\n{stdout}\n{stderr}\nserver log:\n{}",
-        server.log()
+        "browser tests failed:\n{stdout}\n{stderr}\nserver log:\n{}\nalerting server log:\n{}",
+        server.log(),
+        alerting.log()
+    );
+
+    // The incident acknowledged in the browser: its first step paged the on-call person, and
+    // nothing was sent after, not even when the second step would have been due.
+    let next_due = stdout
+        .lines()
+        .find_map(|l| l.split_once("INCIDENT ").map(|(_, rest)| rest.to_string()))
+        .and_then(|rest| rest.split_whitespace().nth(1).map(str::to_string))
+        .expect("the incidents test prints the incident");
+    let due: jiff::Timestamp = next_due.parse().expect("an RFC 3339 time");
+    let wait = (due.as_millisecond() - jiff::Timestamp::now().as_millisecond()).max(0) + 3000;
+    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    let mut sent = Vec::new();
+    while let Some(m) = smtp.next_message(Duration::from_millis(200)).await {
+        sent.push(m.rcpt_to.join(","));
+    }
+    assert!(
+        sent.iter()
+            .any(|r| r == "alice@example.com" || r == "bob@example.com"),
+        "the on-call person was paged: {sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|r| r.contains("carol")),
+        "the second step (carol) never ran after the acknowledgement: {sent:?}"
     );
     // `PHAROS_UI_SCREENSHOTS=docs/ui cargo test --test e2e ui::` refreshes docs/ui.md's pictures.
     if let Ok(out) = std::env::var("PHAROS_UI_SCREENSHOTS") {
@@ -186,6 +289,7 @@ async fn browser_tests_pass_against_the_real_binary() {
             .arg("screenshots.mjs")
             .arg(&out)
             .env("PHAROS_URL", &server.http)
+            .env("PHAROS_ALERTS_URL", &alerting.http)
             .output()
             .expect("running node");
         assert!(

@@ -115,6 +115,13 @@ impl Server {
             .append(true)
             .open(&self.log_path)?;
         let mut cmd = Command::new(&self.bin);
+        // Only the configuration the test sets: a PHAROS_ variable of the shell that runs
+        // the tests (PHAROS_UI_SCREENSHOTS, or a developer's own settings) is not the server's.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PHAROS_") {
+                cmd.env_remove(&k);
+            }
+        }
         cmd.arg("serve")
             .env("PHAROS_SERVER__HTTP_ADDR", format!("127.0.0.1:{http}"))
             .env(

@@ -10,9 +10,11 @@ import { BASE } from "./lib/context.mjs";
 const out = process.argv[2] ?? process.env.PHAROS_UI_SCREENSHOTS ?? "screenshots";
 mkdirSync(out, { recursive: true });
 
-async function shoot(context, name, path, prepare = async () => {}) {
+const ALERTS = process.env.PHAROS_ALERTS_URL ?? null;
+
+async function shoot(context, name, path, prepare = async () => {}, base = BASE) {
   const page = await context.newPage();
-  await page.goto(`${BASE}${path}`);
+  await page.goto(`${base}${path}`);
   await prepare(page);
   // Let charts settle after their last resize.
   await page.waitForTimeout(400);
@@ -74,5 +76,18 @@ for (const scheme of ["light", "dark"]) {
     await fetch(`${BASE}/api/v1/logs`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
     await page.getByText("live request 29 handled").waitFor();
   });
+  if (ALERTS) {
+    // The alerting server after the browser tests: CheckoutErrors firing, its incident
+    // acknowledged, the silence expired.
+    await shoot(context, "alerts", "/alerts", (page) => page.getByRole("listitem", { name: "CheckoutErrors firing" }).waitFor(), ALERTS);
+    await shoot(context, "alerts-silence", "/alerts", async (page) => {
+      await page.getByRole("button", { name: "Silence CheckoutErrors" }).click();
+      const dialog = page.getByRole("dialog", { name: "New silence" });
+      await dialog.getByRole("textbox", { name: "Comment" }).fill("card network maintenance, TICKET-7");
+      await dialog.getByText("Affects 1 alert now").waitFor();
+    }, ALERTS);
+    await shoot(context, "alerts-incident", "/alerts?tab=incidents&resolved=1", (page) => page.getByText(/Acknowledged by/).first().waitFor(), ALERTS);
+    await shoot(context, "alerts-oncall", "/alerts?tab=oncall", (page) => page.getByRole("table", { name: /Shifts of primary/ }).getByRole("listitem").first().waitFor(), ALERTS);
+  }
   await close();
 }

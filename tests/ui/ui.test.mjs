@@ -21,3 +21,4 @@ await import("./specs/record.mjs");
 await import("./specs/request.mjs");
 await import("./specs/live.mjs");
 await import("./specs/shell.mjs");
+await import("./specs/alerts.mjs");

@@ -15,6 +15,9 @@ use super::config::{EscalationConfig, TargetConfig};
 use super::incident::{incident_id, redact, Incident, IncidentView, Notified, INCIDENTS_SPACE};
 use super::{AckError, EscalationError};
 use crate::alert::Fingerprint;
+
+/// The longest acknowledgement comment kept (characters); longer ones are cut.
+pub const MAX_ACK_COMMENT: usize = 1000;
 use crate::notification::{
     BoxFuture, Deliver, EscalationContext, Message, Notification, NotifySink, Target,
 };
@@ -111,7 +114,7 @@ impl Escalator {
                 ),
             }
         }
-        Ok(Escalator {
+        let escalator = Escalator {
             policies,
             bindings,
             schedules,
@@ -120,7 +123,13 @@ impl Escalator {
             deps,
             incidents: Mutex::new(incidents),
             wake: tokio::sync::Notify::new(),
-        })
+        };
+        escalator.load_overrides()?;
+        Ok(escalator)
+    }
+
+    pub(crate) fn db(&self) -> &crate::storage::SharedStateDb {
+        &self.deps.db
     }
 
     /// The receiver is bound to an escalation policy.
@@ -223,6 +232,7 @@ impl Escalator {
             notified: Vec::new(),
             acked_by: None,
             acked_at_ns: None,
+            ack_comment: None,
             resolved_at_ns: None,
         };
         let outbox = self.notify_step(&mut inc, 0, 0, now);
@@ -417,6 +427,22 @@ impl Escalator {
     /// Acknowledges an incident: no further steps. Acknowledging again is a success that
     /// keeps the first acknowledgement.
     pub fn ack(&self, incident_id: &str, by: &str, now_ns: i64) -> Result<IncidentView, AckError> {
+        self.ack_with_comment(incident_id, by, None, now_ns)
+    }
+
+    /// [`Escalator::ack`] with the acknowledger's comment, kept on the incident (at most
+    /// [`MAX_ACK_COMMENT`] characters).
+    pub fn ack_with_comment(
+        &self,
+        incident_id: &str,
+        by: &str,
+        comment: Option<&str>,
+        now_ns: i64,
+    ) -> Result<IncidentView, AckError> {
+        let comment = comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| c.chars().take(MAX_ACK_COMMENT).collect::<String>());
         let mut incidents = self.incidents.lock();
         let inc = incidents
             .get(incident_id)
@@ -433,6 +459,7 @@ impl Escalator {
         let mut acked = inc.clone();
         acked.acked_by = Some(by.to_string());
         acked.acked_at_ns = Some(now_ns);
+        acked.ack_comment = comment;
         acked.next_escalation_at_ns = None;
         self.deps
             .db
@@ -451,6 +478,17 @@ impl Escalator {
         by: &str,
         now_ns: i64,
     ) -> Result<Vec<IncidentView>, AckError> {
+        self.ack_by_fingerprint_with_comment(fingerprint, by, None, now_ns)
+    }
+
+    /// [`Escalator::ack_by_fingerprint`] with the acknowledger's comment.
+    pub fn ack_by_fingerprint_with_comment(
+        &self,
+        fingerprint: Fingerprint,
+        by: &str,
+        comment: Option<&str>,
+        now_ns: i64,
+    ) -> Result<Vec<IncidentView>, AckError> {
         let ids: Vec<String> = self
             .incidents
             .lock()
@@ -467,7 +505,9 @@ impl Escalator {
         if ids.is_empty() {
             return Err(AckError::NoIncidentForAlert(fingerprint.to_string()));
         }
-        ids.iter().map(|id| self.ack(id, by, now_ns)).collect()
+        ids.iter()
+            .map(|id| self.ack_with_comment(id, by, comment, now_ns))
+            .collect()
     }
 
     /// A signed link acknowledging `incident_id` until `expires_at_ns`.

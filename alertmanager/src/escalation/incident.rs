@@ -26,6 +26,9 @@ pub(crate) struct Incident {
     pub notified: Vec<Notified>,
     pub acked_by: Option<String>,
     pub acked_at_ns: Option<i64>,
+    /// What the acknowledger wrote ("rolling back the deploy"); older incidents have none.
+    #[serde(default)]
+    pub ack_comment: Option<String>,
     pub resolved_at_ns: Option<i64>,
 }
 
@@ -98,6 +101,7 @@ impl Incident {
                 .collect(),
             acked_by: self.acked_by.clone(),
             acked_at: self.acked_at_ns,
+            ack_comment: self.ack_comment.clone(),
             resolved_at: self.resolved_at_ns,
         }
     }
@@ -165,6 +169,7 @@ pub struct IncidentView {
     pub acked_by: Option<String>,
     #[serde(serialize_with = "ser_opt_ns")]
     pub acked_at: Option<i64>,
+    pub ack_comment: Option<String>,
     #[serde(serialize_with = "ser_opt_ns")]
     pub resolved_at: Option<i64>,
 }

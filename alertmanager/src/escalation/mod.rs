@@ -8,6 +8,7 @@ mod ack;
 mod config;
 mod engine;
 mod incident;
+mod overrides;
 
 pub use ack::{AckClaims, AckKey, AckKeyError, ACK_SECRET_ENV};
 pub use config::{
@@ -15,6 +16,7 @@ pub use config::{
 };
 pub use engine::{Escalator, EscalatorDeps};
 pub use incident::{IncidentState, IncidentView, NotifiedView};
+pub use overrides::{NewOverride, MAX_API_OVERRIDES, MAX_OVERRIDE_NS};
 
 pub use crate::oncall::ConfigError;
 use crate::storage::StorageError;

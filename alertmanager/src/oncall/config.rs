@@ -124,6 +124,9 @@ impl ScheduleConfig {
                 start_ns,
                 end_ns,
                 who,
+                id: None,
+                created_by: String::new(),
+                comment: String::new(),
             });
         }
         overrides.sort_by_key(|o| o.start_ns);
@@ -131,7 +134,7 @@ impl ScheduleConfig {
             name: self.name.clone(),
             tz,
             rotation,
-            overrides,
+            overrides: parking_lot::RwLock::new(overrides),
         })
     }
 

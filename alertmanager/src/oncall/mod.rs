@@ -12,7 +12,7 @@ use serde::Serializer;
 
 pub use config::{ConfigError, OverrideConfig, RotationConfig, ScheduleConfig};
 pub use person::Person;
-pub use schedule::{OnCall, OnCallError, Schedule};
+pub use schedule::{OnCall, OnCallError, Override, OverrideError, OverrideView, Schedule, Shift};
 
 /// Every configured schedule, by name.
 #[derive(Default)]

@@ -1,10 +1,10 @@
 //! A participant of an on-call schedule, written the way e-mail headers write people:
 //! `Alice <alice@example.com>` or a bare `alice@example.com`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Someone who can be on call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     /// The display name (the address when none was written).
     pub name: String,

@@ -5,7 +5,8 @@
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use serde::Serialize;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
 
 use super::person::Person;
 use super::ser_ns;
@@ -37,10 +38,63 @@ pub struct OnCall {
     pub by_override: bool,
 }
 
-pub(crate) struct Override {
+/// One turn on call (see [`Schedule::shifts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shift {
+    pub who: Person,
+    #[serde(serialize_with = "ser_ns")]
+    pub start: i64,
+    #[serde(serialize_with = "ser_ns")]
+    pub end: i64,
+    pub by_override: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
     pub start_ns: i64,
     pub end_ns: i64,
     pub who: Person,
+    /// Where it came from: `None` for the config file's overrides, an id for those created
+    /// through the API (stored, and deletable there).
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// One override as `GET /api/v1/oncall/{schedule}/overrides` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideView {
+    /// `None` for the config file's overrides (changed there, not through the API).
+    pub id: Option<String>,
+    pub who: Person,
+    #[serde(serialize_with = "ser_ns")]
+    pub start: i64,
+    #[serde(serialize_with = "ser_ns")]
+    pub end: i64,
+    pub created_by: String,
+    pub comment: String,
+}
+
+/// Why an override was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    #[error("no on-call schedule named {0:?}")]
+    UnknownSchedule(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("overlaps the override of {who} from {start} to {end}")]
+    Overlaps {
+        who: String,
+        start: String,
+        end: String,
+    },
+    #[error("no override {0:?} created through the API in this schedule")]
+    UnknownOverride(String),
+    #[error("storing the override: {0}")]
+    Storage(String),
 }
 
 /// Shift `k` starts at wall-clock `anchor + k × length` in the zone. Wall-clock times are
@@ -126,8 +180,8 @@ pub struct Schedule {
     pub(crate) name: String,
     pub(crate) tz: TimeZone,
     pub(crate) rotation: Rotation,
-    /// Sorted by start, non-overlapping.
-    pub(crate) overrides: Vec<Override>,
+    /// Sorted by start, non-overlapping: the config file's and the API's.
+    pub(crate) overrides: RwLock<Vec<Override>>,
 }
 
 impl Schedule {
@@ -150,12 +204,84 @@ impl Schedule {
         })
     }
 
-    fn turn_at(&self, t: i64) -> Result<(Person, i64, i64, bool), OnCallError> {
-        if let Some(o) = self
-            .overrides
+    /// The turns that overlap `[from_ns, to_ns)`, in order, at most `max` of them (the
+    /// calendar of `GET /api/v1/oncall/{schedule}/shifts`). The first starts at or before
+    /// `from_ns`; each turn is a rotation shift or an override (cutting shifts around it).
+    pub fn shifts(&self, from_ns: i64, to_ns: i64, max: usize) -> Result<Vec<Shift>, OnCallError> {
+        let mut out = Vec::new();
+        let mut t = from_ns;
+        while t < to_ns && out.len() < max {
+            let (who, since, until, by_override) = self.turn_at(t)?;
+            out.push(Shift {
+                who,
+                start: since,
+                end: until,
+                by_override,
+            });
+            // Turns are never empty (a shift has a positive length and overrides too), so
+            // this moves forward; the guard is for a malformed rotation all the same.
+            if until <= t {
+                break;
+            }
+            t = until;
+        }
+        Ok(out)
+    }
+
+    /// Every override, by start.
+    pub fn overrides(&self) -> Vec<OverrideView> {
+        self.overrides
+            .read()
             .iter()
-            .find(|o| o.start_ns <= t && t < o.end_ns)
+            .map(|o| OverrideView {
+                id: o.id.clone(),
+                who: o.who.clone(),
+                start: o.start_ns,
+                end: o.end_ns,
+                created_by: o.created_by.clone(),
+                comment: o.comment.clone(),
+            })
+            .collect()
+    }
+
+    /// Adds an override unless it overlaps another (which would make "who is on call"
+    /// depend on order, as the config refuses too).
+    pub(crate) fn insert_override(&self, o: Override) -> Result<(), OverrideError> {
+        let mut list = self.overrides.write();
+        if let Some(p) = list
+            .iter()
+            .find(|p| p.start_ns < o.end_ns && o.start_ns < p.end_ns)
         {
+            return Err(OverrideError::Overlaps {
+                who: p.who.name.clone(),
+                start: pharos_collector::clock::rfc3339(p.start_ns),
+                end: pharos_collector::clock::rfc3339(p.end_ns),
+            });
+        }
+        list.push(o);
+        list.sort_by_key(|o| o.start_ns);
+        Ok(())
+    }
+
+    /// Removes an override created through the API; the config file's stay.
+    pub(crate) fn remove_override(&self, id: &str) -> Option<Override> {
+        let mut list = self.overrides.write();
+        let at = list.iter().position(|o| o.id.as_deref() == Some(id))?;
+        Some(list.remove(at))
+    }
+
+    /// Overrides created through the API in this schedule.
+    pub(crate) fn api_override_count(&self) -> usize {
+        self.overrides
+            .read()
+            .iter()
+            .filter(|o| o.id.is_some())
+            .count()
+    }
+
+    fn turn_at(&self, t: i64) -> Result<(Person, i64, i64, bool), OnCallError> {
+        let overrides = self.overrides.read();
+        if let Some(o) = overrides.iter().find(|o| o.start_ns <= t && t < o.end_ns) {
             return Ok((o.who.clone(), o.start_ns, o.end_ns, true));
         }
         let (k, start, end) = self
@@ -163,14 +289,12 @@ impl Schedule {
             .shift_at(&self.tz, t)
             .ok_or(OnCallError::OutOfRange(t))?;
         // An override inside this shift cuts the turn short on either side.
-        let since = self
-            .overrides
+        let since = overrides
             .iter()
             .map(|o| o.end_ns)
             .filter(|&e| e > start && e <= t)
             .fold(start, i64::max);
-        let until = self
-            .overrides
+        let until = overrides
             .iter()
             .map(|o| o.start_ns)
             .filter(|&s| s > t && s < end)

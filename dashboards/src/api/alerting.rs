@@ -1,7 +1,9 @@
 //! Pharos's alerting API (behind the API token): rules (`GET /api/v1/rules`, Prometheus's
 //! shape), SLOs (`GET /api/v1/slos`), on-call (`GET /api/v1/oncall`), escalation incidents
 //! and acknowledgement (`GET /api/v1/incidents`, `POST /api/v1/incidents/{id}/ack`), the
-//! notification log (`GET /api/v1/notifications`) and `POST /-/reload`.
+//! notification log (`GET /api/v1/notifications`), on-call shifts and overrides
+//! (`GET /api/v1/oncall/{schedule}/shifts`, `GET|POST /api/v1/oncall/{schedule}/overrides`,
+//! `DELETE …/overrides/{id}`) and `POST /-/reload`.
 //!
 //! The one-click acknowledgement link of an e-mail (`GET|POST /api/v1/ack/{token}`) is in
 //! [`ack_link_router`]: its signed, expiring token is the credential, so it needs no API token.
@@ -13,13 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pharos_alertmanager::escalation::AckError;
+use pharos_alertmanager::escalation::{AckError, NewOverride};
 use pharos_alertmanager::notify::LogFilter;
+use pharos_alertmanager::oncall::OverrideError;
 use pharos_alertmanager::{Alerting, Fingerprint};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{bad_request, internal_error};
+use super::{bad_request, internal_error, parse_time_param};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +30,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/slos", get(slos))
         .route("/api/v1/oncall", get(oncall))
+        .route("/api/v1/oncall/{schedule}/shifts", get(shifts))
+        .route(
+            "/api/v1/oncall/{schedule}/overrides",
+            get(list_overrides).post(create_override),
+        )
+        .route(
+            "/api/v1/oncall/{schedule}/overrides/{id}",
+            axum::routing::delete(delete_override),
+        )
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/ack", post(ack))
         .route("/api/v1/notifications", get(notifications))
@@ -47,6 +59,142 @@ async fn slos(State(state): State<AppState>) -> Response {
 
 async fn oncall(State(state): State<AppState>) -> Response {
     Json(json!({ "schedules": state.alerting.escalator.on_call_now() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ShiftParams {
+    /// RFC 3339, epoch seconds or milliseconds, `now-1d`; default now.
+    from: Option<String>,
+    /// Default four weeks after `from`.
+    to: Option<String>,
+}
+
+/// The most shifts one calendar request lists (a daily rotation over a year and some).
+const MAX_SHIFTS: usize = 500;
+
+/// `GET /api/v1/oncall/{schedule}/shifts?from=&to=`: the turns of a schedule (the UI's
+/// four-week calendar), overrides included.
+async fn shifts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Query<ShiftParams>,
+) -> Response {
+    const WEEK_NS: i64 = 7 * 24 * 3600 * 1_000_000_000;
+    let now = state.alerting.clock.now_ns();
+    let from = match parse_time_param("from", &p.from) {
+        Err(e) => return bad_request(e),
+        Ok(t) => t.unwrap_or(now),
+    };
+    let to = match parse_time_param("to", &p.to) {
+        Err(e) => return bad_request(e),
+        Ok(t) => t.unwrap_or(from.saturating_add(4 * WEEK_NS)),
+    };
+    if to <= from {
+        return bad_request("parameter to: must be after from");
+    }
+    let Some(schedule) = state.alerting.escalator.schedules().get(&name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no on-call schedule named {name:?}") })),
+        )
+            .into_response();
+    };
+    match schedule.shifts(from, to, MAX_SHIFTS) {
+        Ok(shifts) => Json(json!({
+            "schedule": name,
+            "truncated": shifts.len() == MAX_SHIFTS,
+            "shifts": shifts,
+        }))
+        .into_response(),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+fn override_error(e: OverrideError) -> Response {
+    let status = match e {
+        OverrideError::UnknownSchedule(_) | OverrideError::UnknownOverride(_) => {
+            StatusCode::NOT_FOUND
+        }
+        OverrideError::Overlaps { .. } => StatusCode::CONFLICT,
+        OverrideError::Invalid(_) => StatusCode::BAD_REQUEST,
+        OverrideError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+async fn list_overrides(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.alerting.escalator.schedules().get(&name) {
+        Some(s) => Json(json!({ "schedule": name, "overrides": s.overrides() })).into_response(),
+        None => override_error(OverrideError::UnknownSchedule(name)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    /// `Name <address>` or an address.
+    who: String,
+    /// RFC 3339 or epoch seconds / milliseconds.
+    start: String,
+    end: String,
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/oncall/{schedule}/overrides`: someone covers `[start, end)`; stored before
+/// the answer, and used for paging from then on.
+async fn create_override(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: OverrideBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(format!("override body: {e}")),
+    };
+    let (start, end) = match (
+        parse_time_param("start", &Some(b.start.clone())),
+        parse_time_param("end", &Some(b.end.clone())),
+    ) {
+        (Ok(Some(s)), Ok(Some(e))) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return bad_request(e),
+        _ => return bad_request("start and end are required"),
+    };
+    let alerting = state.alerting.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let now = alerting.clock.now_ns();
+        alerting.escalator.add_override(
+            &name,
+            NewOverride {
+                who: &b.who,
+                start_ns: start,
+                end_ns: end,
+                created_by: &b.created_by,
+                comment: &b.comment,
+            },
+            now,
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(view)) => (StatusCode::CREATED, Json(json!({ "override": view }))).into_response(),
+        Ok(Err(e)) => override_error(e),
+        Err(e) => internal_error(format!("override: {e}")),
+    }
+}
+
+async fn delete_override(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    let alerting = state.alerting.clone();
+    match tokio::task::spawn_blocking(move || alerting.escalator.delete_override(&name, &id)).await
+    {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e)) => override_error(e),
+        Err(e) => internal_error(format!("override: {e}")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -72,6 +220,8 @@ fn ack_error(e: AckError) -> Response {
 struct AckBody {
     /// Who acknowledges (shown to everyone later notified).
     by: Option<String>,
+    /// Why, or what is being done (kept on the incident, shown in its timeline).
+    comment: Option<String>,
 }
 
 /// Acknowledges an incident by its id, or every open incident holding the alert with that
@@ -81,8 +231,8 @@ async fn ack(
     Path(id): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let by = body
-        .and_then(|Json(b)| b.by)
+    let (by, comment) = body.map_or((None, None), |Json(b)| (b.by, b.comment));
+    let by = by
         .map(|b| b.trim().to_string())
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| "api".to_string());
@@ -90,10 +240,11 @@ async fn ack(
     let now = alerting.clock.now_ns();
     let result = tokio::task::spawn_blocking(move || {
         let esc = &alerting.escalator;
-        match esc.ack(&id, &by, now) {
+        let comment = comment.as_deref();
+        match esc.ack_with_comment(&id, &by, comment, now) {
             Err(AckError::UnknownIncident(_)) if Fingerprint::parse(&id).is_some() => {
                 let fp = Fingerprint::parse(&id).unwrap_or(Fingerprint(0));
-                esc.ack_by_fingerprint(fp, &by, now)
+                esc.ack_by_fingerprint_with_comment(fp, &by, comment, now)
             }
             other => other.map(|v| vec![v]),
         }

@@ -32,7 +32,7 @@ export function apiUrl(path: string, params: Params = {}): string {
   return q ? `${path}?${q}` : path;
 }
 
-async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   let resp: Response;
   try {
     resp = await fetch(url, { ...init, headers: { ...authHeaders(), ...(init.headers ?? {}) } });

@@ -14,6 +14,7 @@ import css from "./App.module.css";
 
 // The request view loads when first opened: the first load carries only the explorer.
 const RequestView = lazy(() => import("../views/Request/RequestView").then((m) => ({ default: m.RequestView })));
+const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
 
 export function App() {
   const loc = useLocation();
@@ -70,6 +71,10 @@ export function App() {
         {loc.pathname.startsWith("/request/") ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <RequestView />
+          </Suspense>
+        ) : area?.path === "/alerts" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Alerts />
           </Suspense>
         ) : area?.built ? (
           <Explore />

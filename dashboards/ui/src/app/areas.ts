@@ -19,10 +19,7 @@ export const AREAS: Area[] = [
     today: [{ label: "Prometheus HTTP API (/prometheus/api/v1/query)", href: "/prometheus/api/v1/query?query=up" }],
   },
   { path: "/dashboards", label: "Dashboards", built: false, blurb: "Panels of log and metric queries, saved and shared." },
-  {
-    path: "/alerts", label: "Alerts", built: false, blurb: "Firing alerts, silences, escalations and acknowledgements.",
-    today: [{ label: "Alertmanager API (/api/v2/alerts)", href: "/api/v2/alerts" }],
-  },
+  { path: "/alerts", label: "Alerts", built: true, blurb: "Firing alerts, silences, incidents, on call, rules and the notification log." },
   { path: "/checks", label: "Checks", built: false, blurb: "HTTP, TCP, TLS and heartbeat checks with their uptime." },
   { path: "/slos", label: "SLOs", built: false, blurb: "Service level objectives, error budgets and burn rates." },
   { path: "/reports", label: "Reports", built: false, blurb: "Monthly uptime and SLO reports." },
