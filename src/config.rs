@@ -131,6 +131,8 @@ pub struct PharosConfig {
     pub checks: Vec<CheckConfig>,
     /// Rules, SLOs, routing, receivers, escalation (`[alerting]`).
     pub alerting: AlertingConfig,
+    /// The status page and badges (`[status_page]`).
+    pub status_page: pharos_dashboards::status::StatusPageConfig,
 }
 
 /// Parsed listen addresses.
@@ -233,6 +235,9 @@ impl PharosConfig {
         self.alerting
             .validate(&|id| self.checks.iter().any(|c| c.id == id))
             .map_err(anyhow::Error::msg)?;
+        self.status_page
+            .validate(&|id| self.checks.iter().any(|c| c.id == id))
+            .map_err(anyhow::Error::msg)?;
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
@@ -293,6 +298,7 @@ impl PharosConfig {
     pub fn api_settings(&self) -> pharos_dashboards::ApiSettings {
         pharos_dashboards::ApiSettings {
             query_timeout: std::time::Duration::from_secs(self.query.timeout_secs),
+            status_page: self.status_page.clone(),
         }
     }
 

@@ -304,6 +304,11 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     }
 
     // Health checks and heartbeats; every state change is already durable when decided.
+    // Each probe's result also goes to the metrics store (the response-time history).
+    tokio::spawn(record_probes(
+        checker.probe_results(4096),
+        collector.metrics_ingest.clone(),
+    ));
     let checks_task = tokio::spawn(checker.clone().run(stop_rx.clone()));
     let alerting_task = tokio::spawn(alerting.clone().run(stop_rx.clone()));
     tokio::spawn(reload_on_sighup(alerting.clone()));
@@ -352,5 +357,25 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Writes the checks' probe results to the metrics store as `probe_success` and
+/// `probe_duration_seconds`, a batch per second at most (a check probes every few seconds;
+/// one append per result would cost a WAL fsync each).
+async fn record_probes(
+    mut results: tokio::sync::mpsc::Receiver<pharos_alertmanager::checks::ProbeResult>,
+    ingest: Arc<pharos_collector::ingest::metrics::MetricsIngest>,
+) {
+    while let Some(first) = results.recv().await {
+        let mut batch = vec![first];
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while let Ok(r) = results.try_recv() {
+            batch.push(r);
+        }
+        let metrics = pharos_alertmanager::checks::probe_series::probe_batch(&batch);
+        if let Err(e) = ingest.append_internal(metrics).await {
+            tracing::warn!(error = %e, results = batch.len(), "probe results not written to the metrics store");
+        }
     }
 }

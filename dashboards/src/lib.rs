@@ -4,6 +4,7 @@
 pub mod api;
 pub mod listener;
 pub mod service;
+pub mod status;
 pub mod ui;
 
 use std::sync::Arc;
@@ -41,12 +42,15 @@ pub struct AppState {
 pub struct ApiSettings {
     /// A log or PromQL query stops with a clear error after this long (`query.timeout_secs`).
     pub query_timeout: std::time::Duration,
+    /// `[status_page]`: who sees `/status` and the badges, and what they show.
+    pub status_page: status::StatusPageConfig,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             query_timeout: pharos_query::budget::DEFAULT_TIMEOUT,
+            status_page: status::StatusPageConfig::default(),
         }
     }
 }
@@ -163,6 +167,7 @@ pub fn app(
         Router::new()
             .merge(ingest)
             .merge(api)
+            .merge(status::router(state.clone()))
             .merge(service::router(state))
             .merge(ui::router()),
     )

@@ -35,6 +35,8 @@ const SERVER_PREFIXES: &[&str] = &[
     "metrics",
     "otlp",
     "_bulk",
+    "status",
+    "badge",
 ];
 
 pub fn router() -> Router {

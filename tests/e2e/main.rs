@@ -25,4 +25,5 @@ mod query;
 mod real_clients;
 mod records;
 mod service;
+mod status_page;
 mod ui;

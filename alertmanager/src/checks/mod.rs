@@ -14,6 +14,7 @@ pub mod heartbeat;
 pub mod ledger;
 pub mod metrics;
 pub mod probe;
+pub mod probe_series;
 pub mod scheduler;
 pub mod state;
 
@@ -22,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pharos_collector::clock::{SharedClock, NANOS_PER_SEC};
+use pharos_collector::clock::{SharedClock, NANOS_PER_DAY, NANOS_PER_SEC};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
@@ -54,6 +55,20 @@ pub struct Checker {
     by_id: HashMap<String, usize>,
     metrics: CheckMetrics,
     changes: tokio::sync::broadcast::Sender<StateChange>,
+    /// Every probe result, for the metrics store (`probe_success`, `probe_duration_seconds`:
+    /// the response-time history of the checks view). Installed by [`Checker::probe_results`].
+    probes: Mutex<Option<tokio::sync::mpsc::Sender<ProbeResult>>>,
+    probes_dropped: std::sync::atomic::AtomicU64,
+}
+
+/// One probe's result, as it is written to the metrics store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeResult {
+    pub check: String,
+    pub kind: CheckKind,
+    pub at_ns: i64,
+    pub ok: bool,
+    pub latency_ms: Option<f64>,
 }
 
 /// A check's state change as it is published to subscribers (the rule engine evaluates
@@ -72,6 +87,9 @@ pub struct LastResult {
     pub reason: String,
     pub status: Option<u16>,
     pub latency_ms: Option<f64>,
+    /// A TLS check's certificate expiry (RFC 3339), from this result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_expires_at: Option<String>,
 }
 
 /// A check as `GET /api/v1/checks` shows it.
@@ -137,6 +155,8 @@ impl Checker {
             by_id,
             metrics,
             changes,
+            probes: Mutex::new(None),
+            probes_dropped: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -170,6 +190,7 @@ impl Checker {
                 self.metrics.observe_latency(id, ms);
             }
         }
+        self.send_probe(check, &outcome, at_ns);
         let mut rt = check.rt.lock();
         let transition = rt.machine.observe(outcome.ok, at_ns);
         let event = transition.map(|t| Event::new(t.at_ns, t.from, t.to, &outcome));
@@ -193,6 +214,36 @@ impl Checker {
         event
     }
 
+    /// Every probe result from now on, through a channel of `capacity`. The results are
+    /// telemetry, not the uptime record (the ledger is): when the reader falls behind, results
+    /// are dropped and counted ([`Checker::probe_results_dropped`]) rather than slowing probes.
+    pub fn probe_results(&self, capacity: usize) -> tokio::sync::mpsc::Receiver<ProbeResult> {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        *self.probes.lock() = Some(tx);
+        rx
+    }
+
+    pub fn probe_results_dropped(&self) -> u64 {
+        self.probes_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn send_probe(&self, check: &Check, outcome: &Outcome, at_ns: i64) {
+        let probes = self.probes.lock();
+        let Some(tx) = probes.as_ref() else { return };
+        let result = ProbeResult {
+            check: check.config.id.clone(),
+            kind: check.config.kind,
+            at_ns,
+            ok: outcome.ok,
+            latency_ms: outcome.latency_ms,
+        };
+        if tx.try_send(result).is_err() {
+            self.probes_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Every state change from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
         self.changes.subscribe()
@@ -214,6 +265,9 @@ impl Checker {
                     reason: o.reason.clone(),
                     status: o.status,
                     latency_ms: o.latency_ms,
+                    tls_expires_at: o
+                        .tls_not_after
+                        .map(|t| pharos_collector::clock::rfc3339(t.saturating_mul(NANOS_PER_SEC))),
                 });
                 CheckView {
                     id: c.config.id.clone(),
@@ -238,6 +292,40 @@ impl Checker {
     ) -> Option<Result<Uptime, LedgerError>> {
         self.get(id)?;
         Some(self.ledger.uptime(id, from_ns, to_ns, self.clock.now_ns()))
+    }
+
+    /// The uptime of each of the last `days` UTC days, oldest first, the last one being
+    /// today so far (the status page's bars); `None` for an unknown id. Blocking.
+    pub fn daily_uptime(&self, id: &str, days: usize) -> Option<Result<Vec<Uptime>, LedgerError>> {
+        self.get(id)?;
+        let now = self.clock.now_ns();
+        let today = now.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
+        Some(self.ledger.events(id).map(|events| {
+            (0..days as i64)
+                .rev()
+                .map(|back| {
+                    let start = today - back * NANOS_PER_DAY;
+                    ledger::uptime(&events, start, (start + NANOS_PER_DAY).min(now))
+                })
+                .collect()
+        }))
+    }
+
+    /// Uptime over each window ending now (e.g. 24 h, 7 d, 30 d, 90 d), reading the ledger
+    /// once; `None` for an unknown id. Blocking.
+    pub fn uptime_windows(
+        &self,
+        id: &str,
+        windows_ns: &[i64],
+    ) -> Option<Result<Vec<Uptime>, LedgerError>> {
+        self.get(id)?;
+        let now = self.clock.now_ns();
+        Some(self.ledger.events(id).map(|events| {
+            windows_ns
+                .iter()
+                .map(|w| ledger::uptime(&events, now.saturating_sub(*w), now))
+                .collect()
+        }))
     }
 
     /// Every stored state change of a check (blocking).

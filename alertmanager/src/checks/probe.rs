@@ -299,11 +299,13 @@ impl TlsProbe {
                 self.min_days_left
             ))
             .with_latency(latency)
+            .with_tls_not_after(not_after)
         } else {
             Outcome::ok(format!(
                 "certificate valid for {days_left:.1} more days ({expires})"
             ))
             .with_latency(latency)
+            .with_tls_not_after(not_after)
         }
     }
 }

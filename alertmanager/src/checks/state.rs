@@ -34,6 +34,9 @@ pub struct Outcome {
     pub status: Option<u16>,
     /// Time to the answer, milliseconds, when the probe got one.
     pub latency_ms: Option<f64>,
+    /// A TLS check's certificate `notAfter` (Unix seconds), when one was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_not_after: Option<i64>,
 }
 
 impl Outcome {
@@ -43,6 +46,7 @@ impl Outcome {
             reason: reason.into(),
             status: None,
             latency_ms: None,
+            tls_not_after: None,
         }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
@@ -51,7 +55,12 @@ impl Outcome {
             reason: reason.into(),
             status: None,
             latency_ms: None,
+            tls_not_after: None,
         }
+    }
+    pub fn with_tls_not_after(mut self, unix_secs: i64) -> Outcome {
+        self.tls_not_after = Some(unix_secs);
+        self
     }
     pub fn with_status(mut self, status: u16) -> Outcome {
         self.status = Some(status);

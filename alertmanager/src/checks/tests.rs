@@ -166,3 +166,70 @@ fn probe_results_change_state_after_the_runs_and_survive_a_restart() -> Result<(
     assert_eq!(u.uptime_percent, Some(70.0 * 100.0 / 90.0));
     Ok(())
 }
+
+#[test]
+fn daily_bars_windows_and_probe_results() -> Result<(), String> {
+    use pharos_collector::clock::NANOS_PER_DAY as DAY;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // Midnight UTC of some day, plus two days and six hours.
+    let day0 = (T0 / DAY) * DAY;
+    let clock = ManualClock::new(day0);
+    let checker = open(dir.path(), &clock)?;
+    let mut probes = checker.probe_results(16);
+    let api = checker.get("api").cloned().ok_or("no api")?;
+    let at = |secs: i64, o: Outcome| {
+        clock.set(day0 + secs * S);
+        checker.record(&api, o);
+    };
+    let ok = || Outcome::ok("status 200").with_latency(5.0);
+    let bad = || Outcome::fail("status 500").with_latency(7.0);
+    // Up from 00:00:10 on day 0 (recover_after 2); down from 12:00:10 on day 1; up again at
+    // 18:00:10 on day 1.
+    at(0, ok());
+    at(10, ok());
+    at(86_400 + 43_200, bad());
+    at(86_400 + 43_210, bad());
+    at(86_400 + 64_800, ok());
+    at(86_400 + 64_810, ok());
+    clock.set(day0 + 2 * DAY + 6 * 3600 * S);
+
+    let days = checker
+        .daily_uptime("api", 3)
+        .ok_or("api")?
+        .map_err(|e| e.0)?;
+    assert_eq!(days.len(), 3);
+    assert_eq!((days[0].from_ns, days[0].to_ns), (day0, day0 + DAY));
+    assert_eq!(days[0].uptime_percent, Some(100.0));
+    assert_eq!(days[0].unknown_secs, 10.0);
+    // Day 1: down 12:00:10 → 18:00:10, six hours of 24.
+    assert_eq!(days[1].downtime_secs, 6.0 * 3600.0);
+    assert_eq!(days[1].uptime_percent, Some(75.0));
+    assert_eq!(days[1].incidents.len(), 1);
+    // Today, so far: six hours up.
+    assert_eq!(days[2].to_ns, day0 + 2 * DAY + 6 * 3600 * S);
+    assert_eq!(days[2].up_secs, 6.0 * 3600.0);
+    assert!(checker.daily_uptime("nope", 3).is_none());
+
+    let w = checker
+        .uptime_windows("api", &[DAY, 3 * DAY])
+        .ok_or("api")?
+        .map_err(|e| e.0)?;
+    // The last 24 h (day 1 06:00 → day 2 06:00) hold the whole outage.
+    assert_eq!(w[0].uptime_percent, Some(75.0));
+    let total = 2.0 * 86_400.0 + 6.0 * 3600.0 - 10.0;
+    assert_eq!(w[1].downtime_secs, 6.0 * 3600.0);
+    assert_eq!(
+        w[1].uptime_percent,
+        Some((total - 6.0 * 3600.0) * 100.0 / total)
+    );
+
+    // Every probe went to the channel, with its time, result and latency.
+    let mut got = Vec::new();
+    while let Ok(r) = probes.try_recv() {
+        got.push((r.at_ns - day0, r.ok, r.latency_ms));
+    }
+    assert_eq!(got.len(), 6);
+    assert_eq!(got[2], ((86_400 + 43_200) * S, false, Some(7.0)));
+    assert_eq!(checker.probe_results_dropped(), 0);
+    Ok(())
+}

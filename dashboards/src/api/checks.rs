@@ -25,10 +25,82 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/checks", get(list))
         .route("/api/v1/checks/{id}/uptime", get(uptime))
+        .route("/api/v1/checks/{id}/daily", get(daily))
 }
 
+/// Every check with its state, last result and uptime over 24 h, 7 d, 30 d and 90 d.
 async fn list(State(state): State<AppState>) -> Response {
-    Json(json!({"checks": state.checker.list()})).into_response()
+    let checker = state.checker.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        const WINDOWS: [(&str, i64); 4] = [
+            ("24h", NANOS_PER_DAY),
+            ("7d", 7 * NANOS_PER_DAY),
+            ("30d", 30 * NANOS_PER_DAY),
+            ("90d", 90 * NANOS_PER_DAY),
+        ];
+        let spans: Vec<i64> = WINDOWS.iter().map(|w| w.1).collect();
+        checker
+            .list()
+            .into_iter()
+            .map(|c| {
+                let uptime = match checker.uptime_windows(&c.id, &spans) {
+                    Some(Ok(u)) => WINDOWS
+                        .iter()
+                        .zip(&u)
+                        .map(|((name, _), u)| (name.to_string(), json!(u.uptime_percent)))
+                        .collect::<serde_json::Map<_, _>>(),
+                    _ => serde_json::Map::new(),
+                };
+                let mut v = serde_json::to_value(&c).unwrap_or_default();
+                v["uptime_percent"] = serde_json::Value::Object(uptime);
+                v
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match result {
+        Ok(checks) => Json(json!({ "checks": checks })).into_response(),
+        Err(e) => internal_error(e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct DailyParams {
+    days: Option<usize>,
+}
+
+/// `GET /api/v1/checks/{id}/daily?days=90`: each UTC day's uptime, oldest first, the last
+/// being today so far (the 90 bars).
+async fn daily(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<DailyParams>,
+) -> Response {
+    let days = p.days.unwrap_or(90);
+    if !(1..=400).contains(&days) {
+        return bad_request("parameter days: between 1 and 400");
+    }
+    let checker = state.checker.clone();
+    let id2 = id.clone();
+    match tokio::task::spawn_blocking(move || checker.daily_uptime(&id2, days)).await {
+        Ok(None) => not_found(format!("no check {id:?}")),
+        Ok(Some(Ok(list))) => Json(json!({
+            "id": id,
+            "days": list
+                .iter()
+                .map(|u| json!({
+                    "date": &rfc3339(u.from_ns)[..10],
+                    "uptime_percent": u.uptime_percent,
+                    "downtime_secs": u.downtime_secs,
+                    "unknown_secs": u.unknown_secs,
+                    "incidents": u.incidents.len(),
+                }))
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Ok(Some(Err(e))) => internal_error(e.to_string()),
+        Err(e) => internal_error(e.to_string()),
+    }
 }
 
 fn not_found(msg: String) -> Response {

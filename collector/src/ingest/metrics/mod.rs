@@ -32,6 +32,8 @@ use crate::tsdb::MetricBatch;
 /// Endpoint label of remote write (the OTLP endpoints use [`super::ENDPOINT_OTLP_HTTP`] and
 /// [`super::ENDPOINT_OTLP_GRPC`]).
 pub const ENDPOINT_REMOTE_WRITE: &str = "remote_write";
+/// Endpoint label of what Pharos writes itself ([`MetricsIngest::append_internal`]).
+pub const ENDPOINT_INTERNAL: &str = "internal";
 
 /// Why conversion or admission rejected something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +194,12 @@ impl MetricsIngest {
                 Err(e)
             }
         }
+    }
+
+    /// Samples Pharos makes itself (the checks' probe results), appended and counted under
+    /// the endpoint `internal`, durable like any other.
+    pub async fn append_internal(&self, batch: MetricBatch) -> Result<AppendReport, IngestError> {
+        self.submit(batch, &[], ENDPOINT_INTERNAL).await
     }
 
     /// A decoded remote write request: converted, appended, counted.

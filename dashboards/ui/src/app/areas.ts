@@ -23,8 +23,7 @@ export const AREAS: Area[] = [
   { path: "/checks", label: "Checks", built: false, blurb: "HTTP, TCP, TLS and heartbeat checks with their uptime." },
   { path: "/slos", label: "SLOs", built: false, blurb: "Service level objectives, error budgets and burn rates." },
   { path: "/reports", label: "Reports", built: false, blurb: "Monthly uptime and SLO reports." },
-  {
-    path: "/status", label: "Status", built: false, blurb: "The server's own health: WAL, index, disk and metrics store.",
-    today: [{ label: "Readiness (/ready)", href: "/ready" }],
-  },
+  // The status page is server-rendered (small, no script, public when configured): a plain
+  // link to the server, not a client-side view.
+  { path: "/status", label: "Status", built: true, blurb: "The status page: each component's state and 90 days of uptime." },
 ];

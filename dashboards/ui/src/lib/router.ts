@@ -38,9 +38,9 @@ export function useLocation(): Location {
   return loc;
 }
 
-/** Paths the UI draws; anything else (/api/…, /ready, /metrics…) is the server's. */
+/** Paths the UI draws; anything else (/api/…, /ready, /metrics, the status page…) is the server's. */
 export function isAppPath(path: string): boolean {
-  return /^\/(explore|request|graph|dashboards|alerts|checks|slos|reports|status)(\/|$)/.test(path) || path === "/";
+  return /^\/(explore|request|graph|dashboards|alerts|checks|slos|reports)(\/|$)/.test(path) || path === "/";
 }
 
 /** Installed once: in-app links navigate without a reload (modifier clicks keep their meaning). */
