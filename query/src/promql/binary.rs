@@ -34,6 +34,19 @@ pub(crate) fn prom_labels(l: &Labels) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
+/// Prometheus's error for two series of the "one" side with the same match group (the two
+/// printed in order, so that the message does not depend on the evaluation order).
+fn duplicate_series(group: &Labels, a: &Labels, b: &Labels, side: &str) -> PromError {
+    let (mut a, mut b) = (a.to_string(), b.to_string());
+    if a > b {
+        std::mem::swap(&mut a, &mut b);
+    }
+    PromError::Execution(format!(
+        "found duplicate series for the match group {} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side",
+        prom_labels(group)
+    ))
+}
+
 fn is_comparison(op: u16) -> bool {
     [T_EQLC, T_NEQ, T_GTR, T_LSS, T_GTE, T_LTE].contains(&op)
 }
@@ -235,12 +248,12 @@ fn vector_vector(
                 continue;
             }
             if let Some(&dup) = right.get(&rsig[j]) {
-                return Err(PromError::Execution(format!(
-                    "found duplicate series for the match group {} on the right hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    prom_labels(&rsig[j]),
-                    prom_labels(&s.labels),
-                    prom_labels(&rhs[dup].labels)
-                )));
+                return Err(duplicate_series(
+                    &rsig[j],
+                    &s.labels,
+                    &rhs[dup].labels,
+                    "right",
+                ));
             }
             right.insert(&rsig[j], j);
         }
@@ -255,16 +268,18 @@ fn vector_vector(
             let Some(rv) = rhs[j].values[step] else {
                 continue;
             };
+            // Prometheus checks for a second match before a comparison filters: a
+            // many-to-one match is an error even where the comparison is false.
+            if !matched.insert(&lsig[i]) {
+                return Err(PromError::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                ));
+            }
             let (mut value, keep) = elem(op, lv, rv);
             if return_bool {
                 value = if keep { 1.0 } else { 0.0 };
             } else if !keep {
                 continue;
-            }
-            if !matched.insert(&lsig[i]) {
-                return Err(PromError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                ));
             }
             values[i][step] = Some(value);
         }
