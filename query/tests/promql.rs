@@ -736,9 +736,10 @@ fn unsupported_constructs_and_parse_errors_say_what() {
         ("stdvar(m)", "aggregation stdvar"),
         ("count_values(\"v\", m)", "aggregation count_values"),
         (
-            r#"label_replace(m, "x", "$1", "svc", "(.*)")"#,
-            "function label_replace()",
+            "double_exponential_smoothing(g1[5m], 0.5, 0.5)",
+            "function double_exponential_smoothing()",
         ),
+        (r#"sort_by_label(m, "svc")"#, "function sort_by_label()"),
         ("predict_linear(g1[5m], 60)", "function predict_linear()"),
         ("timestamp(m)", "function timestamp()"),
     ] {

@@ -150,3 +150,115 @@ fn many_to_one_without_group_modifier_fails_even_where_the_comparison_is_false()
         e => panic!("{e:?}"),
     }
 }
+
+fn label_store() -> MemStore {
+    let mut s = MemStore::new();
+    add(
+        &mut s,
+        &[("__name__", "lm"), ("src", "host-10.a"), ("dst", "orig")],
+        &[(0, 1.0)],
+    );
+    add(
+        &mut s,
+        &[("__name__", "lm"), ("src", "db-7"), ("dst", "orig")],
+        &[(0, 2.0)],
+    );
+    s
+}
+
+#[test]
+fn label_replace_is_anchored_and_expands_groups() {
+    let s = label_store();
+    // Anchored: "(.*)-(\d+)" must match the whole value; `$1`, `${2}` and named groups.
+    assert_eq!(
+        iq(
+            &s,
+            r#"label_replace(lm, "dst", "$1:${2}", "src", "([a-z]+)-(\\d+)")"#,
+            0
+        ),
+        v(&[
+            ("lm{dst=\"db:7\", src=\"db-7\"}", 2.0),
+            ("lm{dst=\"orig\", src=\"host-10.a\"}", 1.0),
+        ])
+    );
+    assert_eq!(
+        iq(
+            &s,
+            r#"label_replace(lm, "kind", "${k}", "src", "(?P<k>[a-z]+)-.*")"#,
+            0
+        ),
+        v(&[
+            ("lm{dst=\"orig\", kind=\"db\", src=\"db-7\"}", 2.0),
+            ("lm{dst=\"orig\", kind=\"host\", src=\"host-10.a\"}", 1.0),
+        ])
+    );
+    // Not a substring match: "10" alone does not match "host-10.a".
+    assert_eq!(
+        iq(&s, r#"label_replace(lm, "dst", "x", "src", "10")"#, 0).len(),
+        2
+    );
+    assert!(iq(&s, r#"label_replace(lm, "dst", "x", "src", "10")"#, 0)
+        .iter()
+        .all(|(l, _)| l.contains("dst=\"orig\"")));
+    // An absent source label is "", which "(.*)" matches; an empty result removes the label.
+    assert_eq!(
+        iq(&s, r#"label_replace(lm, "dst", "$1", "nope", "(.*)")"#, 0),
+        v(&[("lm{src=\"db-7\"}", 2.0), ("lm{src=\"host-10.a\"}", 1.0)])
+    );
+    for (q, want) in [
+        (
+            r#"label_replace(lm, "dst", "x", "src", "(.*")"#,
+            "invalid regular expression in label_replace(): (.*",
+        ),
+        (
+            r#"label_replace(lm, "1dst", "x", "src", ".*")"#,
+            "invalid destination label name in label_replace(): 1dst",
+        ),
+        // Both series end up as lm{dst="orig"} at the same time.
+        (
+            r#"label_replace(lm, "src", "", "src", ".*")"#,
+            "vector cannot contain metrics with the same labelset",
+        ),
+    ] {
+        match err(&s, q, 0) {
+            PromError::Execution(m) => assert_eq!(m, want, "{q}"),
+            e => panic!("{q}: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn label_join_joins_in_argument_order() {
+    let s = label_store();
+    assert_eq!(
+        iq(
+            &s,
+            r#"label_join(lm, "j", "/", "dst", "missing", "src")"#,
+            0
+        ),
+        v(&[
+            ("lm{dst=\"orig\", j=\"orig//db-7\", src=\"db-7\"}", 2.0),
+            (
+                "lm{dst=\"orig\", j=\"orig//host-10.a\", src=\"host-10.a\"}",
+                1.0
+            ),
+        ])
+    );
+    // No sources: the destination is set to "" (removed).
+    assert_eq!(
+        iq(&s, r#"label_join(lm, "dst", ",")"#, 0),
+        v(&[("lm{src=\"db-7\"}", 2.0), ("lm{src=\"host-10.a\"}", 1.0)])
+    );
+    match err(&s, r#"label_join(lm, "src", "", "dst")"#, 0) {
+        PromError::Execution(m) => {
+            assert_eq!(m, "vector cannot contain metrics with the same labelset")
+        }
+        e => panic!("{e:?}"),
+    }
+    match err(&s, r#"label_join(lm, "a-b", "", "dst")"#, 0) {
+        PromError::Execution(m) => {
+            assert_eq!(m, "invalid destination label name in label_join(): a-b")
+        }
+        e => panic!("{e:?}"),
+    }
+}

@@ -638,8 +638,110 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
                 .collect(),
         )),
         "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.n])),
+        "label_replace" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let dst = string_arg(ev, arg(1)?)?;
+            let repl = string_arg(ev, arg(2)?)?;
+            let src = string_arg(ev, arg(3)?)?;
+            let pattern = string_arg(ev, arg(4)?)?;
+            // Prometheus anchors the regex and lets `.` match newlines.
+            let re = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+                PromError::Execution(format!(
+                    "invalid regular expression in label_replace(): {pattern}"
+                ))
+            })?;
+            if !valid_label_name(&dst) {
+                return Err(PromError::Execution(format!(
+                    "invalid destination label name in label_replace(): {dst}"
+                )));
+            }
+            let mut out = Vec::with_capacity(v.len());
+            for s in v {
+                let src_val = s.labels.get(&src).unwrap_or("");
+                let labels = match re.captures(src_val) {
+                    // Only a match replaces (an absent source label is the empty string).
+                    Some(caps) => {
+                        let mut value = String::new();
+                        caps.expand(&repl, &mut value);
+                        set_label(&s.labels, &dst, &value)
+                    }
+                    None => s.labels,
+                };
+                out.push(Series {
+                    labels,
+                    values: s.values,
+                });
+            }
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
+        "label_join" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let dst = string_arg(ev, arg(1)?)?;
+            let sep = string_arg(ev, arg(2)?)?;
+            let mut srcs = Vec::with_capacity(args.len().saturating_sub(3));
+            for e in args.iter().skip(3) {
+                let src = string_arg(ev, e)?;
+                if !valid_label_name(&src) {
+                    return Err(PromError::Execution(format!(
+                        "invalid source label name in label_join(): {src}"
+                    )));
+                }
+                srcs.push(src);
+            }
+            if !valid_label_name(&dst) {
+                return Err(PromError::Execution(format!(
+                    "invalid destination label name in label_join(): {dst}"
+                )));
+            }
+            let out: Vec<Series> = v
+                .into_iter()
+                .map(|s| {
+                    let joined: Vec<&str> =
+                        srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
+                    let value = joined.join(&sep);
+                    Series {
+                        labels: set_label(&s.labels, &dst, &value),
+                        values: s.values,
+                    }
+                })
+                .collect();
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
         other => unsupported(format!("function {other}()")),
     }
+}
+
+/// A string argument (parentheses allowed, as Prometheus unwraps them).
+fn string_arg(ev: &Evaluator, e: &Expr) -> Result<String, PromError> {
+    match ev.eval(e)? {
+        Value::String(s) => Ok(s),
+        _ => Err(PromError::BadData("expected a string argument".into())),
+    }
+}
+
+/// Label names as Pharos's store accepts them (Prometheus's classic names
+/// `[a-zA-Z_][a-zA-Z0-9_]*`; Prometheus 3 also accepts any UTF-8 name, which Pharos's
+/// series cannot carry).
+pub(crate) fn valid_label_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `l` with `name` set to `value`, or removed when `value` is empty (an empty label is an
+/// absent label).
+pub(crate) fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
+    let mut pairs: Vec<(String, String)> = l
+        .pairs()
+        .iter()
+        .filter(|(n, _)| n != name)
+        .cloned()
+        .collect();
+    if !value.is_empty() {
+        pairs.push((name.to_string(), value.to_string()));
+        pairs.sort();
+    }
+    Labels::from_sorted_unchecked(pairs)
 }
 
 fn go_max(a: f64, b: f64) -> f64 {
