@@ -731,7 +731,6 @@ fn unsupported_constructs_and_parse_errors_say_what() {
         ("rate(c1[5m:1m])", "subqueries"),
         ("max_over_time(rate(c1[1m])[5m:1m])", "subqueries"),
         ("c1 @ 100", "@ modifier"),
-        ("a + on (inst) group_left b", "group_left"),
         ("stddev(m)", "aggregation stddev"),
         ("stdvar(m)", "aggregation stdvar"),
         ("count_values(\"v\", m)", "aggregation count_values"),

@@ -262,3 +262,66 @@ fn label_join_joins_in_argument_order() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn group_left_and_group_right_copy_labels_from_the_one_side() {
+    let mut s = matching_store();
+    let both = v(&[
+        ("{i=\"1\", job=\"a\", tier=\"gold\"}", 10.0),
+        ("{i=\"2\", job=\"a\", tier=\"gold\"}", 20.0),
+    ]);
+    assert_eq!(iq(&s, "many * on(job) group_left(tier) one", 0), both);
+    // The sides swapped: the result still has the many side's labels.
+    assert_eq!(iq(&s, "one * on(job) group_right(tier) many", 0), both);
+    // Without a label list nothing is copied; 10 - 1 and 10 - 2 (the left value first).
+    assert_eq!(
+        iq(&s, "one - on(job) group_right many", 0),
+        v(&[("{i=\"1\", job=\"a\"}", 9.0), ("{i=\"2\", job=\"a\"}", 8.0)])
+    );
+    // A filtering comparison keeps the left value and the many side's name.
+    assert_eq!(
+        iq(&s, "one > on(job) group_right many", 0),
+        v(&[
+            ("many{i=\"1\", job=\"a\"}", 10.0),
+            ("many{i=\"2\", job=\"a\"}", 10.0)
+        ])
+    );
+    assert_eq!(iq(&s, "many > on(job) group_left one", 0), v(&[]));
+    assert_eq!(
+        iq(&s, "many > bool on(job) group_left one", 0),
+        v(&[("{i=\"1\", job=\"a\"}", 0.0), ("{i=\"2\", job=\"a\"}", 0.0)])
+    );
+    // ignoring(i): the signatures {job="a"} and {job="a", tier="gold"} differ.
+    assert_eq!(iq(&s, "many * ignoring(i) group_left one", 0), v(&[]));
+    // The one side must be unique per match group.
+    match err(&s, "one * on(job) group_left many", 0) {
+        PromError::Execution(m) => assert!(
+            m.starts_with(
+                "found duplicate series for the match group {job=\"a\"} on the right hand-side"
+            ),
+            "{m}"
+        ),
+        e => panic!("{e:?}"),
+    }
+    match err(&s, "many * on(job) group_right one", 0) {
+        PromError::Execution(m) => assert!(m.contains("on the left hand-side"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    // Two many-side series that become one result series in the same match group.
+    add(
+        &mut s,
+        &[("__name__", "many2"), ("job", "a"), ("i", "1")],
+        &[(0, 5.0)],
+    );
+    match err(
+        &s,
+        r#"{__name__=~"many|many2"} * on(job) group_left one"#,
+        0,
+    ) {
+        PromError::Execution(m) => assert_eq!(
+            m,
+            "multiple matches for labels: grouping labels must ensure unique matches"
+        ),
+        e => panic!("{e:?}"),
+    }
+}
