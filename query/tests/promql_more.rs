@@ -325,3 +325,185 @@ fn group_left_and_group_right_copy_labels_from_the_one_side() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn trigonometric_and_angle_functions() {
+    let s = MemStore::new();
+    for (q, want) in [
+        ("deg(vector(pi()))", 180.0),
+        ("rad(vector(180))", std::f64::consts::PI),
+        ("sin(vector(0))", 0.0),
+        ("cos(vector(0))", 1.0),
+        ("tan(vector(0))", 0.0),
+        ("asin(vector(1))", std::f64::consts::FRAC_PI_2),
+        ("acos(vector(1))", 0.0),
+        ("atan(vector(1))", std::f64::consts::FRAC_PI_4),
+        ("sinh(vector(0))", 0.0),
+        ("cosh(vector(0))", 1.0),
+        ("tanh(vector(0))", 0.0),
+        ("asinh(vector(0))", 0.0),
+        ("acosh(vector(1))", 0.0),
+        ("atanh(vector(0))", 0.0),
+    ] {
+        assert_eq!(one(&s, q, 0), want, "{q}");
+    }
+    assert!(one(&s, "acos(vector(2))", 0).is_nan());
+}
+
+#[test]
+fn date_functions_read_unix_seconds_in_utc() {
+    let s = MemStore::new();
+    // 1700000000 is 2023-11-14T22:13:20Z, a Tuesday, the 318th day of the year.
+    for (f, want) in [
+        ("year", 2023.0),
+        ("month", 11.0),
+        ("day_of_month", 14.0),
+        ("day_of_week", 2.0),
+        ("day_of_year", 318.0),
+        ("days_in_month", 30.0),
+        ("hour", 22.0),
+        ("minute", 13.0),
+    ] {
+        assert_eq!(one(&s, &format!("{f}(vector(1700000000))"), 0), want, "{f}");
+    }
+    // 2024 is a leap year; fractions of a second are dropped.
+    assert_eq!(one(&s, "days_in_month(vector(1709164800.9))", 0), 29.0);
+    // No argument: the evaluation time (T0 is 2023-11-14T22:00:00Z).
+    assert_eq!(iq(&s, "hour()", 0), v(&[("{}", 22.0)]));
+    assert_eq!(one(&s, "minute()", 150), 2.0);
+}
+
+#[test]
+fn timestamp_sort_and_absent_over_time() {
+    let mut s = MemStore::new();
+    add(
+        &mut s,
+        &[("__name__", "g"), ("k", "a")],
+        &[(0, 3.0), (60, 1.0)],
+    );
+    add(&mut s, &[("__name__", "g"), ("k", "b")], &[(0, 2.0)]);
+    let base = T0 as f64 / 1000.0;
+    // The selected samples' own times.
+    assert_eq!(
+        iq(&s, "timestamp(g)", 90),
+        v(&[("{k=\"a\"}", base + 60.0), ("{k=\"b\"}", base)])
+    );
+    assert_eq!(one(&s, "timestamp(g{k=\"a\"} offset 1m)", 90), base);
+    // Of a computed vector: the evaluation time.
+    assert_eq!(one(&s, "timestamp(g{k=\"a\"} + 1)", 90), base + 90.0);
+    assert_eq!(
+        iq(&s, "sort(g)", 90),
+        v(&[("g{k=\"a\"}", 1.0), ("g{k=\"b\"}", 2.0)])
+    );
+    assert_eq!(
+        iq(&s, "sort_desc(g)", 90),
+        v(&[("g{k=\"b\"}", 2.0), ("g{k=\"a\"}", 1.0)])
+    );
+    assert_eq!(
+        iq(&s, "absent_over_time(nope{job=\"x\", k=~\"y\"}[1m])", 90),
+        v(&[("{job=\"x\"}", 1.0)])
+    );
+    assert_eq!(iq(&s, "absent_over_time(g[1m])", 90), v(&[]));
+    // (60, 120] holds no sample of g at 150 s... but (90, 150] does not either.
+    assert_eq!(iq(&s, "absent_over_time(g[1m])", 150), v(&[("{}", 1.0)]));
+}
+
+#[test]
+fn changes_resets_deriv_and_predict_linear() {
+    let mut s = MemStore::new();
+    let nan = f64::NAN;
+    let pts: Vec<(i64, f64)> = [1.0, 1.0, 2.0, 2.0, 1.0, nan, nan, 3.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (i as i64 * 10, x))
+        .collect();
+    add(&mut s, &[("__name__", "c")], &pts);
+    // 1→2, 2→1, 1→NaN, NaN→3 (NaN→NaN is no change); only 2→1 is a reset.
+    assert_eq!(one(&s, "changes(c[80s])", 70), 4.0);
+    assert_eq!(one(&s, "resets(c[80s])", 70), 1.0);
+    add(
+        &mut s,
+        &[("__name__", "lin")],
+        &[(0, 0.0), (10, 20.0), (20, 40.0)],
+    );
+    assert_eq!(one(&s, "deriv(lin[30s])", 20), 2.0);
+    assert_eq!(one(&s, "deriv(c[25s])", 20), 0.05);
+    // y = 2·t: 40 at the evaluation time, + 2 × 60.
+    assert_eq!(one(&s, "predict_linear(lin[30s], 60)", 20), 160.0);
+    // With offset the regression is still anchored at the evaluation time (30 s): 60 + 120.
+    assert_eq!(
+        one(&s, "predict_linear(lin[30s] offset 10s, 60)", 30),
+        180.0
+    );
+    // One sample: no answer; a constant: slope 0.
+    assert_eq!(iq(&s, "deriv(lin[5s])", 20), v(&[]));
+    assert_eq!(one(&s, "deriv(c[15s])", 10), 0.0);
+}
+
+#[test]
+fn stddev_stdvar_and_count_values() {
+    let mut s = MemStore::new();
+    for (i, x) in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].iter().enumerate() {
+        let i = i.to_string();
+        let job = if i.as_str() < "4" { "a" } else { "b" };
+        add(
+            &mut s,
+            &[("__name__", "w"), ("i", &i), ("job", job)],
+            &[(0, *x)],
+        );
+    }
+    // Mean 5, squared deviations 9 1 1 1 0 0 4 16: variance 4.
+    assert_eq!(one(&s, "stdvar(w)", 0), 4.0);
+    assert_eq!(one(&s, "stddev(w)", 0), 2.0);
+    // a: 2 4 4 4 (mean 3.5, variance 0.75); b: 5 5 7 9 (mean 6.5, variance 2.75).
+    // (Welford's running mean, as Prometheus: 2.75 up to the last bit.)
+    let got = iq(&s, "stdvar by (job) (w)", 0);
+    assert_eq!(got[0], ("{job=\"a\"}".to_string(), 0.75));
+    assert_eq!(got[1].0, "{job=\"b\"}");
+    assert!((got[1].1 - 2.75).abs() < 1e-15, "{got:?}");
+    assert_eq!(
+        iq(&s, "count_values(\"value\", w)", 0),
+        v(&[
+            ("{value=\"2\"}", 1.0),
+            ("{value=\"4\"}", 3.0),
+            ("{value=\"5\"}", 2.0),
+            ("{value=\"7\"}", 1.0),
+            ("{value=\"9\"}", 1.0),
+        ])
+    );
+    assert_eq!(
+        iq(&s, "count_values by (job) (\"value\", w > 4.5)", 0),
+        v(&[
+            ("{job=\"b\", value=\"5\"}", 2.0),
+            ("{job=\"b\", value=\"7\"}", 1.0),
+            ("{job=\"b\", value=\"9\"}", 1.0),
+        ])
+    );
+    assert_eq!(
+        iq(&s, "count_values(\"v\", w / 8 < 0.5)", 0),
+        v(&[("{v=\"0.25\"}", 1.0)])
+    );
+    match err(&s, "count_values(\"1x\", w)", 0) {
+        PromError::Execution(m) => assert!(m.contains("invalid label name"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    // Over a range the groups follow the values step by step.
+    let mut r = MemStore::new();
+    add(
+        &mut r,
+        &[("__name__", "x"), ("k", "1")],
+        &[(0, 1.0), (60, 2.0)],
+    );
+    add(
+        &mut r,
+        &[("__name__", "x"), ("k", "2")],
+        &[(0, 1.0), (60, 1.0)],
+    );
+    assert_eq!(
+        rq(&r, "count_values(\"v\", x)", 0, 60, 60),
+        vec![
+            ("{v=\"1\"}".to_string(), vec![(0, 2.0), (60, 1.0)]),
+            ("{v=\"2\"}".to_string(), vec![(60, 1.0)]),
+        ]
+    );
+}

@@ -69,6 +69,8 @@ pub(crate) fn top_level_order(e: &Expr) -> Order {
     match unwrap_parens(e) {
         Expr::Aggregate(a) if a.op.id() == T_TOPK => Order::ValueDesc,
         Expr::Aggregate(a) if a.op.id() == T_BOTTOMK => Order::ValueAsc,
+        Expr::Call(c) if c.func.name == "sort" => Order::ValueAsc,
+        Expr::Call(c) if c.func.name == "sort_desc" => Order::ValueDesc,
         _ => Order::Labels,
     }
 }
@@ -294,6 +296,16 @@ impl<'a> Evaluator<'a> {
     /// An instant selector: per step the newest sample in `(t - offset - lookback, t -
     /// offset]`, unless that sample is a staleness marker.
     pub fn instant_selector(&self, vs: &VectorSelector) -> Result<Vec<Series>, PromError> {
+        self.select_instant(vs, false)
+    }
+
+    /// [`Evaluator::instant_selector`] with the selected samples' times (in seconds) as
+    /// values (`timestamp(x)`).
+    pub fn instant_selector_times(&self, vs: &VectorSelector) -> Result<Vec<Series>, PromError> {
+        self.select_instant(vs, true)
+    }
+
+    fn select_instant(&self, vs: &VectorSelector, times: bool) -> Result<Vec<Series>, PromError> {
         let matchers = self.matchers(vs)?;
         let off = offset_ms(&vs.offset);
         let lookback = self.opts.lookback_ms;
@@ -311,7 +323,11 @@ impl<'a> Evaluator<'a> {
                     next += 1;
                 }
                 let v = match next.checked_sub(1).map(|j| samples[j]) {
-                    Some(s) if s.ts_ms > t - lookback && !s.is_stale_marker() => Some(s.value),
+                    Some(s) if s.ts_ms > t - lookback && !s.is_stale_marker() => Some(if times {
+                        s.ts_ms as f64 / 1000.0
+                    } else {
+                        s.value
+                    }),
                     _ => None,
                 };
                 any |= v.is_some();

@@ -33,6 +33,10 @@ pub enum RangeFn {
     StddevOverTime,
     StdvarOverTime,
     PresentOverTime,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
 }
 
 impl RangeFn {
@@ -53,6 +57,10 @@ impl RangeFn {
             "stddev_over_time" => RangeFn::StddevOverTime,
             "stdvar_over_time" => RangeFn::StdvarOverTime,
             "present_over_time" => RangeFn::PresentOverTime,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
             _ => return None,
         })
     }
@@ -357,6 +365,20 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
             Some(values().fold(s[0].value, |m, v| if v > m || m.is_nan() { v } else { m }))
         }
         RangeFn::QuantileOverTime => quantile(param, &mut values().collect::<Vec<_>>()),
+        RangeFn::Changes => Some(
+            s.windows(2)
+                .filter(|p| {
+                    let (a, b) = (p[0].value, p[1].value);
+                    b != a && !(a.is_nan() && b.is_nan())
+                })
+                .count() as f64,
+        ),
+        RangeFn::Resets => Some(s.windows(2).filter(|p| p[1].value < p[0].value).count() as f64),
+        // Regressed around the first sample's time (Prometheus: for accuracy).
+        RangeFn::Deriv => (s.len() >= 2).then(|| linear_regression(s, s[0].ts_ms).0),
+        // `param` is the prediction's offset in seconds; the intercept is at the
+        // evaluation time, which `raw_rows` passes as the window's end plus the offset.
+        RangeFn::PredictLinear => None,
         RangeFn::StddevOverTime | RangeFn::StdvarOverTime => {
             let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
             for v in values() {
@@ -373,6 +395,40 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
             })
         }
     }
+}
+
+/// Prometheus's `linearRegression`: least squares with Kahan-summed moments, `x` in seconds
+/// from `intercept_ms`; a constant series has slope 0 (NaN for an infinite constant).
+pub(crate) fn linear_regression(s: &[Sample], intercept_ms: i64) -> (f64, f64) {
+    let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = s[0].value;
+    let mut const_y = true;
+    for (i, p) in s.iter().enumerate() {
+        if const_y && i > 0 && p.value != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.ts_ms - intercept_ms) as f64 / 1e3;
+        (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_inc(p.value, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * p.value, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sum_x += c_x;
+    sum_y += c_y;
+    sum_xy += c_xy;
+    sum_x2 += c_x2;
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    (slope, sum_y / n - slope * sum_x / n)
 }
 
 /// The matrix selector argument of a range function (parentheses allowed).
@@ -455,7 +511,16 @@ pub(crate) fn raw_rows(
                 lo += 1;
             }
             let p = param.and_then(|p| p.get(i).copied()).unwrap_or(f64::NAN);
-            values.push(apply(f, &samples[lo..hi], &w, p));
+            let window = &samples[lo..hi];
+            values.push(if f == RangeFn::PredictLinear {
+                // Regressed around the evaluation time (the window's end before `offset`).
+                (window.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(window, end + off);
+                    slope * p + intercept
+                })
+            } else {
+                apply(f, window, &w, p)
+            });
         }
         out.push((labels, values));
     }
@@ -510,6 +575,8 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
     if let Some(f) = RangeFn::from_name(name) {
         let (ms, param) = if f == RangeFn::QuantileOverTime {
             (matrix_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
+        } else if f == RangeFn::PredictLinear {
+            (matrix_arg(arg(0)?)?, Some(ev.eval_scalar(arg(1)?)?))
         } else {
             (matrix_arg(arg(0)?)?, None)
         };
@@ -524,6 +591,20 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
         "ln" => Some(f64::ln),
         "log2" => Some(f64::log2),
         "log10" => Some(f64::log10),
+        "sin" => Some(f64::sin),
+        "cos" => Some(f64::cos),
+        "tan" => Some(f64::tan),
+        "asin" => Some(f64::asin),
+        "acos" => Some(f64::acos),
+        "atan" => Some(f64::atan),
+        "sinh" => Some(f64::sinh),
+        "cosh" => Some(f64::cosh),
+        "tanh" => Some(f64::tanh),
+        "asinh" => Some(f64::asinh),
+        "acosh" => Some(f64::acosh),
+        "atanh" => Some(f64::atanh),
+        "deg" => Some(|v: f64| v * 180.0 / std::f64::consts::PI),
+        "rad" => Some(|v: f64| v * std::f64::consts::PI / 180.0),
         "sgn" => Some(|v: f64| {
             if v < 0.0 {
                 -1.0
@@ -638,6 +719,68 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
                 .collect(),
         )),
         "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.n])),
+        "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month"
+        | "hour" | "minute" => {
+            let part = |secs: f64| date_part(name, secs);
+            match args.first() {
+                // No argument: the evaluation time, as a series without labels.
+                None => Ok(Value::Vector(vec![Series {
+                    labels: Labels::from_sorted_unchecked(Vec::new()),
+                    values: ev
+                        .step_times()
+                        .into_iter()
+                        .map(|t| Some(part((t / 1000) as f64)))
+                        .collect(),
+                }])),
+                Some(e) => map_values(ev.eval_vector(e)?, part),
+            }
+        }
+        "timestamp" => {
+            // Of a selector: the samples' own times; of anything else: the evaluation time.
+            let v = match unwrap_parens(arg(0)?) {
+                Expr::VectorSelector(vs) => ev.instant_selector_times(vs)?,
+                e => {
+                    let steps = ev.step_times();
+                    ev.eval_vector(e)?
+                        .into_iter()
+                        .map(|s| Series {
+                            values: s
+                                .values
+                                .iter()
+                                .zip(&steps)
+                                .map(|(x, t)| x.map(|_| *t as f64 / 1000.0))
+                                .collect(),
+                            labels: s.labels,
+                        })
+                        .collect()
+                }
+            };
+            map_values(v, |x| x)
+        }
+        // The order is the instant query's (`eval::top_level_order`); a range query's
+        // series are sorted by labels whatever the function.
+        "sort" | "sort_desc" => Ok(Value::Vector(ev.eval_vector(arg(0)?)?)),
+        "absent_over_time" => {
+            let ms = matrix_arg(arg(0)?)?;
+            let rows = raw_range_fn(ev, RangeFn::CountOverTime, ms, None)?;
+            let mut values = vec![Some(1.0); ev.n];
+            for (_, v) in &rows {
+                for (out, x) in values.iter_mut().zip(v) {
+                    if x.is_some() {
+                        *out = None;
+                    }
+                }
+            }
+            let out = if values.iter().any(Option::is_some) {
+                vec![Series {
+                    labels: absent_labels(&Expr::VectorSelector(ms.vs.clone())),
+                    values,
+                }]
+            } else {
+                Vec::new()
+            };
+            Ok(Value::Vector(out))
+        }
         "label_replace" => {
             let v = ev.eval_vector(arg(0)?)?;
             let dst = string_arg(ev, arg(1)?)?;
@@ -708,6 +851,29 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
             Ok(Value::Vector(merge_same_labels(out)?))
         }
         other => unsupported(format!("function {other}()")),
+    }
+}
+
+/// One of the date functions of a Unix time in seconds (UTC), as Prometheus's
+/// `dateWrapper`: the time is truncated to whole seconds. Pharos answers NaN for a value
+/// that is no time (NaN, ±Inf, beyond year ±9999), where Go's conversion gives arbitrary
+/// dates.
+fn date_part(name: &str, secs: f64) -> f64 {
+    if !secs.is_finite() {
+        return f64::NAN;
+    }
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs.trunc() as i64) else {
+        return f64::NAN;
+    };
+    match name {
+        "year" => f64::from(t.year()),
+        "month" => f64::from(u8::from(t.month())),
+        "day_of_month" => f64::from(t.day()),
+        "day_of_week" => f64::from(t.weekday().number_days_from_sunday()),
+        "day_of_year" => f64::from(t.ordinal()),
+        "days_in_month" => f64::from(t.month().length(t.year())),
+        "hour" => f64::from(t.hour()),
+        _ => f64::from(t.minute()),
     }
 }
 
