@@ -507,3 +507,39 @@ fn stddev_stdvar_and_count_values() {
         ]
     );
 }
+
+#[test]
+fn histogram_fraction_over_classic_buckets() {
+    let mut s = MemStore::new();
+    for (le, c) in [("1", 10.0), ("2", 30.0), ("+Inf", 40.0)] {
+        add(
+            &mut s,
+            &[("__name__", "h_bucket"), ("job", "j"), ("le", le)],
+            &[(0, c)],
+        );
+    }
+    for (le, c) in [("1", 1.0), ("2", 2.0)] {
+        add(
+            &mut s,
+            &[("__name__", "noinf_bucket"), ("le", le)],
+            &[(0, c)],
+        );
+    }
+    for (q, want) in [
+        // 10 of 40 observations are ≤ 1.
+        ("histogram_fraction(0, 1, h_bucket)", 0.25),
+        // Halfway through (1, 2]: 10 + 20 / 2 = 20.
+        ("histogram_fraction(0, 1.5, h_bucket)", 0.5),
+        ("histogram_fraction(1.5, +Inf, h_bucket)", 0.5),
+        ("histogram_fraction(-Inf, 2, h_bucket)", 0.75),
+        // Nothing is interpolated inside the +Inf bucket.
+        ("histogram_fraction(3, 4, h_bucket)", 0.0),
+        ("histogram_fraction(1, 1, h_bucket)", 0.0),
+    ] {
+        assert_eq!(iq(&s, q, 0), v(&[("{job=\"j\"}", want)]), "{q}");
+    }
+    assert!(one(&s, "histogram_fraction(0, 1, noinf_bucket)", 0).is_nan());
+    // Native-histogram functions ignore float series.
+    assert_eq!(iq(&s, "histogram_count(h_bucket)", 0), v(&[]));
+    assert_eq!(iq(&s, "histogram_sum(h_bucket)", 0), v(&[]));
+}

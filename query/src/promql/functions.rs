@@ -621,6 +621,14 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
     }
     match name {
         "histogram_quantile" => histogram::eval(ev, arg(0)?, arg(1)?),
+        "histogram_fraction" => histogram::eval_fraction(ev, arg(0)?, arg(1)?, arg(2)?),
+        // Defined for native histograms only: float samples (classic buckets too) are
+        // ignored, as Prometheus does, so over Pharos's series the answer is empty.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            ev.eval_vector(arg(0)?)?;
+            Ok(Value::Vector(Vec::new()))
+        }
         "absent" => {
             let v = ev.eval_vector(arg(0)?)?;
             let mut values = vec![Some(1.0); ev.n];
