@@ -730,7 +730,6 @@ fn unsupported_constructs_and_parse_errors_say_what() {
     for (q, what) in [
         ("rate(c1[5m:1m])", "subqueries"),
         ("max_over_time(rate(c1[1m])[5m:1m])", "subqueries"),
-        ("c1 @ 100", "@ modifier"),
         (
             "double_exponential_smoothing(g1[5m], 0.5, 0.5)",
             "function double_exponential_smoothing()",

@@ -543,3 +543,42 @@ fn histogram_fraction_over_classic_buckets() {
     assert_eq!(iq(&s, "histogram_count(h_bucket)", 0), v(&[]));
     assert_eq!(iq(&s, "histogram_sum(h_bucket)", 0), v(&[]));
 }
+
+#[test]
+fn the_at_modifier_fixes_the_reference_time() {
+    let mut s = MemStore::new();
+    add(
+        &mut s,
+        &[("__name__", "g")],
+        &[(0, 1.0), (60, 2.0), (120, 3.0)],
+    );
+    let base = T0 / 1000;
+    // At 300 s the newest sample is 3; `@` reads as of 60 s.
+    assert_eq!(one(&s, &format!("g @ {}", base + 60), 300), 2.0);
+    assert_eq!(one(&s, &format!("g @ {} offset 1m", base + 60), 300), 1.0);
+    // Every step of a range query sees the same value.
+    let at_start = rq(&s, "g @ start()", 0, 120, 60);
+    assert_eq!(
+        at_start,
+        vec![("g{}".to_string(), vec![(0, 1.0), (60, 1.0), (120, 1.0)])]
+    );
+    let at_end = rq(&s, "g @ end() offset 1m", 0, 120, 60);
+    assert_eq!(
+        at_end,
+        vec![("g{}".to_string(), vec![(0, 2.0), (60, 2.0), (120, 2.0)])]
+    );
+    // Range selectors: (0, 120] as of end() at every step.
+    let sums = rq(&s, "sum_over_time(g[2m] @ end())", 0, 120, 60);
+    assert_eq!(
+        sums,
+        vec![("{}".to_string(), vec![(0, 5.0), (60, 5.0), (120, 5.0)])]
+    );
+    assert_eq!(
+        one(&s, "timestamp(g @ start())", 100),
+        (T0 / 1000 + 60) as f64
+    );
+    // Before any sample: nothing.
+    assert_eq!(iq(&s, &format!("g @ {}", base - 10), 300), v(&[]));
+    // Not in the API's series selectors.
+    assert!(pharos_query::promql::parse_selector("g @ 100").is_err());
+}

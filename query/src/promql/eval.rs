@@ -10,7 +10,7 @@ use pharos_collector::tsdb::{
     METRIC_NAME,
 };
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{Expr, MatrixSelector, Offset, VectorSelector};
+use promql_parser::parser::{AtModifier, Expr, MatrixSelector, Offset, VectorSelector};
 
 use crate::budget::Budget;
 
@@ -45,6 +45,10 @@ pub(crate) struct Evaluator<'a> {
     pub instant: bool,
     pub opts: &'a PromOptions,
     budget: Budget,
+    /// The query's own start and end (what `@ start()` / `@ end()` mean, also inside a
+    /// subquery, whose steps are `start`…`end`).
+    pub query_start: i64,
+    pub query_end: i64,
 }
 
 /// How an instant query's vector is ordered.
@@ -112,9 +116,6 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
 
 /// The store matchers of a selector (its metric name included).
 pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>, PromError> {
-    if vs.at.is_some() {
-        return unsupported("the @ modifier");
-    }
     if !vs.matchers.or_matchers.is_empty() {
         return unsupported("`or` inside label matchers");
     }
@@ -167,6 +168,33 @@ impl<'a> Evaluator<'a> {
             instant,
             opts,
             budget,
+            query_start: start,
+            query_end: end,
+        }
+    }
+
+    /// The time an `@` modifier fixes (ms), if any.
+    pub fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at.as_ref()? {
+            AtModifier::Start => Some(self.query_start),
+            AtModifier::End => Some(self.query_end),
+            AtModifier::At(t) => Some(match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => duration_ms(&d),
+                Err(e) => -duration_ms(&e.duration()),
+            }),
+        }
+    }
+
+    /// Step `i`'s reference time for a selector: the step's time, or the `@` time.
+    pub fn ref_time(&self, at: Option<i64>, i: usize) -> i64 {
+        at.unwrap_or(self.start + i as i64 * self.step)
+    }
+
+    /// The first and last reference times over the steps.
+    pub fn ref_span(&self, at: Option<i64>) -> (i64, i64) {
+        match at {
+            Some(t) => (t, t),
+            None => (self.start, self.end),
         }
     }
 
@@ -308,8 +336,10 @@ impl<'a> Evaluator<'a> {
     fn select_instant(&self, vs: &VectorSelector, times: bool) -> Result<Vec<Series>, PromError> {
         let matchers = self.matchers(vs)?;
         let off = offset_ms(&vs.offset);
+        let at = self.at_ms(&vs.at);
+        let (first, last) = self.ref_span(at);
         let lookback = self.opts.lookback_ms;
-        let data = self.select_raw(&matchers, self.start - off - lookback + 1, self.end - off)?;
+        let data = self.select_raw(&matchers, first - off - lookback + 1, last - off)?;
         let mut out = Vec::with_capacity(data.len());
         for (labels, samples) in data {
             self.check_deadline("series selection")?;
@@ -318,7 +348,7 @@ impl<'a> Evaluator<'a> {
             let mut next = 0usize;
             let mut any = false;
             for i in 0..self.n {
-                let t = self.start + i as i64 * self.step - off;
+                let t = self.ref_time(at, i) - off;
                 while next < samples.len() && samples[next].ts_ms <= t {
                     next += 1;
                 }
@@ -349,7 +379,8 @@ impl<'a> Evaluator<'a> {
         let matchers = self.matchers(&ms.vs)?;
         let off = offset_ms(&ms.vs.offset);
         let range = duration_ms(&ms.range);
-        let mut data = self.select_raw(&matchers, self.start - off - range + 1, self.end - off)?;
+        let (first, last) = self.ref_span(self.at_ms(&ms.vs.at));
+        let mut data = self.select_raw(&matchers, first - off - range + 1, last - off)?;
         for (_, samples) in &mut data {
             samples.retain(|s| !s.is_stale_marker());
         }

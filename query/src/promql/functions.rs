@@ -493,12 +493,13 @@ pub(crate) fn raw_rows(
 ) -> Rows {
     let off = offset_ms(&ms.vs.offset);
     let range = duration_ms(&ms.range);
+    let at = ev.at_ms(&ms.vs.at);
     let mut out = Vec::with_capacity(data.len());
     for (labels, samples) in data {
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut values = Vec::with_capacity(ev.n);
         for i in 0..ev.n {
-            let end = ev.start + i as i64 * ev.step - off;
+            let end = ev.ref_time(at, i) - off;
             let w = Window {
                 start: end - range,
                 end,
@@ -515,7 +516,8 @@ pub(crate) fn raw_rows(
             values.push(if f == RangeFn::PredictLinear {
                 // Regressed around the evaluation time (the window's end before `offset`).
                 (window.len() >= 2).then(|| {
-                    let (slope, intercept) = linear_regression(window, end + off);
+                    let t = ev.start + i as i64 * ev.step;
+                    let (slope, intercept) = linear_regression(window, t);
                     slope * p + intercept
                 })
             } else {

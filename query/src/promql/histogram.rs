@@ -302,6 +302,10 @@ fn distributions(
     let Some((ms, grouping)) = distribution_shape(arg) else {
         return Ok(None);
     };
+    // Distributions are read per step window; `@` fixes the window (the classic path).
+    if ms.vs.at.is_some() {
+        return Ok(None);
+    }
     let Ok(matchers) = ev.matchers(&ms.vs) else {
         return Ok(None); // The classic path reports what is wrong.
     };

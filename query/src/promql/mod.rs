@@ -9,9 +9,11 @@
 //!   left-open lookback window `(t - 5m, t]` unless it is a staleness marker; a range
 //!   selector `x[r]` takes the samples in `(t - r, t]` (left-open, as Prometheus ≥ 3.0), with
 //!   staleness markers dropped; `offset d` shifts both windows back by `d`.
-//! - What is not supported answers [`PromError::Unsupported`] naming it (subqueries, `@`,
-//!   `group_left`/`group_right`, functions and aggregations not listed in `functions` and
-//!   `aggregate`), never a silently different answer.
+//! - `@ t`, `@ start()`, `@ end()` fix a selector's reference time for every step (`offset`
+//!   applies from there).
+//! - What is not supported answers [`PromError::Unsupported`] naming it (subqueries,
+//!   functions and aggregations not listed in `functions` and `aggregate`), never a
+//!   silently different answer.
 //!
 //! `testing` has an in-memory store for tests.
 
@@ -191,6 +193,11 @@ pub fn parse(expr: &str) -> Result<promql_parser::parser::Expr, PromError> {
 pub fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, PromError> {
     match parse(text)? {
         promql_parser::parser::Expr::VectorSelector(vs) => {
+            if vs.at.is_some() {
+                return Err(PromError::BadData(format!(
+                    "invalid series selector {text:?}: @ is not allowed"
+                )));
+            }
             if vs.offset.is_some() {
                 return Err(PromError::BadData(format!(
                     "invalid series selector {text:?}: offset is not allowed"
