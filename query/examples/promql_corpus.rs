@@ -90,6 +90,8 @@ enum Outcome {
 struct Tally {
     counts: BTreeMap<String, [usize; 4]>,
     failures: Vec<String>,
+    /// Cases where Prometheus fails, with Pharos's message (not compared).
+    expected_errors: Vec<String>,
     unsupported: BTreeMap<String, usize>,
 }
 
@@ -644,7 +646,16 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
                         *tally.unsupported.entry(what).or_default() += 1;
                         Outcome::Unsupported
                     }
-                    Ok(got) => match compare(&case, got) {
+                    Ok(got) => match compare(
+                        &case,
+                        got.inspect_err(|e| {
+                            if case.fail {
+                                tally
+                                    .expected_errors
+                                    .push(format!("{name}:{} {} → {e}", case.line, case.query));
+                            }
+                        }),
+                    ) {
                         Ok(()) => Outcome::Pass,
                         Err(why) => {
                             tally
@@ -690,6 +701,9 @@ fn main() {
     if list {
         for f in &tally.failures {
             println!("FAIL {f}");
+        }
+        for e in &tally.expected_errors {
+            println!("EXPECTED-ERROR {e}");
         }
         for (what, n) in &tally.unsupported {
             println!("UNSUPPORTED {n:4} {what}");

@@ -728,8 +728,6 @@ fn top_level_range_selector_in_an_instant_query() {
 fn unsupported_constructs_and_parse_errors_say_what() {
     let s = store();
     for (q, what) in [
-        ("rate(c1[5m:1m])", "subqueries"),
-        ("max_over_time(rate(c1[1m])[5m:1m])", "subqueries"),
         (
             "double_exponential_smoothing(g1[5m], 0.5, 0.5)",
             "function double_exponential_smoothing()",

@@ -582,3 +582,71 @@ fn the_at_modifier_fixes_the_reference_time() {
     // Not in the API's series selectors.
     assert!(pharos_query::promql::parse_selector("g @ 100").is_err());
 }
+
+#[test]
+fn subqueries_evaluate_at_aligned_inner_steps() {
+    let mut s = MemStore::new();
+    add(
+        &mut s,
+        &[("__name__", "g")],
+        &[(0, 1.0), (60, 2.0), (120, 3.0), (180, 4.0)],
+    );
+    // (0, 180] at 1 m steps: 60, 120, 180 s (the minute multiples after the window's start).
+    assert_eq!(one(&s, "max_over_time(g[3m:1m])", 180), 4.0);
+    assert_eq!(one(&s, "min_over_time(g[3m:1m])", 180), 2.0);
+    assert_eq!(one(&s, "count_over_time(g[3m:1m])", 180), 3.0);
+    // The default step is a minute.
+    assert_eq!(one(&s, "count_over_time(g[3m:])", 180), 3.0);
+    // Steps are aligned to multiples of the step, not to the evaluation time: (130, 190]
+    // at 30 s steps is 150 (g = 3) and 180 (g = 4).
+    assert_eq!(one(&s, "sum_over_time(g[1m:30s])", 190), 7.0);
+    // offset and @ move the window: (0, 120] → 60, 120.
+    assert_eq!(one(&s, "sum_over_time(g[2m:1m] offset 1m)", 180), 5.0);
+    let at = T0 / 1000 + 120;
+    assert_eq!(
+        one(&s, &format!("sum_over_time(g[2m:1m] @ {at})"), 300),
+        5.0
+    );
+    // Nested: the outer steps 120 and 180 s see 2 + 3 and 3 + 4.
+    assert_eq!(
+        one(&s, "sum_over_time(sum_over_time(g[2m:1m])[2m:1m])", 180),
+        12.0
+    );
+    // rate/increase extrapolate over the subquery's points (3 at 120 s, 4 at 180 s in
+    // (60, 180]): to the window's start, 1 × 120 / 60.
+    assert_eq!(one(&s, "increase(g[2m:1m])", 180), 2.0);
+    // A range query: each step's window over the points 0, 60, …, 180 s.
+    assert_eq!(
+        rq(&s, "max_over_time(g[2m:1m])", 60, 180, 60),
+        vec![("{}".to_string(), vec![(60, 2.0), (120, 3.0), (180, 4.0)])]
+    );
+    // At the top of an instant query: the points themselves.
+    match instant_query(&s, "g[2m:1m]", t(180), &PromOptions::default()) {
+        Ok(PromValue::Matrix(m)) => {
+            assert_eq!(m.len(), 1);
+            assert_eq!(m[0].points, vec![(t(120), 3.0), (t(180), 4.0)]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn subquery_steps_count_against_the_point_limit() {
+    let mut s = MemStore::new();
+    add(&mut s, &[("__name__", "g")], &[(0, 1.0)]);
+    // 1000 days at 1 ms: refused before anything is evaluated.
+    match err(&s, "count_over_time(g[1000d:1ms])", 0) {
+        PromError::Execution(m) => assert!(m.contains("too many samples"), "{m}"),
+        e => panic!("{e:?}"),
+    }
+    // The inner steps × series are bounded like a range query's.
+    let opts = PromOptions {
+        max_points: 100,
+        ..PromOptions::default()
+    };
+    assert!(instant_query(&s, "count_over_time(g[1m:1s])", t(60), &opts).is_ok());
+    match instant_query(&s, "count_over_time(g[5m:1s])", t(60), &opts) {
+        Err(PromError::Execution(m)) => assert!(m.contains("too many samples"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

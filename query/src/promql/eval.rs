@@ -10,7 +10,9 @@ use pharos_collector::tsdb::{
     METRIC_NAME,
 };
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{AtModifier, Expr, MatrixSelector, Offset, VectorSelector};
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+};
 
 use crate::budget::Budget;
 
@@ -143,6 +145,9 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>
     Ok(out)
 }
 
+/// A subquery's step when it names none (Prometheus's default evaluation interval).
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
 /// Labels without `__name__` (what arithmetic and most functions return).
 pub(crate) fn drop_name(l: &Labels) -> Labels {
     l.without(&[METRIC_NAME])
@@ -257,7 +262,24 @@ impl<'a> Evaluator<'a> {
                     ))
                 }
             }
-            Expr::Subquery(_) => unsupported("subqueries (`expr[range:step]`)"),
+            Expr::Subquery(sq) => {
+                if self.instant {
+                    let mut out: Vec<RangeSeries> = self
+                        .subquery_samples(sq)?
+                        .into_iter()
+                        .map(|(labels, samples)| RangeSeries {
+                            labels,
+                            points: samples.iter().map(|s| (s.ts_ms, s.value)).collect(),
+                        })
+                        .collect();
+                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                    Ok(Value::Matrix(out))
+                } else {
+                    Err(PromError::BadData(
+                        "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                    ))
+                }
+            }
             Expr::Extension(_) => unsupported("extension expressions"),
         }
     }
@@ -385,6 +407,87 @@ impl<'a> Evaluator<'a> {
             samples.retain(|s| !s.is_stale_marker());
         }
         Ok(data)
+    }
+
+    /// A subquery's points for every step's window: `expr` evaluated at the multiples of
+    /// the subquery's step (Prometheus's default 1 minute without one) after the first
+    /// window's start, up to the last window's end, as samples per series. The inner steps
+    /// count against the point limit like a range query's (and share its budget), so a
+    /// subquery is refused before it would evaluate more than `max_points` steps.
+    pub fn subquery_samples(
+        &self,
+        sq: &SubqueryExpr,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, PromError> {
+        let off = offset_ms(&sq.offset);
+        let range = duration_ms(&sq.range);
+        let interval = sq
+            .step
+            .as_ref()
+            .map_or(DEFAULT_SUBQUERY_STEP_MS, duration_ms);
+        if interval <= 0 {
+            return Err(PromError::BadData(
+                "zero or negative subquery resolution steps are not accepted".into(),
+            ));
+        }
+        let (first, last) = self.ref_span(self.at_ms(&sq.at));
+        let lo = first.saturating_sub(off).saturating_sub(range);
+        let mut start = lo.div_euclid(interval).saturating_mul(interval);
+        if start <= lo {
+            start = start.saturating_add(interval);
+        }
+        let end = last.saturating_sub(off);
+        if end < start {
+            return Ok(Vec::new());
+        }
+        let steps = (end - start) / interval + 1;
+        if usize::try_from(steps).map_or(true, |n| n > self.opts.max_points) {
+            return Err(PromError::Execution(format!(
+                "query processing would load too many samples into memory (a subquery of {steps} steps)"
+            )));
+        }
+        let inner = Evaluator {
+            store: self.store,
+            start,
+            end,
+            step: interval,
+            n: usize::try_from(steps).unwrap_or(1),
+            instant: false,
+            opts: self.opts,
+            budget: self.budget.clone(),
+            query_start: self.query_start,
+            query_end: self.query_end,
+        };
+        let to_samples = |values: &[Option<f64>]| -> Vec<Sample> {
+            values
+                .iter()
+                .enumerate()
+                .filter_map(|(k, v)| {
+                    v.map(|value| Sample {
+                        ts_ms: start + k as i64 * interval,
+                        value,
+                    })
+                })
+                .collect()
+        };
+        Ok(match inner.eval(&sq.expr)? {
+            Value::Vector(series) => series
+                .into_iter()
+                .map(|s| (s.labels, to_samples(&s.values)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+            Value::Scalar(v) => {
+                let values: Vec<Option<f64>> = v.into_iter().map(Some).collect();
+                vec![(
+                    Labels::from_sorted_unchecked(Vec::new()),
+                    to_samples(&values),
+                )]
+            }
+            _ => {
+                return Err(PromError::BadData(
+                    "subquery is only allowed on instant vector expressions".into(),
+                ))
+            }
+        })
     }
 
     /// `x[r]` at the top of an instant query: the samples in `(t - offset - r, t - offset]`.

@@ -7,7 +7,7 @@
 //! `stddev`/`stdvar_over_time`, and `rate`'s extrapolation rules.
 
 use pharos_collector::tsdb::{Labels, Sample, METRIC_NAME};
-use promql_parser::parser::{Call, Expr, MatrixSelector};
+use promql_parser::parser::{Call, Expr, MatrixSelector, SubqueryExpr};
 
 use super::eval::{
     check_unique_labels, drop_name, duration_ms, merge_same_labels, offset_ms, unwrap_parens,
@@ -442,18 +442,58 @@ pub(crate) fn matrix_arg(e: &Expr) -> Result<&MatrixSelector, PromError> {
     }
 }
 
-/// A range function over a range selector, for every step; `param` is
-/// `quantile_over_time`'s φ per step.
+/// The range-vector argument of a function: a range selector or a subquery.
+pub(crate) enum RangeArg<'e> {
+    Selector(&'e MatrixSelector),
+    Subquery(&'e SubqueryExpr),
+}
+
+pub(crate) fn range_arg(e: &Expr) -> Result<RangeArg<'_>, PromError> {
+    match unwrap_parens(e) {
+        Expr::MatrixSelector(ms) => Ok(RangeArg::Selector(ms)),
+        Expr::Subquery(sq) => Ok(RangeArg::Subquery(sq)),
+        _ => Err(PromError::BadData(
+            "expected a range vector argument".into(),
+        )),
+    }
+}
+
+/// A range function's rows over a range argument, raw samples or the subquery's points.
+fn range_rows(
+    ev: &Evaluator,
+    f: RangeFn,
+    arg: &RangeArg,
+    param: Option<&[f64]>,
+) -> Result<Rows, PromError> {
+    match arg {
+        RangeArg::Selector(ms) => match plan::try_rollup(ev, f, ms)? {
+            Some(rows) => Ok(rows),
+            None => raw_range_fn(ev, f, ms, param),
+        },
+        RangeArg::Subquery(sq) => {
+            let data = ev.subquery_samples(sq)?;
+            Ok(rows_over(
+                ev,
+                f,
+                offset_ms(&sq.offset),
+                duration_ms(&sq.range),
+                ev.at_ms(&sq.at),
+                param,
+                data,
+            ))
+        }
+    }
+}
+
+/// A range function over a range selector or subquery, for every step; `param` is
+/// `quantile_over_time`'s φ (or `predict_linear`'s offset) per step.
 fn eval_range_fn(
     ev: &Evaluator,
     f: RangeFn,
-    ms: &MatrixSelector,
+    arg: &RangeArg,
     param: Option<Vec<f64>>,
 ) -> Result<Vec<Series>, PromError> {
-    let rows = match plan::try_rollup(ev, f, ms)? {
-        Some(rows) => rows,
-        None => raw_range_fn(ev, f, ms, param.as_deref())?,
-    };
+    let rows = range_rows(ev, f, arg, param.as_deref())?;
     let keep_name = f == RangeFn::LastOverTime;
     let out: Vec<Series> = rows
         .into_iter()
@@ -493,7 +533,20 @@ pub(crate) fn raw_rows(
 ) -> Rows {
     let off = offset_ms(&ms.vs.offset);
     let range = duration_ms(&ms.range);
-    let at = ev.at_ms(&ms.vs.at);
+    rows_over(ev, f, off, range, ev.at_ms(&ms.vs.at), param, data)
+}
+
+/// `f` per step over the windows `(t - off - range, t - off]` (`t` the step's time or the
+/// `@` time) of time-sorted samples.
+fn rows_over(
+    ev: &Evaluator,
+    f: RangeFn,
+    off: i64,
+    range: i64,
+    at: Option<i64>,
+    param: Option<&[f64]>,
+    data: Vec<(Labels, Vec<Sample>)>,
+) -> Rows {
     let mut out = Vec::with_capacity(data.len());
     for (labels, samples) in data {
         let (mut lo, mut hi) = (0usize, 0usize);
@@ -575,14 +628,14 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
             .ok_or_else(|| PromError::BadData(format!("{name}(): missing argument {}", i + 1)))
     };
     if let Some(f) = RangeFn::from_name(name) {
-        let (ms, param) = if f == RangeFn::QuantileOverTime {
-            (matrix_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
+        let (ra, param) = if f == RangeFn::QuantileOverTime {
+            (range_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
         } else if f == RangeFn::PredictLinear {
-            (matrix_arg(arg(0)?)?, Some(ev.eval_scalar(arg(1)?)?))
+            (range_arg(arg(0)?)?, Some(ev.eval_scalar(arg(1)?)?))
         } else {
-            (matrix_arg(arg(0)?)?, None)
+            (range_arg(arg(0)?)?, None)
         };
-        return Ok(Value::Vector(eval_range_fn(ev, f, ms, param)?));
+        return Ok(Value::Vector(eval_range_fn(ev, f, &ra, param)?));
     }
     let simple: Option<fn(f64) -> f64> = match name {
         "abs" => Some(f64::abs),
@@ -771,8 +824,11 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
         // series are sorted by labels whatever the function.
         "sort" | "sort_desc" => Ok(Value::Vector(ev.eval_vector(arg(0)?)?)),
         "absent_over_time" => {
-            let ms = matrix_arg(arg(0)?)?;
-            let rows = raw_range_fn(ev, RangeFn::CountOverTime, ms, None)?;
+            let ra = range_arg(arg(0)?)?;
+            let rows = match ra {
+                RangeArg::Selector(ms) => raw_range_fn(ev, RangeFn::CountOverTime, ms, None)?,
+                RangeArg::Subquery(_) => range_rows(ev, RangeFn::CountOverTime, &ra, None)?,
+            };
             let mut values = vec![Some(1.0); ev.n];
             for (_, v) in &rows {
                 for (out, x) in values.iter_mut().zip(v) {
@@ -782,10 +838,12 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
                 }
             }
             let out = if values.iter().any(Option::is_some) {
-                vec![Series {
-                    labels: absent_labels(&Expr::VectorSelector(ms.vs.clone())),
-                    values,
-                }]
+                // A subquery's labels are not derived (Prometheus: no selector to read).
+                let labels = match ra {
+                    RangeArg::Selector(ms) => absent_labels(&Expr::VectorSelector(ms.vs.clone())),
+                    RangeArg::Subquery(_) => Labels::from_sorted_unchecked(Vec::new()),
+                };
+                vec![Series { labels, values }]
             } else {
                 Vec::new()
             };

@@ -11,9 +11,12 @@
 //!   staleness markers dropped; `offset d` shifts both windows back by `d`.
 //! - `@ t`, `@ start()`, `@ end()` fix a selector's reference time for every step (`offset`
 //!   applies from there).
-//! - What is not supported answers [`PromError::Unsupported`] naming it (subqueries,
-//!   functions and aggregations not listed in `functions` and `aggregate`), never a
-//!   silently different answer.
+//! - Subqueries `expr[range:step]` evaluate `expr` at the multiples of `step` in each
+//!   window, once over the whole query (`Evaluator::subquery_samples`), their steps
+//!   bounded by the point limit.
+//! - What is not supported answers [`PromError::Unsupported`] naming it (functions and
+//!   aggregations not listed in `functions` and `aggregate`, the experimental `fill`
+//!   modifiers), never a silently different answer.
 //!
 //! `testing` has an in-memory store for tests.
 
