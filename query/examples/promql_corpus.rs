@@ -68,7 +68,6 @@ const EXPERIMENTAL: &[&str] = &[
     "limit_ratio(",
     "histogram_quantiles(",
     "start_timestamp(",
-    "first_over_time(",
     "fill(",
     "fill_left(",
     "fill_right(",
@@ -90,6 +89,10 @@ enum Outcome {
 struct Tally {
     counts: BTreeMap<String, [usize; 4]>,
     failures: Vec<String>,
+    /// Cases skipped as experimental in files that are not.
+    experimental: Vec<String>,
+    /// Skipped cases by reason.
+    skipped: BTreeMap<String, usize>,
     /// Cases where Prometheus fails, with Pharos's message (not compared).
     expected_errors: Vec<String>,
     unsupported: BTreeMap<String, usize>,
@@ -462,7 +465,8 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
     let expect_range = Regex::new(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
         .map_err(|e| e.to_string())?;
     // `start()` / `end()` outside `@` are experimental functions.
-    let context_fn = Regex::new(r"(^|[^@]\s*)\b(start|end)\(\)").map_err(|e| e.to_string())?;
+    let context_fn = Regex::new(r"\b(start|end)\(\)").map_err(|e| e.to_string())?;
+    let at_fn = Regex::new(r"@\s*(start|end)\(\)").map_err(|e| e.to_string())?;
     let mut store = MemStore::new();
     // Label sets (without `__name__`) of the series loaded with native-histogram samples:
     // an expected series with one of them is about a native histogram.
@@ -617,7 +621,7 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
                 case.expected.series.push((pairs, values));
             }
             let experimental = EXPERIMENTAL.iter().any(|x| case.query.contains(x))
-                || context_fn.is_match(&case.query);
+                || context_fn.is_match(&at_fn.replace_all(&case.query, "@"));
             let native = case.native
                 || case.expected.series.iter().any(|(p, _)| {
                     let mut p = p.clone();
@@ -629,7 +633,19 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
                         .map(|re| re.is_match(&case.query))
                         .unwrap_or(false)
                 });
-            let outcome = if skip_file.is_some() || experimental || native {
+            let skip_reason = match (skip_file, native, experimental) {
+                (Some(why), _, _) => Some(why),
+                (None, true, _) => Some("native histograms"),
+                (None, false, true) => Some("experimental functions or modifiers"),
+                _ => None,
+            };
+            let outcome = if let Some(why) = skip_reason {
+                *tally.skipped.entry(why.to_string()).or_default() += 1;
+                if skip_file.is_none() && !native {
+                    tally
+                        .experimental
+                        .push(format!("{name}:{} {}", case.line, case.query));
+                }
                 Outcome::Skipped
             } else {
                 // A panic is a failure of the case, not of the run.
@@ -702,6 +718,9 @@ fn main() {
         for f in &tally.failures {
             println!("FAIL {f}");
         }
+        for e in &tally.experimental {
+            println!("SKIPPED-EXPERIMENTAL {e}");
+        }
         for e in &tally.expected_errors {
             println!("EXPECTED-ERROR {e}");
         }
@@ -723,6 +742,9 @@ fn main() {
         for k in 0..4 {
             total[k] += c[k];
         }
+    }
+    for (why, n) in &tally.skipped {
+        println!("skipped {n:5}: {why}");
     }
     let in_scope = total[0] + total[1] + total[2];
     println!(

@@ -650,3 +650,22 @@ fn subquery_steps_count_against_the_point_limit() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn first_over_time_keeps_the_name() {
+    let mut s = MemStore::new();
+    add(
+        &mut s,
+        &[("__name__", "g"), ("k", "a")],
+        &[(0, 1.0), (60, 2.0), (120, 3.0)],
+    );
+    // (0, 120]: the sample at 0 s is out.
+    assert_eq!(
+        iq(&s, "first_over_time(g[2m])", 120),
+        v(&[("g{k=\"a\"}", 2.0)])
+    );
+    assert_eq!(
+        rq(&s, "first_over_time(g[1m])", 60, 180, 60),
+        vec![("g{k=\"a\"}".to_string(), vec![(60, 2.0), (120, 3.0)])]
+    );
+}

@@ -37,6 +37,7 @@ pub enum RangeFn {
     Resets,
     Deriv,
     PredictLinear,
+    FirstOverTime,
 }
 
 impl RangeFn {
@@ -61,6 +62,7 @@ impl RangeFn {
             "resets" => RangeFn::Resets,
             "deriv" => RangeFn::Deriv,
             "predict_linear" => RangeFn::PredictLinear,
+            "first_over_time" => RangeFn::FirstOverTime,
             _ => return None,
         })
     }
@@ -358,6 +360,7 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
         RangeFn::CountOverTime => Some(s.len() as f64),
         RangeFn::PresentOverTime => Some(1.0),
         RangeFn::LastOverTime => Some(s[s.len() - 1].value),
+        RangeFn::FirstOverTime => Some(s[0].value),
         RangeFn::MinOverTime => {
             Some(values().fold(s[0].value, |m, v| if v < m || m.is_nan() { v } else { m }))
         }
@@ -494,7 +497,8 @@ fn eval_range_fn(
     param: Option<Vec<f64>>,
 ) -> Result<Vec<Series>, PromError> {
     let rows = range_rows(ev, f, arg, param.as_deref())?;
-    let keep_name = f == RangeFn::LastOverTime;
+    // Prometheus keeps the name for these two: they select a sample rather than compute.
+    let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
     let out: Vec<Series> = rows
         .into_iter()
         .filter(|(_, v)| v.iter().any(Option::is_some))
