@@ -9,7 +9,9 @@
 //! `load <interval>` (and `load_with_nhcb`, loading the float series only), `clear`,
 //! `eval instant at <t>`, `eval range from <a> to <b> step <s>`, `eval_fail`,
 //! `eval_ordered`, `expect fail`, `expect ordered`, `expect range vector`, `expect string`.
-//! Annotations (`expect warn|info`) are not checked: Pharos has none.
+//! Annotations (`expect warn|info`) are not checked: Pharos has none. As Prometheus's
+//! runner does, an instant query answering a vector or scalar is also run as a range query
+//! around its time (`range_mode`); a case passes only if both answers are right.
 //!
 //! Every case gets one of:
 //! - `pass`: the answer equals Prometheus's (values within Prometheus's relative tolerance
@@ -437,6 +439,48 @@ fn run(store: &MemStore, case: &Case) -> Result<Answer, PromError> {
     }
 }
 
+/// As Prometheus's runner: an instant query that answers a vector or a scalar is also run
+/// as a range query from `t - 1m` to `t + 1m` at a 1-minute step, and its points at `t`
+/// must be the same answer (ordering aside).
+fn range_mode(store: &MemStore, case: &Case) -> Result<(), String> {
+    let Kind::Instant(t) = case.kind else {
+        return Ok(());
+    };
+    if case.fail || case.ordered || case.expected.range_vector.is_some() {
+        return Ok(());
+    }
+    if case.expected.string.is_some() {
+        return Ok(());
+    }
+    let m = range_query(
+        store,
+        &case.query,
+        t - 60_000,
+        t + 60_000,
+        60_000,
+        &PromOptions::default(),
+    )
+    .map_err(|e| format!("range mode: error: {e}"))?;
+    let at_t: Vec<(Pairs, f64)> = m
+        .into_iter()
+        .filter_map(|s| {
+            s.points
+                .iter()
+                .find(|(ts, _)| *ts == t)
+                .map(|(_, v)| (pairs_of(&s.labels), *v))
+        })
+        .collect();
+    let answer = if case.expected.scalar.is_some() {
+        match at_t.first() {
+            Some((_, v)) => Answer::Scalar(*v),
+            None => return Err("range mode: no scalar point".into()),
+        }
+    } else {
+        Answer::Vector(at_t)
+    };
+    compare(case, Ok(answer)).map_err(|e| format!("range mode: {e}"))
+}
+
 fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
     let name = path
         .file_name()
@@ -671,7 +715,9 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
                                     .push(format!("{name}:{} {} → {e}", case.line, case.query));
                             }
                         }),
-                    ) {
+                    )
+                    .and_then(|()| range_mode(&store, &case))
+                    {
                         Ok(()) => Outcome::Pass,
                         Err(why) => {
                             tally
