@@ -11,7 +11,8 @@
 //! `eval_ordered`, `expect fail`, `expect ordered`, `expect range vector`, `expect string`.
 //! Annotations (`expect warn|info`) are not checked: Pharos has none. As Prometheus's
 //! runner does, an instant query answering a vector or scalar is also run as a range query
-//! around its time (`range_mode`); a case passes only if both answers are right.
+//! around its time (`range_mode`), and re-run with `@ t` on every selector at other times
+//! (`at_variants`); a case passes only if every answer is right.
 //!
 //! Every case gets one of:
 //! - `pass`: the answer equals Prometheus's (values within Prometheus's relative tolerance
@@ -31,7 +32,10 @@ use pharos_query::promql::testing::MemStore;
 use pharos_query::promql::{
     instant_query, parse_selector, range_query, PromError, PromOptions, PromValue,
 };
+use promql_parser::parser::{AtModifier, Expr};
 use regex::Regex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 /// Files whose every case needs a Prometheus feature flag (or is about native histograms).
 const SKIPPED_FILES: &[(&str, &str)] = &[
@@ -439,6 +443,114 @@ fn run(store: &MemStore, case: &Case) -> Result<Answer, PromError> {
     }
 }
 
+/// How many cases were re-run in range mode and with `@` (reported at the end).
+static RANGE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static AT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Functions whose answer depends on the evaluation time even over `@`-fixed arguments
+/// (Prometheus's `AtModifierUnsafeFunctions`).
+const AT_UNSAFE: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "end",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "range",
+    "start",
+    "step",
+    "time",
+    "timestamp",
+];
+
+/// Prometheus's `atModifierTestCases`: `@ t` on every selector and subquery that has none
+/// (nothing inside a subquery is touched); `unsafe_fn` is set when a function of
+/// [`AT_UNSAFE`] is called.
+fn set_at(e: &mut Expr, t: SystemTime, unsafe_fn: &mut bool) {
+    match e {
+        Expr::Aggregate(a) => {
+            set_at(&mut a.expr, t, unsafe_fn);
+            if let Some(p) = &mut a.param {
+                set_at(p, t, unsafe_fn);
+            }
+        }
+        Expr::Unary(u) => set_at(&mut u.expr, t, unsafe_fn),
+        Expr::Binary(b) => {
+            set_at(&mut b.lhs, t, unsafe_fn);
+            set_at(&mut b.rhs, t, unsafe_fn);
+        }
+        Expr::Paren(p) => set_at(&mut p.expr, t, unsafe_fn),
+        // Nothing inside a subquery is touched, whether or not it had an `@` already.
+        Expr::Subquery(sq) if sq.at.is_none() => sq.at = Some(AtModifier::At(t)),
+        Expr::VectorSelector(vs) if vs.at.is_none() => vs.at = Some(AtModifier::At(t)),
+        Expr::MatrixSelector(ms) if ms.vs.at.is_none() => ms.vs.at = Some(AtModifier::At(t)),
+        Expr::Call(c) => {
+            *unsafe_fn |= AT_UNSAFE.contains(&c.func.name);
+            for a in &mut c.args.args {
+                set_at(a, t, unsafe_fn);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// As Prometheus's runner: an instant query (evaluated at `t` ≥ 0) is re-run with `@ t` on
+/// every selector at other evaluation times (`-10t, 0, t/5, t, 10t`, or `-1s, 0, 1s` for
+/// `t = 0`) and must give the same answer.
+fn at_variants(store: &MemStore, case: &Case) -> Result<(), String> {
+    let Kind::Instant(t) = case.kind else {
+        return Ok(());
+    };
+    if case.fail || t < 0 {
+        return Ok(());
+    }
+    let Ok(mut ast) = promql_parser::parser::parse(&case.query) else {
+        return Ok(());
+    };
+    let Ok(ms) = u64::try_from(t) else {
+        return Ok(());
+    };
+    let mut unsafe_fn = false;
+    set_at(
+        &mut ast,
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms),
+        &mut unsafe_fn,
+    );
+    if unsafe_fn {
+        return Ok(());
+    }
+    let text = ast.to_string();
+    AT_RUNS.fetch_add(1, Ordering::Relaxed);
+    let times: Vec<i64> = if t == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * t, 0, t / 5, t, 10 * t]
+    };
+    for et in times {
+        let variant = Case {
+            line: case.line,
+            kind: Kind::Instant(et),
+            query: text.clone(),
+            fail: false,
+            ordered: case.ordered,
+            expected: Expected {
+                series: case.expected.series.clone(),
+                scalar: case.expected.scalar,
+                string: case.expected.string.clone(),
+                range_vector: case.expected.range_vector,
+            },
+            native: false,
+        };
+        compare(&variant, run(store, &variant))
+            .map_err(|e| format!("@ variant {text} at {et} ms: {e}"))?;
+    }
+    Ok(())
+}
+
 /// As Prometheus's runner: an instant query that answers a vector or a scalar is also run
 /// as a range query from `t - 1m` to `t + 1m` at a 1-minute step, and its points at `t`
 /// must be the same answer (ordering aside).
@@ -461,6 +573,7 @@ fn range_mode(store: &MemStore, case: &Case) -> Result<(), String> {
         &PromOptions::default(),
     )
     .map_err(|e| format!("range mode: error: {e}"))?;
+    RANGE_RUNS.fetch_add(1, Ordering::Relaxed);
     let at_t: Vec<(Pairs, f64)> = m
         .into_iter()
         .filter_map(|s| {
@@ -717,6 +830,7 @@ fn run_file(path: &Path, tally: &mut Tally) -> Result<(), String> {
                         }),
                     )
                     .and_then(|()| range_mode(&store, &case))
+                    .and_then(|()| at_variants(&store, &case))
                     {
                         Ok(()) => Outcome::Pass,
                         Err(why) => {
@@ -792,6 +906,11 @@ fn main() {
     for (why, n) in &tally.skipped {
         println!("skipped {n:5}: {why}");
     }
+    println!(
+        "instant cases also checked as range queries: {}, with @ at other times: {}",
+        RANGE_RUNS.load(Ordering::Relaxed),
+        AT_RUNS.load(Ordering::Relaxed)
+    );
     let in_scope = total[0] + total[1] + total[2];
     println!(
         "{:<28} {:>5} {:>5} {:>11} {:>7}",
