@@ -404,6 +404,15 @@ fn timestamp_sort_and_absent_over_time() {
         v(&[("{job=\"x\"}", 1.0)])
     );
     assert_eq!(iq(&s, "absent_over_time(g[1m])", 90), v(&[]));
+    // In parentheses or through a subquery the selector's labels are not read.
+    assert_eq!(
+        iq(&s, "absent_over_time((nope{job=\"x\"}[1m]))", 90),
+        v(&[("{}", 1.0)])
+    );
+    assert_eq!(
+        iq(&s, "absent_over_time(nope{job=\"x\"}[1m:10s])", 90),
+        v(&[("{}", 1.0)])
+    );
     // (60, 120] holds no sample of g at 150 s... but (90, 150] does not either.
     assert_eq!(iq(&s, "absent_over_time(g[1m])", 150), v(&[("{}", 1.0)]));
 }

@@ -842,10 +842,11 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
                 }
             }
             let out = if values.iter().any(Option::is_some) {
-                // A subquery's labels are not derived (Prometheus: no selector to read).
-                let labels = match ra {
-                    RangeArg::Selector(ms) => absent_labels(&Expr::VectorSelector(ms.vs.clone())),
-                    RangeArg::Subquery(_) => Labels::from_sorted_unchecked(Vec::new()),
+                // As Prometheus: labels only from a range selector written as the argument
+                // itself (not in parentheses, not a subquery).
+                let labels = match arg(0)? {
+                    Expr::MatrixSelector(ms) => absent_labels(&Expr::VectorSelector(ms.vs.clone())),
+                    _ => Labels::from_sorted_unchecked(Vec::new()),
                 };
                 vec![Series { labels, values }]
             } else {
