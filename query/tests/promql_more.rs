@@ -678,3 +678,21 @@ fn first_over_time_keeps_the_name() {
         vec![("g{k=\"a\"}".to_string(), vec![(60, 2.0), (120, 3.0)])]
     );
 }
+
+#[test]
+fn a_cancelled_query_with_a_subquery_stops() {
+    let mut s = MemStore::new();
+    add(&mut s, &[("__name__", "g")], &[(0, 1.0)]);
+    let budget = pharos_query::budget::Budget::unlimited();
+    budget.cancel();
+    let opts = PromOptions {
+        budget,
+        ..PromOptions::default()
+    };
+    // A cancelled query with a subquery answers `canceled` (the subquery's inner
+    // evaluation holds a clone of the same budget, sharing its flag and deadline).
+    match instant_query(&s, "vector(1) + count_over_time(g[1h:1s])", t(60), &opts) {
+        Err(e) => assert_eq!(e.error_type(), "canceled", "{e}"),
+        Ok(v) => panic!("{v:?}"),
+    }
+}
