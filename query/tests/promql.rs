@@ -728,19 +728,11 @@ fn top_level_range_selector_in_an_instant_query() {
 fn unsupported_constructs_and_parse_errors_say_what() {
     let s = store();
     for (q, what) in [
-        ("rate(c1[5m:1m])", "subqueries"),
-        ("max_over_time(rate(c1[1m])[5m:1m])", "subqueries"),
-        ("c1 @ 100", "@ modifier"),
-        ("a + on (inst) group_left b", "group_left"),
-        ("stddev(m)", "aggregation stddev"),
-        ("stdvar(m)", "aggregation stdvar"),
-        ("count_values(\"v\", m)", "aggregation count_values"),
         (
-            r#"label_replace(m, "x", "$1", "svc", "(.*)")"#,
-            "function label_replace()",
+            "double_exponential_smoothing(g1[5m], 0.5, 0.5)",
+            "function double_exponential_smoothing()",
         ),
-        ("predict_linear(g1[5m], 60)", "function predict_linear()"),
-        ("timestamp(m)", "function timestamp()"),
+        (r#"sort_by_label(m, "svc")"#, "function sort_by_label()"),
     ] {
         let e = err(&s, q);
         assert!(matches!(e, PromError::Unsupported(_)), "{q}: {e:?}");

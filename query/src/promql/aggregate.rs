@@ -1,6 +1,6 @@
-//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `quantile`, `topk`,
-//! `bottomk`, with `by (…)` or `without (…)`. The others (`stddev`, `stdvar`,
-//! `count_values`, `limitk`, `limit_ratio`) answer unsupported.
+//! Aggregations: `sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`, `stdvar`,
+//! `quantile`, `topk`, `bottomk`, `count_values`, with `by (…)` or `without (…)`. `limitk`
+//! and `limit_ratio` (experimental in Prometheus 3) answer unsupported.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use pharos_collector::tsdb::{Labels, METRIC_NAME};
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
+    T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
@@ -69,11 +70,25 @@ fn rank(a: f64, b: f64, top: bool) -> Ordering {
 
 pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
     let op = a.op.id();
-    const SUPPORTED: [u16; 9] = [
-        T_SUM, T_AVG, T_MIN, T_MAX, T_COUNT, T_GROUP, T_QUANTILE, T_TOPK, T_BOTTOMK,
+    const SUPPORTED: [u16; 12] = [
+        T_SUM,
+        T_AVG,
+        T_MIN,
+        T_MAX,
+        T_COUNT,
+        T_GROUP,
+        T_QUANTILE,
+        T_TOPK,
+        T_BOTTOMK,
+        T_STDDEV,
+        T_STDVAR,
+        T_COUNT_VALUES,
     ];
     if !SUPPORTED.contains(&op) {
         return unsupported(format!("aggregation {}", a.op));
+    }
+    if op == T_COUNT_VALUES {
+        return count_values(ev, a);
     }
     let k = if op == T_TOPK || op == T_BOTTOMK {
         let Some(p) = &a.param else {
@@ -169,6 +184,25 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
                     let q = phi.get(step).copied().unwrap_or(f64::NAN);
                     quantile(q, &mut present().collect::<Vec<_>>()).unwrap_or(f64::NAN)
                 }
+                T_STDDEV | T_STDVAR => {
+                    // Prometheus: Welford's running mean, without compensation; a NaN or
+                    // infinite first value makes the answer NaN.
+                    let mut it = present();
+                    let f0 = it.next().unwrap_or(f64::NAN);
+                    let (mut count, mut mean) = (1.0f64, f0);
+                    let mut value = if f0.is_finite() { 0.0 } else { f64::NAN };
+                    for f in it {
+                        count += 1.0;
+                        let delta = f - mean;
+                        mean += delta / count;
+                        value += delta * (f - mean);
+                    }
+                    if op == T_STDVAR {
+                        value / count
+                    } else {
+                        (value / count).sqrt()
+                    }
+                }
                 T_MIN => present().fold(first, |m, v| if m > v || m.is_nan() { v } else { m }),
                 _ => present().fold(first, |m, v| if m < v || m.is_nan() { v } else { m }),
             };
@@ -177,6 +211,81 @@ pub(crate) fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError
         out.push(Series { labels, values });
     }
     Ok(Value::Vector(out))
+}
+
+/// `count_values("label", v)`: per step, the number of series with each value, the value
+/// (as Go's `FormatFloat(v, 'f', -1)`) in `label`. The groups change from step to step, so
+/// the answer's series are created as they appear (bounded by the query's point limit).
+fn count_values(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
+    let label = match a.param.as_deref().map(|p| ev.eval(p)).transpose()? {
+        Some(Value::String(s)) => s,
+        _ => {
+            return Err(PromError::BadData(
+                "count_values: the parameter must be a string (the label name)".into(),
+            ))
+        }
+    };
+    if !super::functions::valid_label_name(&label) {
+        return Err(PromError::Execution(format!(
+            "invalid label name {label:?}"
+        )));
+    }
+    let input = ev.eval_vector(&a.expr)?;
+    ev.check_deadline("aggregation")?;
+    // `by` also groups by the new label; `without` keeps it (it is not in the list).
+    let modifier = match &a.modifier {
+        Some(LabelModifier::Include(ls)) => {
+            let mut ls = ls.clone();
+            ls.labels.push(label.clone());
+            Some(LabelModifier::Include(ls))
+        }
+        other => other.clone(),
+    };
+    let modifier = match modifier {
+        None => Some(LabelModifier::Include(promql_parser::label::Labels {
+            labels: vec![label.clone()],
+        })),
+        m => m,
+    };
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<Series> = Vec::new();
+    for s in &input {
+        for (step, v) in s.values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let with = super::functions::set_label(&s.labels, &label, &go_format_float(*v));
+            let key = group_labels(&with, &modifier);
+            let k = match index.get(&key) {
+                Some(&k) => k,
+                None => {
+                    ev.check_size(out.len() + 1)?;
+                    index.insert(key.clone(), out.len());
+                    out.push(Series {
+                        labels: key,
+                        values: vec![None; ev.n],
+                    });
+                    out.len() - 1
+                }
+            };
+            let slot = &mut out[k].values[step];
+            *slot = Some(slot.unwrap_or(0.0) + 1.0);
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest decimal that reads back as
+/// `v`, never with an exponent (Rust's `{}` for `f64` is the same), and `NaN`, `+Inf`,
+/// `-Inf`.
+fn go_format_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
 }
 
 /// `sum` of a group, step by step: [`prom_sum`] of the members present at each step, in

@@ -1,7 +1,9 @@
 //! Binary operators: arithmetic (`+ - * / % ^ atan2`) and comparisons (`== != > < >= <=`,
 //! filtering or with `bool`) between scalars and vectors, one-to-one vector matching with
-//! `on (…)` / `ignoring (…)`, and the set operators `and`, `or`, `unless`.
-//! `group_left` / `group_right` and the `fill` modifiers answer unsupported.
+//! `on (…)` / `ignoring (…)`, many-to-one and one-to-many matching with `group_left (…)` /
+//! `group_right (…)` (copying the listed labels from the "one" side), and the set operators
+//! `and`, `or`, `unless`, with Prometheus's errors (`VectorBinop` in its engine.go). The
+//! `fill` modifiers (experimental in Prometheus 3) answer unsupported.
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,6 +34,19 @@ pub(crate) fn go_float(x: f64) -> String {
 pub(crate) fn prom_labels(l: &Labels) -> String {
     let inner: Vec<String> = l.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
     format!("{{{}}}", inner.join(", "))
+}
+
+/// Prometheus's error for two series of the "one" side with the same match group (the two
+/// printed in order, so that the message does not depend on the evaluation order).
+fn duplicate_series(group: &Labels, a: &Labels, b: &Labels, side: &str) -> PromError {
+    let (mut a, mut b) = (a.to_string(), b.to_string());
+    if a > b {
+        std::mem::swap(&mut a, &mut b);
+    }
+    PromError::Execution(format!(
+        "found duplicate series for the match group {} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side",
+        prom_labels(group)
+    ))
 }
 
 fn is_comparison(op: u16) -> bool {
@@ -92,12 +107,18 @@ pub(crate) fn eval(ev: &Evaluator, b: &BinaryExpr) -> Result<Value, PromError> {
         on: false,
         names: Vec::new(),
     };
+    let (mut card, mut include) = (Card::OneToOne, Vec::new());
     if let Some(m) = &b.modifier {
-        if matches!(
-            m.card,
-            VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_)
-        ) {
-            return unsupported("group_left / group_right (many-to-one matching)");
+        match &m.card {
+            VectorMatchCardinality::ManyToOne(ls) => {
+                card = Card::ManyToOne;
+                include = ls.labels.clone();
+            }
+            VectorMatchCardinality::OneToMany(ls) => {
+                card = Card::OneToMany;
+                include = ls.labels.clone();
+            }
+            _ => {}
         }
         if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
             return unsupported("fill modifiers");
@@ -136,7 +157,7 @@ pub(crate) fn eval(ev: &Evaluator, b: &BinaryExpr) -> Result<Value, PromError> {
         (Value::Scalar(s), Value::Vector(v)) => vector_scalar(op, v, &s, true, return_bool),
         (Value::Vector(l), Value::Vector(r)) => match op {
             T_LAND | T_LOR | T_LUNLESS => Ok(Value::Vector(set_op(ev, op, l, r, &matching))),
-            _ => vector_vector(ev, op, l, r, &matching, return_bool),
+            _ => vector_vector(ev, op, l, r, &matching, card, &include, return_bool),
         },
         _ => Err(PromError::BadData(
             "binary expression must contain only scalar and instant vector types".into(),
@@ -188,94 +209,161 @@ fn vector_scalar(
     Ok(Value::Vector(merge_same_labels(out)?))
 }
 
+/// Which side is the "one" side of the matching, and the labels `group_x (…)` copies from
+/// it.
+#[derive(Clone, Copy, PartialEq)]
+enum Card {
+    OneToOne,
+    /// `group_left`: the right side is the one side.
+    ManyToOne,
+    /// `group_right`: the left side is the one side (evaluated with the sides swapped).
+    OneToMany,
+}
+
 // Steps index both sides' values and the output.
-#[allow(clippy::needless_range_loop)]
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 fn vector_vector(
     ev: &Evaluator,
     op: u16,
     lhs: Vec<Series>,
     rhs: Vec<Series>,
     matching: &Matching,
+    card: Card,
+    include: &[String],
     return_bool: bool,
 ) -> Result<Value, PromError> {
-    let lsig: Vec<Labels> = lhs.iter().map(|s| matching.signature(&s.labels)).collect();
-    let rsig: Vec<Labels> = rhs.iter().map(|s| matching.signature(&s.labels)).collect();
+    // As Prometheus: for one-to-many the sides are swapped (the "many" side is always
+    // `many` here) and swapped back to compute each value.
+    let swapped = card == Card::OneToMany;
+    let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let msig: Vec<Labels> = many.iter().map(|s| matching.signature(&s.labels)).collect();
+    let osig: Vec<Labels> = one.iter().map(|s| matching.signature(&s.labels)).collect();
     let names: Vec<&str> = matching.names.iter().map(String::as_str).collect();
-    // The result's labels: the left side's, without `__name__` for arithmetic and `bool`,
-    // reduced to the `on` labels or without the `ignoring` ones.
-    let result_labels: Vec<Labels> = lhs
-        .iter()
-        .map(|s| {
-            let mut l = s.labels.clone();
-            if !is_comparison(op) || return_bool {
-                l = drop_name(&l);
-            }
-            if matching.on {
+    let drop = !is_comparison(op) || return_bool;
+    // The result's labels: the many side's, without `__name__` for arithmetic and `bool`;
+    // one-to-one reduced to the `on` labels or without the `ignoring` ones; the `group_x`
+    // labels copied from the one side (or removed when it lacks them).
+    let result_labels = |i: usize, j: usize| -> Labels {
+        let mut l = many[i].labels.clone();
+        if drop {
+            l = drop_name(&l);
+        }
+        if card == Card::OneToOne {
+            return if matching.on {
                 l.only(&names)
             } else {
                 l.without(&names)
+            };
+        }
+        if include.is_empty() {
+            return l;
+        }
+        let incl: Vec<&str> = include.iter().map(String::as_str).collect();
+        let mut pairs: Vec<(String, String)> = l.without(&incl).pairs().to_vec();
+        for n in &incl {
+            if let Some(v) = one[j].labels.get(n) {
+                pairs.push((n.to_string(), v.to_string()));
             }
-        })
-        .collect();
-    let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; ev.n]; lhs.len()];
+        }
+        pairs.sort();
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        Labels::from_sorted_unchecked(pairs)
+    };
+    // Output series by labels (with group_x, a many-side series can match one-side series
+    // with different copied labels at different steps).
+    let mut out: Vec<Series> = Vec::new();
+    let mut out_index: HashMap<Labels, usize> = HashMap::new();
+    let mut labels_of: HashMap<(usize, usize), usize> = HashMap::new();
     let mut right: HashMap<&Labels, usize> = HashMap::new();
     let mut matched: HashSet<&Labels> = HashSet::new();
+    let mut matched_out: HashSet<(&Labels, usize)> = HashSet::new();
+    let side = if swapped { "left" } else { "right" };
     for step in 0..ev.n {
         if step % 256 == 0 {
             ev.check_deadline("binary operation")?;
         }
         right.clear();
         matched.clear();
-        // Nothing on the left: nothing matches (and the right side is not checked).
-        if !lhs.iter().any(|s| s.values[step].is_some()) {
+        matched_out.clear();
+        // Nothing on one side: nothing matches (and duplicates are not looked for).
+        if !many.iter().any(|s| s.values[step].is_some()) {
             continue;
         }
-        for (j, s) in rhs.iter().enumerate() {
+        for (j, s) in one.iter().enumerate() {
             if s.values[step].is_none() {
                 continue;
             }
-            if let Some(&dup) = right.get(&rsig[j]) {
-                return Err(PromError::Execution(format!(
-                    "found duplicate series for the match group {} on the right hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    prom_labels(&rsig[j]),
-                    prom_labels(&s.labels),
-                    prom_labels(&rhs[dup].labels)
-                )));
+            if let Some(&dup) = right.get(&osig[j]) {
+                return Err(duplicate_series(
+                    &osig[j],
+                    &s.labels,
+                    &one[dup].labels,
+                    side,
+                ));
             }
-            right.insert(&rsig[j], j);
+            right.insert(&osig[j], j);
         }
         if right.is_empty() {
             continue;
         }
-        for (i, s) in lhs.iter().enumerate() {
-            let Some(lv) = s.values[step] else { continue };
-            let Some(&j) = right.get(&lsig[i]) else {
+        for (i, s) in many.iter().enumerate() {
+            let Some(mv) = s.values[step] else { continue };
+            let Some(&j) = right.get(&msig[i]) else {
                 continue;
             };
-            let Some(rv) = rhs[j].values[step] else {
+            let Some(ov) = one[j].values[step] else {
                 continue;
             };
-            let (mut value, keep) = elem(op, lv, rv);
+            let k = match labels_of.get(&(i, j)) {
+                Some(&k) => k,
+                None => {
+                    let l = result_labels(i, j);
+                    let k = match out_index.get(&l) {
+                        Some(&k) => k,
+                        None => {
+                            out_index.insert(l.clone(), out.len());
+                            out.push(Series {
+                                labels: l,
+                                values: vec![None; ev.n],
+                            });
+                            ev.check_size(out.len())?;
+                            out.len() - 1
+                        }
+                    };
+                    labels_of.insert((i, j), k);
+                    k
+                }
+            };
+            // Prometheus checks for a second match before a comparison filters: a
+            // many-to-one match is an error even where the comparison is false.
+            if card == Card::OneToOne {
+                if !matched.insert(&msig[i]) {
+                    return Err(PromError::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
+                }
+            } else if !matched_out.insert((&msig[i], k)) {
+                return Err(PromError::Execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
+                ));
+            }
+            let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
+            let (mut value, keep) = elem(op, l, r);
             if return_bool {
                 value = if keep { 1.0 } else { 0.0 };
             } else if !keep {
                 continue;
             }
-            if !matched.insert(&lsig[i]) {
-                return Err(PromError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                ));
+            let slot = &mut out[k].values[step];
+            if slot.is_some() {
+                return Err(super::eval::same_labelset());
             }
-            values[i][step] = Some(value);
+            *slot = Some(value);
         }
     }
-    let out: Vec<Series> = result_labels
-        .into_iter()
-        .zip(values)
-        .filter(|(_, v)| v.iter().any(Option::is_some))
-        .map(|(labels, values)| Series { labels, values })
-        .collect();
-    Ok(Value::Vector(merge_same_labels(out)?))
+    out.retain(|s| s.values.iter().any(Option::is_some));
+    Ok(Value::Vector(out))
 }
 
 fn set_op(

@@ -10,7 +10,9 @@ use pharos_collector::tsdb::{
     METRIC_NAME,
 };
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{Expr, MatrixSelector, Offset, VectorSelector};
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+};
 
 use crate::budget::Budget;
 
@@ -45,6 +47,10 @@ pub(crate) struct Evaluator<'a> {
     pub instant: bool,
     pub opts: &'a PromOptions,
     budget: Budget,
+    /// The query's own start and end (what `@ start()` / `@ end()` mean, also inside a
+    /// subquery, whose steps are `start`…`end`).
+    pub query_start: i64,
+    pub query_end: i64,
 }
 
 /// How an instant query's vector is ordered.
@@ -69,6 +75,8 @@ pub(crate) fn top_level_order(e: &Expr) -> Order {
     match unwrap_parens(e) {
         Expr::Aggregate(a) if a.op.id() == T_TOPK => Order::ValueDesc,
         Expr::Aggregate(a) if a.op.id() == T_BOTTOMK => Order::ValueAsc,
+        Expr::Call(c) if c.func.name == "sort" => Order::ValueAsc,
+        Expr::Call(c) if c.func.name == "sort_desc" => Order::ValueDesc,
         _ => Order::Labels,
     }
 }
@@ -110,9 +118,6 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
 
 /// The store matchers of a selector (its metric name included).
 pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>, PromError> {
-    if vs.at.is_some() {
-        return unsupported("the @ modifier");
-    }
     if !vs.matchers.or_matchers.is_empty() {
         return unsupported("`or` inside label matchers");
     }
@@ -140,6 +145,9 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>
     Ok(out)
 }
 
+/// A subquery's step when it names none (Prometheus's default evaluation interval).
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
 /// Labels without `__name__` (what arithmetic and most functions return).
 pub(crate) fn drop_name(l: &Labels) -> Labels {
     l.without(&[METRIC_NAME])
@@ -165,6 +173,33 @@ impl<'a> Evaluator<'a> {
             instant,
             opts,
             budget,
+            query_start: start,
+            query_end: end,
+        }
+    }
+
+    /// The time an `@` modifier fixes (ms), if any.
+    pub fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at.as_ref()? {
+            AtModifier::Start => Some(self.query_start),
+            AtModifier::End => Some(self.query_end),
+            AtModifier::At(t) => Some(match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => duration_ms(&d),
+                Err(e) => -duration_ms(&e.duration()),
+            }),
+        }
+    }
+
+    /// Step `i`'s reference time for a selector: the step's time, or the `@` time.
+    pub fn ref_time(&self, at: Option<i64>, i: usize) -> i64 {
+        at.unwrap_or(self.start + i as i64 * self.step)
+    }
+
+    /// The first and last reference times over the steps.
+    pub fn ref_span(&self, at: Option<i64>) -> (i64, i64) {
+        match at {
+            Some(t) => (t, t),
+            None => (self.start, self.end),
         }
     }
 
@@ -227,7 +262,24 @@ impl<'a> Evaluator<'a> {
                     ))
                 }
             }
-            Expr::Subquery(_) => unsupported("subqueries (`expr[range:step]`)"),
+            Expr::Subquery(sq) => {
+                if self.instant {
+                    let mut out: Vec<RangeSeries> = self
+                        .subquery_samples(sq)?
+                        .into_iter()
+                        .map(|(labels, samples)| RangeSeries {
+                            labels,
+                            points: samples.iter().map(|s| (s.ts_ms, s.value)).collect(),
+                        })
+                        .collect();
+                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                    Ok(Value::Matrix(out))
+                } else {
+                    Err(PromError::BadData(
+                        "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                    ))
+                }
+            }
             Expr::Extension(_) => unsupported("extension expressions"),
         }
     }
@@ -294,10 +346,22 @@ impl<'a> Evaluator<'a> {
     /// An instant selector: per step the newest sample in `(t - offset - lookback, t -
     /// offset]`, unless that sample is a staleness marker.
     pub fn instant_selector(&self, vs: &VectorSelector) -> Result<Vec<Series>, PromError> {
+        self.select_instant(vs, false)
+    }
+
+    /// [`Evaluator::instant_selector`] with the selected samples' times (in seconds) as
+    /// values (`timestamp(x)`).
+    pub fn instant_selector_times(&self, vs: &VectorSelector) -> Result<Vec<Series>, PromError> {
+        self.select_instant(vs, true)
+    }
+
+    fn select_instant(&self, vs: &VectorSelector, times: bool) -> Result<Vec<Series>, PromError> {
         let matchers = self.matchers(vs)?;
         let off = offset_ms(&vs.offset);
+        let at = self.at_ms(&vs.at);
+        let (first, last) = self.ref_span(at);
         let lookback = self.opts.lookback_ms;
-        let data = self.select_raw(&matchers, self.start - off - lookback + 1, self.end - off)?;
+        let data = self.select_raw(&matchers, first - off - lookback + 1, last - off)?;
         let mut out = Vec::with_capacity(data.len());
         for (labels, samples) in data {
             self.check_deadline("series selection")?;
@@ -306,12 +370,16 @@ impl<'a> Evaluator<'a> {
             let mut next = 0usize;
             let mut any = false;
             for i in 0..self.n {
-                let t = self.start + i as i64 * self.step - off;
+                let t = self.ref_time(at, i) - off;
                 while next < samples.len() && samples[next].ts_ms <= t {
                     next += 1;
                 }
                 let v = match next.checked_sub(1).map(|j| samples[j]) {
-                    Some(s) if s.ts_ms > t - lookback && !s.is_stale_marker() => Some(s.value),
+                    Some(s) if s.ts_ms > t - lookback && !s.is_stale_marker() => Some(if times {
+                        s.ts_ms as f64 / 1000.0
+                    } else {
+                        s.value
+                    }),
                     _ => None,
                 };
                 any |= v.is_some();
@@ -333,11 +401,93 @@ impl<'a> Evaluator<'a> {
         let matchers = self.matchers(&ms.vs)?;
         let off = offset_ms(&ms.vs.offset);
         let range = duration_ms(&ms.range);
-        let mut data = self.select_raw(&matchers, self.start - off - range + 1, self.end - off)?;
+        let (first, last) = self.ref_span(self.at_ms(&ms.vs.at));
+        let mut data = self.select_raw(&matchers, first - off - range + 1, last - off)?;
         for (_, samples) in &mut data {
             samples.retain(|s| !s.is_stale_marker());
         }
         Ok(data)
+    }
+
+    /// A subquery's points for every step's window: `expr` evaluated at the multiples of
+    /// the subquery's step (Prometheus's default 1 minute without one) after the first
+    /// window's start, up to the last window's end, as samples per series. The inner steps
+    /// count against the point limit like a range query's (and share its budget), so a
+    /// subquery is refused before it would evaluate more than `max_points` steps.
+    pub fn subquery_samples(
+        &self,
+        sq: &SubqueryExpr,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, PromError> {
+        let off = offset_ms(&sq.offset);
+        let range = duration_ms(&sq.range);
+        let interval = sq
+            .step
+            .as_ref()
+            .map_or(DEFAULT_SUBQUERY_STEP_MS, duration_ms);
+        if interval <= 0 {
+            return Err(PromError::BadData(
+                "zero or negative subquery resolution steps are not accepted".into(),
+            ));
+        }
+        let (first, last) = self.ref_span(self.at_ms(&sq.at));
+        let lo = first.saturating_sub(off).saturating_sub(range);
+        let mut start = lo.div_euclid(interval).saturating_mul(interval);
+        if start <= lo {
+            start = start.saturating_add(interval);
+        }
+        let end = last.saturating_sub(off);
+        if end < start {
+            return Ok(Vec::new());
+        }
+        let steps = (end - start) / interval + 1;
+        if usize::try_from(steps).map_or(true, |n| n > self.opts.max_points) {
+            return Err(PromError::Execution(format!(
+                "query processing would load too many samples into memory (a subquery of {steps} steps)"
+            )));
+        }
+        let inner = Evaluator {
+            store: self.store,
+            start,
+            end,
+            step: interval,
+            n: usize::try_from(steps).unwrap_or(1),
+            instant: false,
+            opts: self.opts,
+            budget: self.budget.clone(),
+            query_start: self.query_start,
+            query_end: self.query_end,
+        };
+        let to_samples = |values: &[Option<f64>]| -> Vec<Sample> {
+            values
+                .iter()
+                .enumerate()
+                .filter_map(|(k, v)| {
+                    v.map(|value| Sample {
+                        ts_ms: start + k as i64 * interval,
+                        value,
+                    })
+                })
+                .collect()
+        };
+        Ok(match inner.eval(&sq.expr)? {
+            Value::Vector(series) => series
+                .into_iter()
+                .map(|s| (s.labels, to_samples(&s.values)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+            Value::Scalar(v) => {
+                let values: Vec<Option<f64>> = v.into_iter().map(Some).collect();
+                vec![(
+                    Labels::from_sorted_unchecked(Vec::new()),
+                    to_samples(&values),
+                )]
+            }
+            _ => {
+                return Err(PromError::BadData(
+                    "subquery is only allowed on instant vector expressions".into(),
+                ))
+            }
+        })
     }
 
     /// `x[r]` at the top of an instant query: the samples in `(t - offset - r, t - offset]`.

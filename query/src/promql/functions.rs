@@ -7,7 +7,7 @@
 //! `stddev`/`stdvar_over_time`, and `rate`'s extrapolation rules.
 
 use pharos_collector::tsdb::{Labels, Sample, METRIC_NAME};
-use promql_parser::parser::{Call, Expr, MatrixSelector};
+use promql_parser::parser::{Call, Expr, MatrixSelector, SubqueryExpr};
 
 use super::eval::{
     check_unique_labels, drop_name, duration_ms, merge_same_labels, offset_ms, unwrap_parens,
@@ -33,6 +33,11 @@ pub enum RangeFn {
     StddevOverTime,
     StdvarOverTime,
     PresentOverTime,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
+    FirstOverTime,
 }
 
 impl RangeFn {
@@ -53,6 +58,11 @@ impl RangeFn {
             "stddev_over_time" => RangeFn::StddevOverTime,
             "stdvar_over_time" => RangeFn::StdvarOverTime,
             "present_over_time" => RangeFn::PresentOverTime,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "first_over_time" => RangeFn::FirstOverTime,
             _ => return None,
         })
     }
@@ -350,6 +360,7 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
         RangeFn::CountOverTime => Some(s.len() as f64),
         RangeFn::PresentOverTime => Some(1.0),
         RangeFn::LastOverTime => Some(s[s.len() - 1].value),
+        RangeFn::FirstOverTime => Some(s[0].value),
         RangeFn::MinOverTime => {
             Some(values().fold(s[0].value, |m, v| if v < m || m.is_nan() { v } else { m }))
         }
@@ -357,6 +368,20 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
             Some(values().fold(s[0].value, |m, v| if v > m || m.is_nan() { v } else { m }))
         }
         RangeFn::QuantileOverTime => quantile(param, &mut values().collect::<Vec<_>>()),
+        RangeFn::Changes => Some(
+            s.windows(2)
+                .filter(|p| {
+                    let (a, b) = (p[0].value, p[1].value);
+                    b != a && !(a.is_nan() && b.is_nan())
+                })
+                .count() as f64,
+        ),
+        RangeFn::Resets => Some(s.windows(2).filter(|p| p[1].value < p[0].value).count() as f64),
+        // Regressed around the first sample's time (Prometheus: for accuracy).
+        RangeFn::Deriv => (s.len() >= 2).then(|| linear_regression(s, s[0].ts_ms).0),
+        // `param` is the prediction's offset in seconds; the intercept is at the
+        // evaluation time, which `raw_rows` passes as the window's end plus the offset.
+        RangeFn::PredictLinear => None,
         RangeFn::StddevOverTime | RangeFn::StdvarOverTime => {
             let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
             for v in values() {
@@ -375,6 +400,40 @@ pub(crate) fn apply(f: RangeFn, s: &[Sample], w: &Window, param: f64) -> Option<
     }
 }
 
+/// Prometheus's `linearRegression`: least squares with Kahan-summed moments, `x` in seconds
+/// from `intercept_ms`; a constant series has slope 0 (NaN for an infinite constant).
+pub(crate) fn linear_regression(s: &[Sample], intercept_ms: i64) -> (f64, f64) {
+    let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = s[0].value;
+    let mut const_y = true;
+    for (i, p) in s.iter().enumerate() {
+        if const_y && i > 0 && p.value != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.ts_ms - intercept_ms) as f64 / 1e3;
+        (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_inc(p.value, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * p.value, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sum_x += c_x;
+    sum_y += c_y;
+    sum_xy += c_xy;
+    sum_x2 += c_x2;
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    (slope, sum_y / n - slope * sum_x / n)
+}
+
 /// The matrix selector argument of a range function (parentheses allowed).
 pub(crate) fn matrix_arg(e: &Expr) -> Result<&MatrixSelector, PromError> {
     match unwrap_parens(e) {
@@ -386,19 +445,60 @@ pub(crate) fn matrix_arg(e: &Expr) -> Result<&MatrixSelector, PromError> {
     }
 }
 
-/// A range function over a range selector, for every step; `param` is
-/// `quantile_over_time`'s φ per step.
+/// The range-vector argument of a function: a range selector or a subquery.
+pub(crate) enum RangeArg<'e> {
+    Selector(&'e MatrixSelector),
+    Subquery(&'e SubqueryExpr),
+}
+
+pub(crate) fn range_arg(e: &Expr) -> Result<RangeArg<'_>, PromError> {
+    match unwrap_parens(e) {
+        Expr::MatrixSelector(ms) => Ok(RangeArg::Selector(ms)),
+        Expr::Subquery(sq) => Ok(RangeArg::Subquery(sq)),
+        _ => Err(PromError::BadData(
+            "expected a range vector argument".into(),
+        )),
+    }
+}
+
+/// A range function's rows over a range argument, raw samples or the subquery's points.
+fn range_rows(
+    ev: &Evaluator,
+    f: RangeFn,
+    arg: &RangeArg,
+    param: Option<&[f64]>,
+) -> Result<Rows, PromError> {
+    match arg {
+        RangeArg::Selector(ms) => match plan::try_rollup(ev, f, ms)? {
+            Some(rows) => Ok(rows),
+            None => raw_range_fn(ev, f, ms, param),
+        },
+        RangeArg::Subquery(sq) => {
+            let data = ev.subquery_samples(sq)?;
+            Ok(rows_over(
+                ev,
+                f,
+                offset_ms(&sq.offset),
+                duration_ms(&sq.range),
+                ev.at_ms(&sq.at),
+                param,
+                data,
+            ))
+        }
+    }
+}
+
+/// A range function over a range selector or subquery, for every step; `param` is
+/// `quantile_over_time`'s φ (or `predict_linear`'s offset) per step.
 fn eval_range_fn(
     ev: &Evaluator,
     f: RangeFn,
-    ms: &MatrixSelector,
+    arg: &RangeArg,
     param: Option<Vec<f64>>,
 ) -> Result<Vec<Series>, PromError> {
-    let rows = match plan::try_rollup(ev, f, ms)? {
-        Some(rows) => rows,
-        None => raw_range_fn(ev, f, ms, param.as_deref())?,
-    };
-    let keep_name = f == RangeFn::LastOverTime;
+    let rows = range_rows(ev, f, arg, param.as_deref())?;
+    // Prometheus keeps the name for these two: they select a sample rather than compute.
+    let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
     let out: Vec<Series> = rows
         .into_iter()
         .filter(|(_, v)| v.iter().any(Option::is_some))
@@ -437,12 +537,26 @@ pub(crate) fn raw_rows(
 ) -> Rows {
     let off = offset_ms(&ms.vs.offset);
     let range = duration_ms(&ms.range);
+    rows_over(ev, f, off, range, ev.at_ms(&ms.vs.at), param, data)
+}
+
+/// `f` per step over the windows `(t - off - range, t - off]` (`t` the step's time or the
+/// `@` time) of time-sorted samples.
+fn rows_over(
+    ev: &Evaluator,
+    f: RangeFn,
+    off: i64,
+    range: i64,
+    at: Option<i64>,
+    param: Option<&[f64]>,
+    data: Vec<(Labels, Vec<Sample>)>,
+) -> Rows {
     let mut out = Vec::with_capacity(data.len());
     for (labels, samples) in data {
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut values = Vec::with_capacity(ev.n);
         for i in 0..ev.n {
-            let end = ev.start + i as i64 * ev.step - off;
+            let end = ev.ref_time(at, i) - off;
             let w = Window {
                 start: end - range,
                 end,
@@ -455,7 +569,17 @@ pub(crate) fn raw_rows(
                 lo += 1;
             }
             let p = param.and_then(|p| p.get(i).copied()).unwrap_or(f64::NAN);
-            values.push(apply(f, &samples[lo..hi], &w, p));
+            let window = &samples[lo..hi];
+            values.push(if f == RangeFn::PredictLinear {
+                // Regressed around the evaluation time (the window's end before `offset`).
+                (window.len() >= 2).then(|| {
+                    let t = ev.start + i as i64 * ev.step;
+                    let (slope, intercept) = linear_regression(window, t);
+                    slope * p + intercept
+                })
+            } else {
+                apply(f, window, &w, p)
+            });
         }
         out.push((labels, values));
     }
@@ -508,12 +632,14 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
             .ok_or_else(|| PromError::BadData(format!("{name}(): missing argument {}", i + 1)))
     };
     if let Some(f) = RangeFn::from_name(name) {
-        let (ms, param) = if f == RangeFn::QuantileOverTime {
-            (matrix_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
+        let (ra, param) = if f == RangeFn::QuantileOverTime {
+            (range_arg(arg(1)?)?, Some(ev.eval_scalar(arg(0)?)?))
+        } else if f == RangeFn::PredictLinear {
+            (range_arg(arg(0)?)?, Some(ev.eval_scalar(arg(1)?)?))
         } else {
-            (matrix_arg(arg(0)?)?, None)
+            (range_arg(arg(0)?)?, None)
         };
-        return Ok(Value::Vector(eval_range_fn(ev, f, ms, param)?));
+        return Ok(Value::Vector(eval_range_fn(ev, f, &ra, param)?));
     }
     let simple: Option<fn(f64) -> f64> = match name {
         "abs" => Some(f64::abs),
@@ -524,6 +650,20 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
         "ln" => Some(f64::ln),
         "log2" => Some(f64::log2),
         "log10" => Some(f64::log10),
+        "sin" => Some(f64::sin),
+        "cos" => Some(f64::cos),
+        "tan" => Some(f64::tan),
+        "asin" => Some(f64::asin),
+        "acos" => Some(f64::acos),
+        "atan" => Some(f64::atan),
+        "sinh" => Some(f64::sinh),
+        "cosh" => Some(f64::cosh),
+        "tanh" => Some(f64::tanh),
+        "asinh" => Some(f64::asinh),
+        "acosh" => Some(f64::acosh),
+        "atanh" => Some(f64::atanh),
+        "deg" => Some(|v: f64| v * 180.0 / std::f64::consts::PI),
+        "rad" => Some(|v: f64| v * std::f64::consts::PI / 180.0),
         "sgn" => Some(|v: f64| {
             if v < 0.0 {
                 -1.0
@@ -540,6 +680,14 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
     }
     match name {
         "histogram_quantile" => histogram::eval(ev, arg(0)?, arg(1)?),
+        "histogram_fraction" => histogram::eval_fraction(ev, arg(0)?, arg(1)?, arg(2)?),
+        // Defined for native histograms only: float samples (classic buckets too) are
+        // ignored, as Prometheus does, so over Pharos's series the answer is empty.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            ev.eval_vector(arg(0)?)?;
+            Ok(Value::Vector(Vec::new()))
+        }
         "absent" => {
             let v = ev.eval_vector(arg(0)?)?;
             let mut values = vec![Some(1.0); ev.n];
@@ -638,8 +786,201 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Value, PromError> {
                 .collect(),
         )),
         "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.n])),
+        "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month"
+        | "hour" | "minute" => {
+            let part = |secs: f64| date_part(name, secs);
+            match args.first() {
+                // No argument: the evaluation time, as a series without labels.
+                None => Ok(Value::Vector(vec![Series {
+                    labels: Labels::from_sorted_unchecked(Vec::new()),
+                    values: ev
+                        .step_times()
+                        .into_iter()
+                        .map(|t| Some(part((t / 1000) as f64)))
+                        .collect(),
+                }])),
+                Some(e) => map_values(ev.eval_vector(e)?, part),
+            }
+        }
+        "timestamp" => {
+            // Of a selector: the samples' own times; of anything else: the evaluation time.
+            let v = match unwrap_parens(arg(0)?) {
+                Expr::VectorSelector(vs) => ev.instant_selector_times(vs)?,
+                e => {
+                    let steps = ev.step_times();
+                    ev.eval_vector(e)?
+                        .into_iter()
+                        .map(|s| Series {
+                            values: s
+                                .values
+                                .iter()
+                                .zip(&steps)
+                                .map(|(x, t)| x.map(|_| *t as f64 / 1000.0))
+                                .collect(),
+                            labels: s.labels,
+                        })
+                        .collect()
+                }
+            };
+            map_values(v, |x| x)
+        }
+        // The order is the instant query's (`eval::top_level_order`); a range query's
+        // series are sorted by labels whatever the function.
+        "sort" | "sort_desc" => Ok(Value::Vector(ev.eval_vector(arg(0)?)?)),
+        "absent_over_time" => {
+            let ra = range_arg(arg(0)?)?;
+            let rows = match ra {
+                RangeArg::Selector(ms) => raw_range_fn(ev, RangeFn::CountOverTime, ms, None)?,
+                RangeArg::Subquery(_) => range_rows(ev, RangeFn::CountOverTime, &ra, None)?,
+            };
+            let mut values = vec![Some(1.0); ev.n];
+            for (_, v) in &rows {
+                for (out, x) in values.iter_mut().zip(v) {
+                    if x.is_some() {
+                        *out = None;
+                    }
+                }
+            }
+            let out = if values.iter().any(Option::is_some) {
+                // As Prometheus: labels only from a range selector written as the argument
+                // itself (not in parentheses, not a subquery).
+                let labels = match arg(0)? {
+                    Expr::MatrixSelector(ms) => absent_labels(&Expr::VectorSelector(ms.vs.clone())),
+                    _ => Labels::from_sorted_unchecked(Vec::new()),
+                };
+                vec![Series { labels, values }]
+            } else {
+                Vec::new()
+            };
+            Ok(Value::Vector(out))
+        }
+        "label_replace" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let dst = string_arg(ev, arg(1)?)?;
+            let repl = string_arg(ev, arg(2)?)?;
+            let src = string_arg(ev, arg(3)?)?;
+            let pattern = string_arg(ev, arg(4)?)?;
+            // Prometheus anchors the regex and lets `.` match newlines.
+            let re = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+                PromError::Execution(format!(
+                    "invalid regular expression in label_replace(): {pattern}"
+                ))
+            })?;
+            if !valid_label_name(&dst) {
+                return Err(PromError::Execution(format!(
+                    "invalid destination label name in label_replace(): {dst}"
+                )));
+            }
+            let mut out = Vec::with_capacity(v.len());
+            for s in v {
+                let src_val = s.labels.get(&src).unwrap_or("");
+                let labels = match re.captures(src_val) {
+                    // Only a match replaces (an absent source label is the empty string).
+                    Some(caps) => {
+                        let mut value = String::new();
+                        caps.expand(&repl, &mut value);
+                        set_label(&s.labels, &dst, &value)
+                    }
+                    None => s.labels,
+                };
+                out.push(Series {
+                    labels,
+                    values: s.values,
+                });
+            }
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
+        "label_join" => {
+            let v = ev.eval_vector(arg(0)?)?;
+            let dst = string_arg(ev, arg(1)?)?;
+            let sep = string_arg(ev, arg(2)?)?;
+            let mut srcs = Vec::with_capacity(args.len().saturating_sub(3));
+            for e in args.iter().skip(3) {
+                let src = string_arg(ev, e)?;
+                if !valid_label_name(&src) {
+                    return Err(PromError::Execution(format!(
+                        "invalid source label name in label_join(): {src}"
+                    )));
+                }
+                srcs.push(src);
+            }
+            if !valid_label_name(&dst) {
+                return Err(PromError::Execution(format!(
+                    "invalid destination label name in label_join(): {dst}"
+                )));
+            }
+            let out: Vec<Series> = v
+                .into_iter()
+                .map(|s| {
+                    let joined: Vec<&str> =
+                        srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
+                    let value = joined.join(&sep);
+                    Series {
+                        labels: set_label(&s.labels, &dst, &value),
+                        values: s.values,
+                    }
+                })
+                .collect();
+            Ok(Value::Vector(merge_same_labels(out)?))
+        }
         other => unsupported(format!("function {other}()")),
     }
+}
+
+/// One of the date functions of a Unix time in seconds (UTC), as Prometheus's
+/// `dateWrapper`: the time is truncated to whole seconds. Pharos answers NaN for a value
+/// that is no time (NaN, ±Inf, beyond year ±9999), where Go's conversion gives arbitrary
+/// dates.
+fn date_part(name: &str, secs: f64) -> f64 {
+    if !secs.is_finite() {
+        return f64::NAN;
+    }
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs.trunc() as i64) else {
+        return f64::NAN;
+    };
+    match name {
+        "year" => f64::from(t.year()),
+        "month" => f64::from(u8::from(t.month())),
+        "day_of_month" => f64::from(t.day()),
+        "day_of_week" => f64::from(t.weekday().number_days_from_sunday()),
+        "day_of_year" => f64::from(t.ordinal()),
+        "days_in_month" => f64::from(t.month().length(t.year())),
+        "hour" => f64::from(t.hour()),
+        _ => f64::from(t.minute()),
+    }
+}
+
+/// A string argument (parentheses allowed, as Prometheus unwraps them).
+fn string_arg(ev: &Evaluator, e: &Expr) -> Result<String, PromError> {
+    match ev.eval(e)? {
+        Value::String(s) => Ok(s),
+        _ => Err(PromError::BadData("expected a string argument".into())),
+    }
+}
+
+/// Label names as Pharos's store accepts them (Prometheus's classic names
+/// `[a-zA-Z_][a-zA-Z0-9_]*`; Prometheus 3 also accepts any UTF-8 name, which Pharos's
+/// series cannot carry).
+pub(crate) fn valid_label_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `l` with `name` set to `value`, or removed when `value` is empty (an empty label is an
+/// absent label).
+pub(crate) fn set_label(l: &Labels, name: &str, value: &str) -> Labels {
+    let mut pairs: Vec<(String, String)> = l
+        .pairs()
+        .iter()
+        .filter(|(n, _)| n != name)
+        .cloned()
+        .collect();
+    if !value.is_empty() {
+        pairs.push((name.to_string(), value.to_string()));
+        pairs.sort();
+    }
+    Labels::from_sorted_unchecked(pairs)
 }
 
 fn go_max(a: f64, b: f64) -> f64 {

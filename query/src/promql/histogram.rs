@@ -129,6 +129,113 @@ pub(crate) fn eval(ev: &Evaluator, phi: &Expr, arg: &Expr) -> Result<Value, Prom
         return Ok(Value::Vector(v));
     }
     let input = ev.eval_vector(arg)?;
+    classic(ev, input, |step, buckets| {
+        bucket_quantile(phi.get(step).copied().unwrap_or(f64::NAN), buckets)
+    })
+}
+
+/// `histogram_fraction(lower, upper, v)` over classic `le` buckets: the estimated fraction
+/// of the observations between `lower` and `upper` (Prometheus's `BucketFraction`).
+pub(crate) fn eval_fraction(
+    ev: &Evaluator,
+    lower: &Expr,
+    upper: &Expr,
+    arg: &Expr,
+) -> Result<Value, PromError> {
+    let lower = ev.eval_scalar(lower)?;
+    let upper = ev.eval_scalar(upper)?;
+    let input = ev.eval_vector(arg)?;
+    classic(ev, input, |step, buckets| {
+        let at = |v: &[f64]| v.get(step).copied().unwrap_or(f64::NAN);
+        bucket_fraction(at(&lower), at(&upper), buckets)
+    })
+}
+
+/// Prometheus's `BucketFraction`: linear interpolation inside the buckets holding `lower`
+/// and `upper` (the first bucket's lower bound 0 when its upper bound is positive, else
+/// -Inf; nothing is interpolated inside an infinite bucket).
+pub fn bucket_fraction(lower: f64, upper: f64, mut buckets: Vec<Bucket>) -> f64 {
+    buckets.sort_by(|a, b| {
+        a.upper_bound
+            .partial_cmp(&b.upper_bound)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    match buckets.last() {
+        Some(b) if b.upper_bound == f64::INFINITY => {}
+        _ => return f64::NAN,
+    }
+    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match merged.last_mut() {
+            Some(last) if last.upper_bound == b.upper_bound => last.count += b.count,
+            _ => merged.push(b),
+        }
+    }
+    let count = merged.last().map_or(0.0, |b| b.count);
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if merged[0].upper_bound <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    for (i, b) in merged.iter().enumerate() {
+        if i > 0 {
+            lower_bound = merged[i - 1].upper_bound;
+        }
+        let upper_bound = b.upper_bound;
+        let interpolate = |v: f64| {
+            if lower_bound == f64::NEG_INFINITY {
+                return b.count;
+            }
+            rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = b.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+/// Groups classic bucket series by every label but `le` and applies `f` to each group's
+/// buckets per step.
+fn classic(
+    ev: &Evaluator,
+    input: Vec<Series>,
+    f: impl Fn(usize, Vec<Bucket>) -> f64,
+) -> Result<Value, PromError> {
     // Group by every label but `le` (the metric name included, as Prometheus does); the
     // result drops `le` and the name.
     let mut members: Vec<(usize, f64)> = Vec::with_capacity(input.len());
@@ -147,7 +254,7 @@ pub(crate) fn eval(ev: &Evaluator, phi: &Expr, arg: &Expr) -> Result<Value, Prom
     let mut out = Vec::new();
     for (key, idx) in groups(keys) {
         let mut values = Vec::with_capacity(ev.n);
-        for (step, &q) in phi.iter().enumerate() {
+        for step in 0..ev.n {
             let buckets: Vec<Bucket> = idx
                 .iter()
                 .filter_map(|&m| {
@@ -158,7 +265,7 @@ pub(crate) fn eval(ev: &Evaluator, phi: &Expr, arg: &Expr) -> Result<Value, Prom
                     })
                 })
                 .collect();
-            values.push((!buckets.is_empty()).then(|| bucket_quantile(q, buckets)));
+            values.push((!buckets.is_empty()).then(|| f(step, buckets)));
         }
         out.push(Series {
             labels: drop_name(&key),
@@ -195,6 +302,10 @@ fn distributions(
     let Some((ms, grouping)) = distribution_shape(arg) else {
         return Ok(None);
     };
+    // Distributions are read per step window; `@` fixes the window (the classic path).
+    if ms.vs.at.is_some() {
+        return Ok(None);
+    }
     let Ok(matchers) = ev.matchers(&ms.vs) else {
         return Ok(None); // The classic path reports what is wrong.
     };

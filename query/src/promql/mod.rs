@@ -9,9 +9,14 @@
 //!   left-open lookback window `(t - 5m, t]` unless it is a staleness marker; a range
 //!   selector `x[r]` takes the samples in `(t - r, t]` (left-open, as Prometheus ≥ 3.0), with
 //!   staleness markers dropped; `offset d` shifts both windows back by `d`.
-//! - What is not supported answers [`PromError::Unsupported`] naming it (subqueries, `@`,
-//!   `group_left`/`group_right`, functions and aggregations not listed in `functions` and
-//!   `aggregate`), never a silently different answer.
+//! - `@ t`, `@ start()`, `@ end()` fix a selector's reference time for every step (`offset`
+//!   applies from there).
+//! - Subqueries `expr[range:step]` evaluate `expr` at the multiples of `step` in each
+//!   window, once over the whole query (`Evaluator::subquery_samples`), their steps
+//!   bounded by the point limit.
+//! - What is not supported answers [`PromError::Unsupported`] naming it (functions and
+//!   aggregations not listed in `functions` and `aggregate`, the experimental `fill`
+//!   modifiers), never a silently different answer.
 //!
 //! `testing` has an in-memory store for tests.
 
@@ -191,6 +196,11 @@ pub fn parse(expr: &str) -> Result<promql_parser::parser::Expr, PromError> {
 pub fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, PromError> {
     match parse(text)? {
         promql_parser::parser::Expr::VectorSelector(vs) => {
+            if vs.at.is_some() {
+                return Err(PromError::BadData(format!(
+                    "invalid series selector {text:?}: @ is not allowed"
+                )));
+            }
             if vs.offset.is_some() {
                 return Err(PromError::BadData(format!(
                     "invalid series selector {text:?}: offset is not allowed"

@@ -38,7 +38,10 @@
 //! `count`, `last`, `min`, `max`, `delta`, `increase` and `rate` are then bit-identical to
 //! raw. `sum_over_time` and `avg_over_time` add the buckets' sums instead of Kahan-summing
 //! the samples: identical for integer-valued data (below 2^53), otherwise equal up to
-//! floating-point rounding (relative error ~1e-15 · samples). Everything else — instant
+//! floating-point rounding. The buckets' `min` and `max` bound the samples' magnitudes, so
+//! the rounding error of the plain sums is bounded (`samples · ε · Σ|x|`); where that bound
+//! is above 1e-9 of the sum (cancellation: `1 1e100 1 -1e100` sums to 2 in Prometheus and
+//! to 0 plainly), the series is read raw ([`sum_close_enough`]). Everything else — instant
 //! selectors (staleness needs the markers), `irate`, `idelta`, `quantile_over_time`,
 //! `stddev`/`stdvar_over_time`, `present_over_time`, distributions, unaligned queries —
 //! reads raw.
@@ -109,6 +112,8 @@ struct Agg {
     sum: f64,
     min: Option<f64>,
     max: Option<f64>,
+    /// A bound on the sum of the samples' magnitudes (count × the larger of |min|, |max|).
+    abs: f64,
     first: Option<Sample>,
     last: Option<Sample>,
     /// A reset inside the window (or one that cannot be ruled out).
@@ -140,6 +145,7 @@ impl Agg {
         self.link(&b.first);
         self.count += b.count;
         self.sum += b.sum;
+        self.abs += b.count as f64 * b.min.abs().max(b.max.abs());
         self.push_min_max(b.min, b.max);
         self.first.get_or_insert(b.first);
         self.last = Some(b.last);
@@ -150,10 +156,22 @@ impl Agg {
         self.link(&s);
         self.count += 1;
         self.sum += s.value;
+        self.abs += s.value.abs();
         self.push_min_max(s.value, s.value);
         self.first.get_or_insert(s);
         self.last = Some(s);
     }
+}
+
+/// Whether a plain sum `sum` of `count` samples whose magnitudes add up to at most `abs` is
+/// within a relative 1e-9 of the exact (and so of Prometheus's compensated) sum: the plain
+/// sum's error is at most `count · ε · abs`. Not for non-finite values (read raw: Kahan
+/// summation treats infinities its own way).
+pub(crate) fn sum_close_enough(sum: f64, abs: f64, count: u64) -> bool {
+    if !sum.is_finite() || !abs.is_finite() {
+        return false;
+    }
+    count as f64 * f64::EPSILON * abs <= 1e-9 * sum.abs()
 }
 
 fn unusable(b: &RollupBucket) -> bool {
@@ -213,6 +231,11 @@ fn window_value(
         RangeFn::LastOverTime => Some(last.value),
         RangeFn::MinOverTime => agg.min,
         RangeFn::MaxOverTime => agg.max,
+        RangeFn::SumOverTime | RangeFn::AvgOverTime
+            if !sum_close_enough(agg.sum, agg.abs, agg.count) =>
+        {
+            return Err(())
+        }
         RangeFn::SumOverTime => Some(agg.sum),
         RangeFn::AvgOverTime => Some(agg.sum / agg.count as f64),
         RangeFn::Delta | RangeFn::Increase | RangeFn::Rate => {

@@ -20,7 +20,10 @@ pub fn columns_for(f: RangeFn) -> ColumnSet {
         RangeFn::LastOverTime => ColumnSet::LAST,
         RangeFn::MinOverTime => ColumnSet::MIN,
         RangeFn::MaxOverTime => ColumnSet::MAX,
-        RangeFn::SumOverTime | RangeFn::AvgOverTime => ColumnSet::SUM,
+        // min and max bound the magnitude of the samples (see `plan::sum_close_enough`).
+        RangeFn::SumOverTime | RangeFn::AvgOverTime => {
+            ColumnSet::SUM.with(ColumnSet::MIN).with(ColumnSet::MAX)
+        }
         RangeFn::Delta => ColumnSet::FIRST_TS
             .with(ColumnSet::FIRST)
             .with(ColumnSet::LAST_TS)
@@ -560,10 +563,19 @@ fn window(
             Some(m)
         }
         RangeFn::SumOverTime | RangeFn::AvgOverTime => {
+            let magnitude = |j: usize| -> Result<f64, ()> {
+                let n = c.count.get(j).copied().ok_or(())? as f64;
+                Ok(n * get(&c.min, j)?.abs().max(get(&c.max, j)?.abs()))
+            };
             let mut sum = 0.0 + get(&c.sum, j0)?;
+            let mut abs = magnitude(j0)?;
             for j in rows {
                 count += c.count.get(j).copied().ok_or(())?;
                 sum += get(&c.sum, j)?;
+                abs += magnitude(j)?;
+            }
+            if !super::plan::sum_close_enough(sum, abs, count) {
+                return Err(());
             }
             Some(if f == RangeFn::SumOverTime {
                 sum
