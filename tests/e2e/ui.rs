@@ -154,7 +154,9 @@ fn browser_test_dir() -> Option<PathBuf> {
 
 /// The Alerts area's server: a log rule that fires, one that stays pending, an escalation
 /// policy paging the on-call schedule by e-mail (to `smtp`), then carol 45 s later.
-fn start_alerting(dir: &Path, smtp_port: u16) -> Server {
+/// It also probes `127.0.0.1:{check_port}` (TCP, every second), which the checks test opens
+/// and closes, and shows it on a public status page.
+fn start_alerting(dir: &Path, smtp_port: u16, check_port: u16) -> Server {
     let rules = dir.join("rules.yml");
     std::fs::write(
         &rules,
@@ -172,6 +174,19 @@ fn start_alerting(dir: &Path, smtp_port: u16) -> Server {
     .expect("rules");
     let config = format!(
         r#"
+[[checks]]
+id = "web"
+kind = "tcp"
+target = "127.0.0.1:{check_port}"
+interval_secs = 1
+timeout_secs = 1
+fail_after = 1
+recover_after = 1
+
+[status_page]
+public = true
+title = "Acme status"
+
 [alerting.rules]
 files = ["{rules}"]
 
@@ -236,14 +251,26 @@ async fn browser_tests_pass_against_the_real_binary() {
     let with_token = start(&[("PHAROS_AUTH__API_TOKEN", token)]);
     let smtp = TestSmtpServer::start().await.expect("smtp");
     let alerting_dir = tempfile::tempdir().expect("tempdir");
-    let alerting = start_alerting(alerting_dir.path(), smtp.port());
+    let check_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let alerting = start_alerting(alerting_dir.path(), smtp.port(), check_port);
     let mut cmd = Command::new(&node);
     cmd.current_dir(&dir)
-        .args(["--test", "--test-reporter=spec", "ui.test.mjs"])
+        // A stuck test fails after ten minutes instead of holding CI (the limit also bounds
+        // the whole file, which takes about two).
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "--test-timeout=600000",
+            "ui.test.mjs",
+        ])
         .env("PHAROS_URL", &server.http)
         .env("PHAROS_TOKEN_URL", &with_token.http)
         .env("PHAROS_TOKEN", token)
-        .env("PHAROS_ALERTS_URL", &alerting.http);
+        .env("PHAROS_ALERTS_URL", &alerting.http)
+        .env("PHAROS_CHECK_PORT", check_port.to_string());
     // Blocking for minutes: off the runtime, which serves the SMTP server meanwhile.
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("running node"))
         .await

@@ -87,6 +87,8 @@ for (const scheme of ["light", "dark"]) {
       await dialog.getByText("Affects 1 alert now").waitFor();
     }, ALERTS);
     await shoot(context, "alerts-incident", "/alerts?tab=incidents&resolved=1", (page) => page.getByText(/Acknowledged by/).first().waitFor(), ALERTS);
+    await shoot(context, "checks", "/checks", (page) => page.getByRole("table", { name: "Checks" }).getByRole("row", { name: /^web/ }).waitFor(), ALERTS);
+    await shoot(context, "check-page", "/checks/web", (page) => page.getByRole("table", { name: "Incidents" }).waitFor(), ALERTS);
     await shoot(context, "alerts-oncall", "/alerts?tab=oncall", (page) => page.getByRole("table", { name: /Shifts of primary/ }).getByRole("listitem").first().waitFor(), ALERTS);
   }
   await close();

@@ -14,6 +14,7 @@ import css from "./App.module.css";
 
 // The request view loads when first opened: the first load carries only the explorer.
 const RequestView = lazy(() => import("../views/Request/RequestView").then((m) => ({ default: m.RequestView })));
+const Checks = lazy(() => import("../views/Checks/Checks").then((m) => ({ default: m.Checks })));
 const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
 
 export function App() {
@@ -75,6 +76,10 @@ export function App() {
         ) : area?.path === "/alerts" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <Alerts />
+          </Suspense>
+        ) : area?.path === "/checks" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Checks />
           </Suspense>
         ) : area?.built ? (
           <Explore />

@@ -1,0 +1,79 @@
+// Checks, the status page and badges against the alerting server (tests/e2e/ui.rs): its
+// check `web` probes a TCP port this test opens and then closes. Up, then down: the list,
+// the check's page (state, 90 daily bars, the incident and its cause), the public status
+// page and the badge all say so.
+
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { test } from "node:test";
+import { api, axeViolations, ctx, newPage } from "../lib/context.mjs";
+
+const ALERTS = process.env.PHAROS_ALERTS_URL ?? null;
+const PORT = Number(process.env.PHAROS_CHECK_PORT ?? 0);
+const skip = (!ALERTS || !PORT) && "no alerting server with a check (PHAROS_ALERTS_URL, PHAROS_CHECK_PORT)";
+
+async function until(what, fn, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const web = async () => (await api("/api/v1/checks", {}, ALERTS)).checks.find((c) => c.id === "web");
+
+test("checks: a check that goes down shows in the list, its bars, the status page and its badge", { skip }, async () => {
+  // Until the port opens, connections are refused: the check starts down.
+  await until("web is down before its port opens", async () => (await web())?.state === "down");
+  const server = createServer((s) => s.end());
+  await new Promise((r) => server.listen(PORT, "127.0.0.1", r));
+  await until("web is up", async () => (await web())?.state === "up");
+
+  const page = await newPage("/checks", ALERTS);
+  const table = page.getByRole("table", { name: "Checks" });
+  const row = table.getByRole("row", { name: /^web/ });
+  await row.getByText("Up", { exact: true }).waitFor();
+  const listed = await web();
+  assert.ok(listed.uptime_percent["24h"] > 0 && listed.uptime_percent["24h"] < 100, JSON.stringify(listed));
+  // Up now, after a stretch down: the uptime windows are between 0 and 100 (the value moves
+  // every second, so only its form is compared with the page).
+  assert.match(await row.innerText(), new RegExp(`tcp\\s+127\\.0\\.0\\.1:${PORT}\\s+\\d+ ms\\s+\\d+(\\.\\d+)?%`));
+  assert.deepEqual(await axeViolations(page), [], "checks list");
+
+  await row.getByRole("link", { name: "web" }).click();
+  await page.waitForURL(/\/checks\/web$/);
+  await page.getByTestId("check-state").getByText("Up").waitFor();
+  const bars = page.getByRole("list", { name: "Daily uptime" }).getByRole("listitem");
+  assert.equal(await bars.count(), 90);
+  assert.match(await bars.last().getAttribute("aria-label"), /% up, 1 incident, /);
+  assert.match(await bars.first().getAttribute("aria-label"), /no data$/);
+  await page.getByRole("img", { name: /Response time of web/ }).waitFor();
+  assert.deepEqual(await axeViolations(page), [], "check page");
+
+  // Down: the port closes; connections are refused.
+  await new Promise((r) => server.close(r));
+  await until("web is down", async () => (await web())?.state === "down");
+  await page.reload();
+  await page.getByTestId("check-state").getByText("Down").waitFor();
+  assert.match(await bars.last().getAttribute("aria-label"), /2 incidents/);
+  const incident = page.getByRole("table", { name: "Incidents" }).getByRole("row").nth(1);
+  await incident.waitFor();
+  assert.match(await incident.innerText(), /ongoing[\s\S]*refused/i);
+
+  // The status page, public on this server: a browser without any token sees the outage.
+  const status = await ctx.context.newPage();
+  const resp = await status.goto(`${ALERTS}/status`);
+  assert.equal(resp.status(), 200);
+  await status.getByRole("status").getByText("Major outage").waitFor();
+  assert.match(await status.getByRole("region", { name: "web" }).innerText(), /Down/);
+  assert.match(await status.locator("body").innerText(), /Current incidents[\s\S]*refused/i);
+  assert.deepEqual(await axeViolations(status), [], "status page");
+  await status.close();
+
+  const badge = await fetch(`${ALERTS}/badge/web/status`);
+  assert.equal(badge.headers.get("content-type"), "image/svg+xml; charset=utf-8");
+  assert.match(await badge.text(), /aria-label="web: down"/);
+  await page.close();
+});
