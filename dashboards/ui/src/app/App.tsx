@@ -15,6 +15,7 @@ import css from "./App.module.css";
 // The request view loads when first opened: the first load carries only the explorer.
 const RequestView = lazy(() => import("../views/Request/RequestView").then((m) => ({ default: m.RequestView })));
 const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
+const Metrics = lazy(() => import("../views/Metrics/Metrics").then((m) => ({ default: m.Metrics })));
 
 export function App() {
   const loc = useLocation();
@@ -75,6 +76,10 @@ export function App() {
         ) : area?.path === "/alerts" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <Alerts />
+          </Suspense>
+        ) : area?.path === "/graph" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Metrics />
           </Suspense>
         ) : area?.built ? (
           <Explore />

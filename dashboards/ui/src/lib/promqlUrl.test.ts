@@ -7,7 +7,7 @@ describe("metrics URL state", () => {
     expect(decodeMetrics("")).toEqual(DEFAULT_METRICS);
   });
   it("round-trips every field", () => {
-    const s = { query: 'sum by (code) (rate(x{a="b"}[5m]))', start: "now-6h", end: "now", step: "30s", view: "table" as const, stacked: true, tz: "utc" as const };
+    const s = { query: 'sum by (code) (rate(x{a="b"}[5m]))', start: "now-6h", end: "now", step: "30s", view: "table" as const, stacked: true, tz: "utc" as const, refresh: "30s" as const };
     const url = encodeMetrics(s);
     expect(url).toMatch(/^\/graph\?q=/);
     expect(url).toContain("step=30s");

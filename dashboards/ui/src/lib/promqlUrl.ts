@@ -1,7 +1,7 @@
 // The metrics explorer's state in the URL: `/graph?q=…&start=…&end=…&step=…&view=table&stacked=1`.
 // Times stay as chosen (`now-1h` stays relative); defaults are left out.
 
-import { DEFAULT_RANGE, TimeZoneMode } from "./time";
+import { AUTO_REFRESH, DEFAULT_RANGE, TimeZoneMode } from "./time";
 
 export type MetricsView = "graph" | "table";
 
@@ -14,10 +14,11 @@ export interface MetricsState {
   view: MetricsView;
   stacked: boolean;
   tz: TimeZoneMode;
+  refresh: (typeof AUTO_REFRESH)[number];
 }
 
 export const DEFAULT_METRICS: MetricsState = {
-  query: "", start: DEFAULT_RANGE.start, end: DEFAULT_RANGE.end, step: "", view: "graph", stacked: false, tz: "local",
+  query: "", start: DEFAULT_RANGE.start, end: DEFAULT_RANGE.end, step: "", view: "graph", stacked: false, tz: "local", refresh: "off",
 };
 
 export function decodeMetrics(search: string): MetricsState {
@@ -31,6 +32,7 @@ export function decodeMetrics(search: string): MetricsState {
     view: p.get("view") === "table" ? "table" : "graph",
     stacked: p.get("stacked") === "1",
     tz: p.get("tz") === "utc" ? "utc" : "local",
+    refresh: (AUTO_REFRESH as readonly string[]).includes(p.get("refresh") ?? "") ? (p.get("refresh") as MetricsState["refresh"]) : "off",
   };
 }
 
@@ -44,6 +46,7 @@ export function encodeMetrics(s: MetricsState): string {
   if (s.view !== d.view) p.set("view", s.view);
   if (s.stacked) p.set("stacked", "1");
   if (s.tz !== d.tz) p.set("tz", s.tz);
+  if (s.refresh !== d.refresh) p.set("refresh", s.refresh);
   const text = p.toString();
   return `/graph${text ? `?${text}` : ""}`;
 }
