@@ -22,3 +22,4 @@ await import("./specs/request.mjs");
 await import("./specs/live.mjs");
 await import("./specs/shell.mjs");
 await import("./specs/alerts.mjs");
+await import("./specs/metrics.mjs");
