@@ -32,6 +32,7 @@ export function Metrics() {
   const [stepDraft, setStepDraft] = useState(state.step);
   const [outcome, setOutcome] = useState<Outcome>({ kind: "idle" });
   const [runs, setRuns] = useState(0);
+  const [running, setRunning] = useState(false);
   const [autoStepS, setAutoStepS] = useState<number | null>(null);
   const box = useRef<HTMLDivElement>(null);
 
@@ -44,6 +45,7 @@ export function Metrics() {
 
   useEffect(() => {
     const query = state.query.trim();
+    setRunning(false);
     if (!query) return setOutcome({ kind: "idle" });
     const range = resolveRange(state, Date.now());
     if (!range) return setOutcome({ kind: "error", message: "The time range is not valid.", index: null });
@@ -52,6 +54,8 @@ export function Metrics() {
     setAutoStepS(auto);
     const stepS = stepTyped !== null ? clampStep(stepTyped, range.endMs - range.startMs) : auto;
     const ctl = new AbortController();
+    setRunning(true);
+    const done = () => !ctl.signal.aborted && setRunning(false);
     setOutcome((o) => (o.kind === "graph" || o.kind === "table" ? o : { kind: "loading" }));
     const fail = (e: unknown) => {
       if (isAbort(e)) return;
@@ -60,7 +64,7 @@ export function Metrics() {
     };
     if (state.view === "table") {
       const timeS = range.endMs / 1000;
-      prom.query(query, timeS, ctl.signal).then((r) => setOutcome({ kind: "table", result: r.data, timeS, warnings: r.warnings ?? [] }), fail);
+      prom.query(query, timeS, ctl.signal).then((r) => setOutcome({ kind: "table", result: r.data, timeS, warnings: r.warnings ?? [] }), fail).finally(done);
     } else {
       // Steps fall on multiples of the step, so a refreshed chart keeps its points.
       const startS = Math.floor(range.startMs / 1000 / stepS) * stepS;
@@ -68,7 +72,7 @@ export function Metrics() {
       prom.queryRange(query, startS, endS, stepS, ctl.signal).then(
         (r) => setOutcome({ kind: "graph", data: alignMatrix(r.data.result, startS, endS, stepS), stepS, range, warnings: r.warnings ?? [] }),
         fail,
-      );
+      ).finally(done);
     }
     return () => ctl.abort();
   }, [state.query, state.start, state.end, state.step, state.view, runs]);
@@ -158,8 +162,9 @@ export function Metrics() {
               : ""}
         </span>
         </>)}
+        {running && outcome.kind !== "loading" && <span class="muted">Running…</span>}
       </div>
-      <div class={css.results} ref={box}>
+      <div class={css.results} ref={box} aria-busy={running}>
         {outcome.kind === "error" && (
           <div id="promql-error" class={css.error} role="alert">
             <strong>Query failed:</strong> {outcome.message}

@@ -15,18 +15,18 @@ interface Props {
   error: { message: string; index: number | null } | null;
 }
 
-/** Names fetched once per key (the metric or label they are for) while the page is open. */
-const cache = new Map<string, Promise<string[]>>();
+/** Names fetched per key (the metric or label they are for), kept a minute: new series show up. */
+const cache = new Map<string, { at: number; names: Promise<string[]> }>();
+const CACHE_MS = 60_000;
 function cached(key: string, load: () => Promise<string[]>): Promise<string[]> {
-  let p = cache.get(key);
-  if (!p) {
-    p = load().catch((e) => {
-      cache.delete(key);
-      throw e;
-    });
-    cache.set(key, p);
-  }
-  return p;
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.names;
+  const names = load().catch((e) => {
+    cache.delete(key);
+    throw e;
+  });
+  cache.set(key, { at: Date.now(), names });
+  return names;
 }
 
 function namesKey(ctx: PromContext): string | null {
