@@ -23,3 +23,4 @@ await import("./specs/live.mjs");
 await import("./specs/shell.mjs");
 await import("./specs/alerts.mjs");
 await import("./specs/checks.mjs");
+await import("./specs/metrics.mjs");

@@ -16,6 +16,7 @@ import css from "./App.module.css";
 const RequestView = lazy(() => import("../views/Request/RequestView").then((m) => ({ default: m.RequestView })));
 const Checks = lazy(() => import("../views/Checks/Checks").then((m) => ({ default: m.Checks })));
 const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
+const Metrics = lazy(() => import("../views/Metrics/Metrics").then((m) => ({ default: m.Metrics })));
 
 export function App() {
   const loc = useLocation();
@@ -80,6 +81,10 @@ export function App() {
         ) : area?.path === "/checks" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <Checks />
+          </Suspense>
+        ) : area?.path === "/graph" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Metrics />
           </Suspense>
         ) : area?.built ? (
           <Explore />

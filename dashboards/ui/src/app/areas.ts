@@ -14,9 +14,8 @@ export interface Area {
 export const AREAS: Area[] = [
   { path: "/explore", label: "Explore", built: true, blurb: "Search logs." },
   {
-    path: "/graph", label: "Metrics", built: false,
-    blurb: "PromQL queries with graphs.",
-    today: [{ label: "Prometheus HTTP API (/prometheus/api/v1/query)", href: "/prometheus/api/v1/query?query=up" }],
+    path: "/graph", label: "Metrics", built: true,
+    blurb: "PromQL queries with graphs and tables.",
   },
   { path: "/dashboards", label: "Dashboards", built: false, blurb: "Panels of log and metric queries, saved and shared." },
   { path: "/alerts", label: "Alerts", built: true, blurb: "Firing alerts, silences, incidents, on call, rules and the notification log." },
