@@ -376,3 +376,42 @@ interval = "1m""#)?;
         .is_some_and(|d| d.contains("spends 2% of the budget in 1h")));
     Ok(())
 }
+
+#[test]
+fn the_budget_history_spreads_the_window_and_ends_now() -> Result<(), String> {
+    // A calendar month at burn 1 all along: the budget falls in a straight line; at a
+    // quarter, half and the middle of January it is 3/4… of it left, as the status says then.
+    let mid_january = 1_705_406_400 * S; // 2024-01-16T12:00:00Z
+    let month_start = 1_704_067_200 * S; // 2024-01-01T00:00:00Z
+    let burn_one = errors_from(mid_january - 40 * DAY, 1, 1000);
+    let e = engine(slo(r#"window = "calendar_month""#)?, burn_one)?;
+    let points = e.budget_history("api", mid_january, 4).ok_or("api")?;
+    assert_eq!(points.len(), 4);
+    assert_eq!(points[3].at_ns, mid_january, "the last point is now");
+    let span = mid_january - month_start;
+    for (k, p) in points.iter().enumerate() {
+        assert_eq!(p.at_ns, month_start + span / 4 * (k as i64 + 1));
+        let gone = (p.at_ns - month_start) as f64 / (31.0 * DAY as f64);
+        let left = p.remaining_fraction.ok_or("no data")?;
+        assert!(
+            (left - (1.0 - gone)).abs() < 1e-9,
+            "point {k}: {left} vs {}",
+            1.0 - gone
+        );
+        assert!((p.sli_percent.ok_or("sli")? - 99.9).abs() < 1e-9);
+    }
+    let now = one_status(&e, mid_january)?;
+    assert_eq!(
+        points[3].remaining_fraction,
+        now.error_budget.remaining_fraction
+    );
+    assert!(e.budget_history("nope", mid_january, 4).is_none());
+    // The number of points is bounded whatever is asked.
+    assert_eq!(
+        e.budget_history("api", mid_january, 100_000)
+            .ok_or("api")?
+            .len(),
+        200
+    );
+    Ok(())
+}

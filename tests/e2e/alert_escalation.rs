@@ -12,32 +12,7 @@ use std::time::{Duration, Instant};
 use pharos_alertmanager::testing::smtp::{ReceivedMail, TestSmtpServer};
 use serde_json::Value;
 
-use crate::common::{bin, client, Server};
-
-/// A target whose `/health` answers 200 or 500 as the test says.
-async fn serve_target(healthy: Arc<AtomicBool>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let healthy = healthy.clone();
-            async move {
-                if healthy.load(Ordering::SeqCst) {
-                    (axum::http::StatusCode::OK, "ok")
-                } else {
-                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom")
-                }
-            }
-        }),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    port
-}
+use crate::common::{bin, client, serve_health, Server};
 
 fn write_config(dir: &std::path::Path, target_port: u16, smtp_port: u16) -> std::path::PathBuf {
     let rules = dir.join("rules.yml");
@@ -166,7 +141,7 @@ async fn incidents(server: &Server, open: bool) -> Vec<Value> {
 async fn check_failure_pages_escalates_survives_restart_acks_and_resolves() {
     let smtp = TestSmtpServer::start().await.expect("smtp");
     let healthy = Arc::new(AtomicBool::new(true));
-    let target = serve_target(healthy.clone()).await;
+    let target = serve_health(healthy.clone(), 500, "boom").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), target, smtp.port());
     let config_env = config.display().to_string();

@@ -116,3 +116,34 @@ pub fn tool_from(name: &str, package: &str) -> Option<std::path::PathBuf> {
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     tool_from(name, "prometheus")
 }
+
+/// A health-check target on loopback: `GET /health` answers 200 `ok` while `healthy` is
+/// true, else `down_status` with `down_body`. Returns its port.
+pub async fn serve_health(
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    down_status: u16,
+    down_body: &'static str,
+) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let down = axum::http::StatusCode::from_u16(down_status).expect("a status code");
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let healthy = healthy.clone();
+            async move {
+                if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (down, down_body)
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
+}

@@ -274,7 +274,7 @@ async fn pharos_answers_promql_like_the_prometheus_that_remote_writes_to_it() {
         "demo_temperature - ignoring(room) group_left avg(demo_temperature)",
         "demo_requests_total / on(code) group_left count by (code) (demo_requests_total)",
         "count by (code) (demo_requests_total) * on(code) group_right demo_requests_total",
-        "demo_requests_total * on(code) group_left(path) max by (code) (demo_requests_total)",
+        "demo_temperature * on() group_left(code) max by (code) (demo_requests_total{code=\"500\"})",
         // Subqueries (2 s steps over odd ranges, so no step is on an edge) and their offset.
         "max_over_time(rate(demo_requests_total[5s])[9s:2s])",
         "avg_over_time(demo_temperature[9s:2s])",

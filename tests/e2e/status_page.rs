@@ -9,34 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{bin, client, Server};
+use crate::common::{bin, client, serve_health, Server};
 use crate::config::check_config;
 
 const TOKEN: &str = "status-test-token";
-
-async fn serve_target(healthy: Arc<AtomicBool>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let healthy = healthy.clone();
-            async move {
-                if healthy.load(Ordering::SeqCst) {
-                    (axum::http::StatusCode::OK, "ok")
-                } else {
-                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "maintenance")
-                }
-            }
-        }),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    port
-}
 
 fn start(dir: &std::path::Path, port: u16, public: bool) -> Server {
     let config = format!(
@@ -90,7 +66,7 @@ async fn until(server: &Server, what: &str, mut f: impl AsyncFnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_going_down_shows_on_the_public_page_and_badges() {
     let healthy = Arc::new(AtomicBool::new(true));
-    let port = serve_target(healthy.clone()).await;
+    let port = serve_health(healthy.clone(), 503, "maintenance").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path(), port, true);
 
@@ -195,7 +171,7 @@ async fn a_check_going_down_shows_on_the_public_page_and_badges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_status_page_needs_the_token() {
-    let port = serve_target(Arc::new(AtomicBool::new(true))).await;
+    let port = serve_health(Arc::new(AtomicBool::new(true)), 503, "maintenance").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path(), port, false);
     let (status, _, text) = get(&server, "/status", false).await;

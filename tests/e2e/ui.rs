@@ -187,6 +187,13 @@ recover_after = 1
 public = true
 title = "Acme status"
 
+[[alerting.slos]]
+name = "web-availability"
+description = "The web front door answers"
+objective = 99.9
+window = "30d"
+sli = {{ check = "web" }}
+
 [alerting.rules]
 files = ["{rules}"]
 
@@ -205,6 +212,15 @@ group_by = ["alertname"]
 group_wait = "0s"
 group_interval = "1s"
 repeat_interval = "1h"
+
+# The SLO's burn-rate alerts (the checks test takes its check down) go to a receiver of
+# their own, not to the pager the incidents test follows.
+[[alerting.route.routes]]
+matchers = ['slo=~".+"']
+receiver = "slo-tickets"
+
+[[alerting.receivers]]
+name = "slo-tickets"
 
 [[alerting.escalation.schedules]]
 name = "primary"

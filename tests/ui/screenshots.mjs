@@ -76,6 +76,8 @@ for (const scheme of ["light", "dark"]) {
     await fetch(`${BASE}/api/v1/logs`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
     await page.getByText("live request 29 handled").waitFor();
   });
+  // The metrics explorer over the series tests/ui/seed-metrics.mjs wrote (the metrics spec).
+  await shoot(context, "metrics", "/graph?q=" + encodeURIComponent("sum by (code) (rate(http_requests_total[5m]))") + "&start=now-1h", (page) => page.getByRole("img", { name: /Graph of 2 series/ }).waitFor());
   if (ALERTS) {
     // The alerting server after the browser tests: CheckoutErrors firing, its incident
     // acknowledged, the silence expired.
@@ -89,6 +91,7 @@ for (const scheme of ["light", "dark"]) {
     await shoot(context, "alerts-incident", "/alerts?tab=incidents&resolved=1", (page) => page.getByText(/Acknowledged by/).first().waitFor(), ALERTS);
     await shoot(context, "checks", "/checks", (page) => page.getByRole("table", { name: "Checks" }).getByRole("row", { name: /^web/ }).waitFor(), ALERTS);
     await shoot(context, "check-page", "/checks/web", (page) => page.getByRole("table", { name: "Incidents" }).waitFor(), ALERTS);
+    await shoot(context, "slo-page", "/slos/web-availability", (page) => page.getByRole("table", { name: "Burn-rate alerts" }).waitFor(), ALERTS);
     await shoot(context, "alerts-oncall", "/alerts?tab=oncall", (page) => page.getByRole("table", { name: /Shifts of primary/ }).getByRole("listitem").first().waitFor(), ALERTS);
   }
   await close();

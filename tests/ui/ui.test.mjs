@@ -23,4 +23,5 @@ await import("./specs/live.mjs");
 await import("./specs/shell.mjs");
 await import("./specs/alerts.mjs");
 await import("./specs/checks.mjs");
+await import("./specs/slos.mjs");
 await import("./specs/metrics.mjs");

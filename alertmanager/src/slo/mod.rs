@@ -144,6 +144,20 @@ impl SloEngine {
             .map(|slo| status::status(slo, self.source.as_ref(), now_ns))
     }
 
+    /// One SLO's remaining budget at `points` instants of its window, the last one now
+    /// (`GET /api/v1/slos/<name>/budget`); `None` for an unknown name. Blocking.
+    pub fn budget_history(
+        &self,
+        name: &str,
+        now_ns: i64,
+        points: usize,
+    ) -> Option<Vec<status::BudgetPoint>> {
+        self.slos
+            .iter()
+            .find(|s| s.config.name == name)
+            .map(|slo| status::budget_history(slo, self.source.as_ref(), now_ns, points))
+    }
+
     /// One rule group per SLO (`source: "slo:<name>"`) for the rule engine.
     pub fn rule_groups(&self) -> Vec<GroupDef> {
         self.slos

@@ -136,3 +136,42 @@ pub fn status(slo: &Slo, source: &dyn SliSource, now_ns: i64) -> SloStatus {
         errors,
     }
 }
+
+/// The error budget left at one instant of the SLO's window (the budget chart).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetPoint {
+    pub at: String,
+    pub at_ns: i64,
+    /// Share of the budget left then (negative once overspent); `null` without data.
+    pub remaining_fraction: Option<f64>,
+    pub sli_percent: Option<f64>,
+}
+
+/// The budget left at `points` instants spread evenly from the current window's start to
+/// `now_ns` (the last one is now): each is what the SLO status said at that instant — for a
+/// rolling window, over the window ending then; for a calendar month, the month so far.
+pub fn budget_history(
+    slo: &Slo,
+    source: &dyn SliSource,
+    now_ns: i64,
+    points: usize,
+) -> Vec<BudgetPoint> {
+    let config = &slo.config;
+    let start = bounds(config.window, &config.time_zone, now_ns).start_ns;
+    let points = points.clamp(2, 200) as i64;
+    let span = now_ns.saturating_sub(start).max(0);
+    (1..=points)
+        .map(|k| {
+            let at = start + span / points * k + if k == points { span % points } else { 0 };
+            let b = bounds(config.window, &config.time_zone, at);
+            let measured = source.counts(&slo.sli, b.start_ns, at).ok();
+            let budget = budget::error_budget(slo.objective, &b, measured.as_ref());
+            BudgetPoint {
+                at: rfc3339(at),
+                at_ns: at,
+                remaining_fraction: budget.remaining_fraction,
+                sli_percent: measured.as_ref().and_then(budget::sli_percent),
+            }
+        })
+        .collect()
+}

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/slos", get(slos))
+        .route("/api/v1/slos/{name}/budget", get(slo_budget))
         .route("/api/v1/oncall", get(oncall))
         .route("/api/v1/oncall/{schedule}/shifts", get(shifts))
         .route(
@@ -54,6 +55,42 @@ async fn slos(State(state): State<AppState>) -> Response {
     match tokio::task::spawn_blocking(move || alerting.slos.status(alerting.clock.now_ns())).await {
         Ok(slos) => Json(json!({ "slos": slos })).into_response(),
         Err(e) => internal_error(format!("SLO status: {e}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct BudgetParams {
+    /// How many instants over the window (2–200, default 60).
+    points: Option<usize>,
+}
+
+/// `GET /api/v1/slos/{name}/budget?points=60`: the error budget left at instants spread over
+/// the SLO's current window, the last one now (the SLO page's chart).
+async fn slo_budget(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Query<BudgetParams>,
+) -> Response {
+    let points = p.points.unwrap_or(60);
+    if !(2..=200).contains(&points) {
+        return bad_request("parameter points: between 2 and 200");
+    }
+    let alerting = state.alerting.clone();
+    let n = name.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        alerting
+            .slos
+            .budget_history(&n, alerting.clock.now_ns(), points)
+    })
+    .await;
+    match result {
+        Ok(Some(points)) => Json(json!({ "name": name, "points": points })).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no SLO named {name:?}") })),
+        )
+            .into_response(),
+        Err(e) => internal_error(format!("SLO budget: {e}")),
     }
 }
 

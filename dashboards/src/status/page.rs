@@ -1,6 +1,7 @@
-//! `GET /status`: the status page as one small HTML document (inline CSS, no script, a
-//! refresh every minute): the overall state, what is down now, and each component's 90 daily
-//! bars from the uptime ledger (hover: that day's uptime and incidents).
+//! `GET /status`: the status page as one small HTML document (inline CSS, no script): the
+//! overall state, what is down now, and each component's 90 daily bars from the uptime ledger
+//! (hover: that day's uptime and incidents). It does not reload itself (a timed reload is an
+//! accessibility failure, WCAG 2.2.1); it says when it was made and links to itself.
 
 use std::fmt::Write;
 
@@ -127,7 +128,7 @@ fn render(cfg: &StatusPageConfig, components: &[Component], now_ns: i64) -> Stri
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
         h,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="60"><title>{title}</title><style>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>
 body{{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1b1f27}}
 main{{max-width:860px;margin:0 auto;padding:24px 16px 48px}}h1{{font-size:24px;margin:0 0 16px}}h2{{font-size:17px;margin:28px 0 8px}}
 .banner{{padding:14px 18px;border-radius:6px;color:#fff;font-weight:600;font-size:17px}}.banner.up{{background:#2e7d32}}.banner.down{{background:#c62828}}.banner.unknown{{background:#4b5563}}
@@ -198,7 +199,7 @@ footer{{color:#525a68;font-size:12px;margin-top:32px}}
     }
     let _ = write!(
         h,
-        r#"<footer>Updated <time datetime="{t}">{m}</time> (UTC days). Uptime counts the time a check was up or down; time without data is left out.</footer></main></body></html>"#,
+        r#"<footer>Updated <time datetime="{t}">{m}</time> (<a href="/status">refresh</a>; UTC days). Uptime counts the time a check was up or down; time without data is left out.</footer></main></body></html>"#,
         t = rfc3339(now_ns),
         m = minutes(&rfc3339(now_ns)),
     );

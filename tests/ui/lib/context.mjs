@@ -41,6 +41,17 @@ export async function ingest(records, base = BASE) {
   if (!resp.ok) throw new Error(`ingest: ${resp.status} ${await resp.text()}`);
 }
 
+/** Polls `fn` every 200 ms until it returns something truthy (returned), or throws naming `what`. */
+export async function until(what, fn, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Polls the search API until `q` has at least `want` hits (records are searchable within ~1 s). */
 export async function waitSearchable(q, want, base = BASE, headers = {}) {
   const deadline = Date.now() + 20_000;

@@ -6,20 +6,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { api, axeViolations, ingest, newPage } from "../lib/context.mjs";
+import { api, axeViolations, ingest, newPage, until } from "../lib/context.mjs";
 
 const ALERTS = process.env.PHAROS_ALERTS_URL ?? null;
 const skip = !ALERTS && "no alerting server (PHAROS_ALERTS_URL)";
-
-async function until(what, fn, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const firing = async () => (await api("/api/v2/alerts", {}, ALERTS)).find((a) => a.labels.alertname === "CheckoutErrors");
 

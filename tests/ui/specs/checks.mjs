@@ -6,21 +6,11 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { api, axeViolations, ctx, newPage } from "../lib/context.mjs";
+import { api, axeViolations, ctx, newPage, until } from "../lib/context.mjs";
 
 const ALERTS = process.env.PHAROS_ALERTS_URL ?? null;
 const PORT = Number(process.env.PHAROS_CHECK_PORT ?? 0);
 const skip = (!ALERTS || !PORT) && "no alerting server with a check (PHAROS_ALERTS_URL, PHAROS_CHECK_PORT)";
-
-async function until(what, fn, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const web = async () => (await api("/api/v1/checks", {}, ALERTS)).checks.find((c) => c.id === "web");
 

@@ -12,11 +12,11 @@ test("the navigation names every area; the ones not built yet say so", async () 
   const nav = page.getByRole("navigation", { name: "Main" });
   const names = await nav.getByRole("link").allInnerTexts();
   assert.deepEqual(names.map((n) => n.replace(/\s*\(soon\)/, "")), ["Explore", "Metrics", "Dashboards", "Alerts", "Checks", "SLOs", "Reports", "Status"]);
-  await nav.getByRole("link", { name: /SLOs/ }).click();
+  await nav.getByRole("link", { name: /Reports/ }).click();
   await page.getByText("Not built yet.").waitFor();
   // A reload of a client-side route is served index.html and lands on the same view.
   await page.reload();
-  await page.getByRole("heading", { name: "SLOs" }).waitFor();
+  await page.getByRole("heading", { name: "Reports" }).waitFor();
   assert.match(await page.locator("header").innerText(), /v\d+\.\d+\.\d+/);
   await page.close();
 });

@@ -15,6 +15,7 @@ import css from "./App.module.css";
 // The request view loads when first opened: the first load carries only the explorer.
 const RequestView = lazy(() => import("../views/Request/RequestView").then((m) => ({ default: m.RequestView })));
 const Checks = lazy(() => import("../views/Checks/Checks").then((m) => ({ default: m.Checks })));
+const Slos = lazy(() => import("../views/Slos/Slos").then((m) => ({ default: m.Slos })));
 const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
 const Metrics = lazy(() => import("../views/Metrics/Metrics").then((m) => ({ default: m.Metrics })));
 
@@ -77,6 +78,10 @@ export function App() {
         ) : area?.path === "/alerts" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <Alerts />
+          </Suspense>
+        ) : area?.path === "/slos" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Slos />
           </Suspense>
         ) : area?.path === "/checks" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>

@@ -20,7 +20,7 @@ export const AREAS: Area[] = [
   { path: "/dashboards", label: "Dashboards", built: false, blurb: "Panels of log and metric queries, saved and shared." },
   { path: "/alerts", label: "Alerts", built: true, blurb: "Firing alerts, silences, incidents, on call, rules and the notification log." },
   { path: "/checks", label: "Checks", built: true, blurb: "HTTP, TCP, TLS and heartbeat checks with their uptime." },
-  { path: "/slos", label: "SLOs", built: false, blurb: "Service level objectives, error budgets and burn rates." },
+  { path: "/slos", label: "SLOs", built: true, blurb: "Service level objectives, error budgets and burn rates." },
   { path: "/reports", label: "Reports", built: false, blurb: "Monthly uptime and SLO reports." },
   // The status page is server-rendered (small, no script, public when configured): a plain
   // link to the server, not a client-side view.
