@@ -101,7 +101,8 @@ fn minutes(rfc: &str) -> String {
 
 fn day_color(p: Option<f64>, objective: f64) -> &'static str {
     match p {
-        None => "#d1d5db",
+        // A variable, so a day without data is quiet in both themes.
+        None => "var(--no-data)",
         Some(p) => badge::uptime_color(p, objective),
     }
 }
@@ -129,6 +130,7 @@ fn render(cfg: &StatusPageConfig, components: &[Component], now_ns: i64) -> Stri
     let _ = write!(
         h,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>
+:root{{--no-data:#d1d5db}}
 body{{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1b1f27}}
 main{{max-width:860px;margin:0 auto;padding:24px 16px 48px}}h1{{font-size:24px;margin:0 0 16px}}h2{{font-size:17px;margin:28px 0 8px}}
 .banner{{padding:14px 18px;border-radius:6px;color:#fff;font-weight:600;font-size:17px}}.banner.up{{background:#2e7d32}}.banner.down{{background:#c62828}}.banner.unknown{{background:#4b5563}}
@@ -138,7 +140,7 @@ main{{max-width:860px;margin:0 auto;padding:24px 16px 48px}}h1{{font-size:24px;m
 .bars{{display:flex;gap:2px;height:32px;margin:8px 0 4px}}.bars span{{flex:1;border-radius:2px}}.bars span:hover{{opacity:.7}}
 .legend{{display:flex;justify-content:space-between;color:#525a68;font-size:12px}}.incident{{border-left:4px solid #c62828}}
 footer{{color:#525a68;font-size:12px;margin-top:32px}}
-@media (prefers-color-scheme:dark){{body{{background:#14171c;color:#e4e7ec}}.card{{background:#1b1f26;border-color:#363d49}}.legend,footer{{color:#a3abb8}}.st.up{{color:#81c784}}.st.down{{color:#ff8a80}}.st.unknown{{color:#a3abb8}}}}
+@media (prefers-color-scheme:dark){{:root{{--no-data:#374151}}body{{background:#14171c;color:#e4e7ec}}.card{{background:#1b1f26;border-color:#363d49}}.card.incident{{border-left-color:#ff8a80}}.legend,footer{{color:#a3abb8}}.st.up{{color:#81c784}}.st.down{{color:#ff8a80}}.st.unknown{{color:#a3abb8}}}}
 </style></head><body><main><h1>{title}</h1><p class="banner {overall_class}" role="status">{overall}</p>"#
     );
     if !down.is_empty() {
