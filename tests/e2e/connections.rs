@@ -139,7 +139,9 @@ async fn each_listener_caps_its_connections_and_idle_ones_time_out() {
     let mut extra = TcpStream::connect(addr(&server.http))
         .await
         .expect("connect");
-    let reply = closed_within(&mut extra, Duration::from_secs(2))
+    // Answered at once; the allowance is for a loaded 2-core CI machine (the 503 below shows
+    // it was the cap that answered, not a slot freed by the idle timeout).
+    let reply = closed_within(&mut extra, Duration::from_secs(5))
         .await
         .expect("the connection over the cap was neither answered nor closed");
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
