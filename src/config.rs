@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// A connection that reads and writes nothing for this many seconds is closed.
     pub idle_timeout_secs: u64,
+    /// Every this many seconds Pharos writes its own `/metrics` to its metrics store
+    /// (`job="pharos"`); 0 turns it off.
+    pub self_metrics_interval_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             max_connections: 512,
             header_read_timeout_secs: 15,
             idle_timeout_secs: 120,
+            self_metrics_interval_secs: 15,
         }
     }
 }

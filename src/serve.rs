@@ -228,13 +228,23 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let app = pharos_dashboards::app(
+    let app_state = pharos_dashboards::app_state(
         collector.clone(),
         checker.clone(),
         alerting.clone(),
         &tokens,
         config.api_settings(),
     );
+    let app = pharos_dashboards::app_from(app_state.clone(), &tokens);
+    // Pharos observing itself: its own /metrics into its own store, `job="pharos"`.
+    if config.server.self_metrics_interval_secs > 0 {
+        tokio::spawn(pharos_dashboards::service::scrape_self(
+            app_state,
+            listeners.http.to_string(),
+            Duration::from_secs(config.server.self_metrics_interval_secs),
+            stop_rx.clone(),
+        ));
+    }
     let limits = config.conn_limits();
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({

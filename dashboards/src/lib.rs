@@ -35,6 +35,8 @@ pub struct AppState {
     /// Rules, alerts, silences, escalation, notifications.
     pub alerting: Arc<Alerting>,
     pub settings: ApiSettings,
+    /// Query latency by kind (`pharos_query_duration_seconds`).
+    pub query_metrics: Arc<api::query_metrics::QueryMetrics>,
 }
 
 /// Limits of the query API (`[query]` in the config file).
@@ -71,10 +73,15 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-fn registry_for(collector: &Collector, checker: &Checker) -> Arc<Registry> {
+fn registry_for(
+    collector: &Collector,
+    checker: &Checker,
+    queries: &api::query_metrics::QueryMetrics,
+) -> Arc<Registry> {
     let mut registry = Registry::default();
     collector.metrics.register(&mut registry);
     checker.register_metrics(&mut registry);
+    queries.register(&mut registry);
     Arc::new(registry)
 }
 
@@ -131,14 +138,39 @@ pub fn app(
     tokens: &Tokens,
     settings: ApiSettings,
 ) -> Router {
-    let state = AppState {
+    app_from(
+        app_state(collector, checker, alerting, tokens, settings),
+        tokens,
+    )
+}
+
+/// The handlers' shared state; the binary keeps a clone for [`service::scrape_self`].
+pub fn app_state(
+    collector: Arc<Collector>,
+    checker: Arc<Checker>,
+    alerting: Arc<Alerting>,
+    tokens: &Tokens,
+    settings: ApiSettings,
+) -> AppState {
+    let query_metrics = Arc::new(api::query_metrics::QueryMetrics::default());
+    AppState {
         settings,
-        registry: registry_for(&collector, &checker),
-        collector: collector.clone(),
+        registry: registry_for(&collector, &checker, &query_metrics),
+        query_metrics,
+        collector,
         api_token: tokens.api.clone(),
-        checker: checker.clone(),
-        alerting: alerting.clone(),
-    };
+        checker,
+        alerting,
+    }
+}
+
+/// [`app`] on a state built by [`app_state`].
+pub fn app_from(state: AppState, tokens: &Tokens) -> Router {
+    let (collector, checker, alerting) = (
+        state.collector.clone(),
+        state.checker.clone(),
+        state.alerting.clone(),
+    );
     let ingest = pharos_collector::ingest::http::router(IngestState {
         ingestor: collector.ingestor.clone(),
         ingest_token: tokens.ingest.clone(),

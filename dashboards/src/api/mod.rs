@@ -7,6 +7,7 @@ pub mod alertmanager_v2;
 pub mod checks;
 pub mod prom;
 mod query;
+pub mod query_metrics;
 mod records;
 
 use axum::http::StatusCode;
