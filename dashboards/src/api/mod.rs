@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(checks::router())
         .merge(alerting::router())
         .merge(alertmanager_v2::router())
+        .merge(crate::status::notices::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
