@@ -2,6 +2,7 @@
 //! endpoints (`/health`, `/ready`, `/metrics`) and serves the embedded web UI.
 
 pub mod api;
+pub mod boards;
 pub mod listener;
 pub mod service;
 pub mod status;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub checker: Arc<Checker>,
     /// Rules, alerts, silences, escalation, notifications.
     pub alerting: Arc<Alerting>,
+    /// Stored, provisioned and built-in dashboards.
+    pub boards: Arc<boards::Boards>,
     pub settings: ApiSettings,
 }
 
@@ -44,6 +47,8 @@ pub struct ApiSettings {
     pub query_timeout: std::time::Duration,
     /// `[status_page]`: who sees `/status` and the badges, and what they show.
     pub status_page: status::StatusPageConfig,
+    /// `[dashboards]`: the provisioning directory and how often it is re-read.
+    pub dashboards: boards::DashboardsConfig,
 }
 
 impl Default for ApiSettings {
@@ -51,6 +56,7 @@ impl Default for ApiSettings {
         ApiSettings {
             query_timeout: pharos_query::budget::DEFAULT_TIMEOUT,
             status_page: status::StatusPageConfig::default(),
+            dashboards: boards::DashboardsConfig::default(),
         }
     }
 }
@@ -123,11 +129,14 @@ async fn require_api_token(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// The main port: UI, query API, ingest (and heartbeats), service endpoints.
+/// The main port: UI, query API, ingest (and heartbeats), service endpoints. `boards` is
+/// opened by the caller (it reads the provisioning directory, and its re-scan task runs
+/// beside the server: [`boards::Boards::open`], [`boards::Boards::run`]).
 pub fn app(
     collector: Arc<Collector>,
     checker: Arc<Checker>,
     alerting: Arc<Alerting>,
+    boards: Arc<boards::Boards>,
     tokens: &Tokens,
     settings: ApiSettings,
 ) -> Router {
@@ -138,6 +147,7 @@ pub fn app(
         api_token: tokens.api.clone(),
         checker: checker.clone(),
         alerting: alerting.clone(),
+        boards,
     };
     let ingest = pharos_collector::ingest::http::router(IngestState {
         ingestor: collector.ingestor.clone(),

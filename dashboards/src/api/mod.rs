@@ -4,6 +4,7 @@
 
 pub mod alerting;
 pub mod alertmanager_v2;
+mod boards;
 pub mod checks;
 pub mod prom;
 mod query;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(checks::router())
         .merge(alerting::router())
         .merge(alertmanager_v2::router())
+        .merge(boards::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
