@@ -5,12 +5,14 @@
 //! person understands; the importer reads `serde_json::Value`s field by field, so no input
 //! can make it panic (a wrong type is skipped or named).
 
+mod vars;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::model::{
     self, Dashboard, Grid, Panel, PanelType, Target, Threshold, TimeRange, Unit, VarDefault,
-    Variable, VariableKind, MAX_PANELS, MAX_TAGS, MAX_TARGETS, MAX_VARIABLES,
+    MAX_PANELS, MAX_TAGS, MAX_TARGETS,
 };
 
 /// A converted dashboard, what was left out and why, and what changed on the way.
@@ -63,7 +65,7 @@ fn text<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     o.get(key).and_then(Value::as_str)
 }
 
-struct Importer {
+pub(super) struct Importer {
     skipped: Vec<Skipped>,
     warnings: Vec<String>,
     /// `__inputs`: `DS_PROMETHEUS` → its plugin id (`prometheus`).
@@ -183,8 +185,9 @@ pub fn rewrite_expr(expr: &str) -> String {
                 rest = &after[end + 2..];
             }
             _ => {
-                out.push_str(&rest[..start + 2]);
-                rest = after;
+                // One bracket on: `x[[[v]]]` (a range of `[[v]]`) starts a step later.
+                out.push_str(&rest[..start + 1]);
+                rest = &rest[start + 1..];
             }
         }
     }
@@ -294,163 +297,6 @@ impl Importer {
                 TimeRange::default()
             }
         }
-    }
-
-    fn variables(&mut self, d: &Map<String, Value>) -> Result<Vec<Variable>, ImportError> {
-        let list = match d.get("templating").map(|t| t.get("list")) {
-            None | Some(None) | Some(Some(Value::Null)) => return Ok(Vec::new()),
-            Some(Some(Value::Array(a))) => a,
-            Some(Some(_)) => {
-                return Err(ImportError::Shape("templating.list: must be a list".into()))
-            }
-        };
-        let mut out: Vec<Variable> = Vec::new();
-        for (i, v) in list.iter().enumerate() {
-            let Some(o) = v.as_object() else {
-                self.warnings
-                    .push(format!("templating.list[{i}]: not an object; skipped"));
-                continue;
-            };
-            let name = text(o, "name").unwrap_or("").to_string();
-            let kind = text(o, "type").unwrap_or("");
-            let valid = !name.is_empty()
-                && name.len() <= 64
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !valid {
-                self.warnings.push(format!("variable {name:?}: the name is not usable in Pharos (letters, digits, _); skipped"));
-                continue;
-            }
-            if out.iter().any(|o| o.name == name) {
-                self.warnings.push(format!(
-                    "variable {name:?}: defined twice; the second is skipped"
-                ));
-                continue;
-            }
-            if out.len() >= MAX_VARIABLES {
-                self.warnings.push(format!(
-                    "variable {name:?}: over the {MAX_VARIABLES}-variable limit; skipped"
-                ));
-                continue;
-            }
-            if let Some(var) = self.variable(&name, kind, o) {
-                out.push(var);
-            }
-        }
-        Ok(out)
-    }
-
-    fn variable(&mut self, name: &str, kind: &str, o: &Map<String, Value>) -> Option<Variable> {
-        let query = match o.get("query") {
-            Some(Value::String(s)) => s.trim().to_string(),
-            Some(Value::Object(q)) => text(q, "query").unwrap_or("").trim().to_string(),
-            _ => String::new(),
-        };
-        let mut var = Variable {
-            name: name.to_string(),
-            kind: VariableKind::Custom,
-            label: text(o, "label")
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from),
-            field: None,
-            query: None,
-            metric: None,
-            options: Vec::new(),
-            value: None,
-            multi: o.get("multi").and_then(Value::as_bool).unwrap_or(false),
-            include_all: o
-                .get("includeAll")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            default: None,
-        };
-        match kind {
-            "query" => {
-                let ds = datasource_type(o.get("datasource"), &self.inputs);
-                if !is_prometheus(&ds) {
-                    self.warnings.push(format!("variable {name:?}: its datasource is {}, only Prometheus variables are imported; skipped", ds.unwrap_or_default()));
-                    return None;
-                }
-                if let Some((metric, label)) = label_values(&query) {
-                    var.kind = VariableKind::LabelValues;
-                    // `label` holds the Prometheus label for label_values (the contract's shape).
-                    var.label = Some(label);
-                    var.metric = Some(rewrite_expr(&metric)).filter(|m| !m.is_empty());
-                } else {
-                    let options = saved_options(o);
-                    if options.is_empty() {
-                        self.warnings.push(format!("variable {name:?}: the query {query:?} is not label_values(…); skipped"));
-                        return None;
-                    }
-                    self.warnings.push(format!("variable {name:?}: the query {query:?} is not label_values(…); imported as a custom list of its saved options"));
-                    var.options = options;
-                }
-            }
-            "custom" => {
-                var.options = query
-                    .split(',')
-                    .map(|p| p.rsplit(" : ").next().unwrap_or(p).trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect();
-                if var.options.is_empty() {
-                    self.warnings.push(format!(
-                        "variable {name:?}: a custom variable without values; skipped"
-                    ));
-                    return None;
-                }
-            }
-            "constant" => {
-                if query.is_empty() {
-                    self.warnings.push(format!(
-                        "variable {name:?}: a constant without a value; skipped"
-                    ));
-                    return None;
-                }
-                var.kind = VariableKind::Constant;
-                var.value = Some(query);
-                var.multi = false;
-                var.include_all = false;
-                return Some(var);
-            }
-            "interval" => {
-                var.kind = VariableKind::Interval;
-                var.multi = false;
-                var.include_all = false;
-                for p in query.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    if pharos_query::time::parse_duration_ns(p).is_some() {
-                        var.options.push(p.to_string());
-                    } else {
-                        self.warnings.push(format!(
-                            "variable {name:?}: option {p:?} is not a duration; dropped"
-                        ));
-                    }
-                }
-                if var.options.is_empty() {
-                    self.warnings
-                        .push(format!("variable {name:?}: no usable interval; skipped"));
-                    return None;
-                }
-            }
-            "datasource" => {
-                self.warnings.push(format!("variable {name:?}: datasource variables are not needed in Pharos (one metrics store); dropped"));
-                return None;
-            }
-            other => {
-                self.warnings.push(format!(
-                    "variable {name:?}: type {other:?} is not supported; skipped"
-                ));
-                return None;
-            }
-        }
-        var.default = current(o, var.multi);
-        if var.kind == VariableKind::Interval {
-            if let Some(VarDefault::One(d)) = &var.default {
-                if !var.options.contains(d) {
-                    var.default = None;
-                }
-            }
-        }
-        Some(var)
     }
 
     fn panels(&mut self, d: &Map<String, Value>) -> Result<Vec<Panel>, ImportError> {
@@ -723,12 +569,13 @@ impl Importer {
         let get = |k: &str| g.and_then(|g| g.get(k)).and_then(Value::as_u64);
         let (x, y, w, h) = (get("x"), get("y"), get("w"), get("h"));
         let (Some(x), Some(y), Some(w), Some(h)) = (x, y, w, h) else {
+            // Below everything, where Grafana's own layout puts a panel it cannot place.
             self.warnings.push(format!(
                 "{named}: no usable gridPos; placed at the bottom-left, 12 by 8"
             ));
             return Grid {
                 x: 0,
-                y: 100_000u32.min(self.next_y()),
+                y: 1000,
                 w: 12,
                 h: 8,
             };
@@ -738,12 +585,6 @@ impl Importer {
         let h = h.clamp(1, 100) as u32;
         let y = y.min(100_000) as u32;
         Grid { x, y, w, h }
-    }
-
-    fn next_y(&self) -> u32 {
-        // Positions of panels without a gridPos: below everything, which Grafana's own
-        // layout would also do when it re-packs the grid.
-        1000
     }
 
     fn thresholds(
@@ -812,68 +653,5 @@ impl Importer {
     }
 }
 
-/// `label_values(metric, label)` → (`metric`, `label`); `label_values(label)` → ("", label).
-fn label_values(q: &str) -> Option<(String, String)> {
-    let inner = q.trim().strip_prefix("label_values(")?.strip_suffix(')')?;
-    // The label is after the last comma outside braces and quotes.
-    let (mut depth, mut quote, mut split) = (0i32, false, None);
-    for (i, c) in inner.char_indices() {
-        match c {
-            '"' => quote = !quote,
-            '{' | '(' if !quote => depth += 1,
-            '}' | ')' if !quote => depth -= 1,
-            ',' if !quote && depth == 0 => split = Some(i),
-            _ => {}
-        }
-    }
-    let (metric, label) = match split {
-        Some(i) => (inner[..i].trim(), inner[i + 1..].trim()),
-        None => ("", inner.trim()),
-    };
-    let ok = !label.is_empty()
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    ok.then(|| (metric.to_string(), label.to_string()))
-}
-
-fn saved_options(o: &Map<String, Value>) -> Vec<String> {
-    o.get("options")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|opt| opt.get("value").and_then(Value::as_str))
-                .filter(|v| *v != "$__all" && !v.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `current.value` → the default; Grafana's "All" (`$__all`) is left to the UI's default.
-fn current(o: &Map<String, Value>, multi: bool) -> Option<VarDefault> {
-    let v = o.get("current")?.get("value")?;
-    let values: Vec<String> = match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => return None,
-    };
-    let values: Vec<String> = values
-        .into_iter()
-        .filter(|v| v != "$__all" && !v.is_empty())
-        .collect();
-    match (values.len(), multi) {
-        (0, _) => None,
-        (1, false) => values.into_iter().next().map(VarDefault::One),
-        (_, false) => values.into_iter().next().map(VarDefault::One),
-        (_, true) => Some(VarDefault::Many(values)),
-    }
-}
-
 #[cfg(test)]
-#[path = "grafana_tests.rs"]
 mod tests;
