@@ -425,3 +425,38 @@ async fn provisioned_dashboards_load_from_files_are_read_only_and_are_rescanned(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[test]
+fn check_config_names_a_bad_dashboards_key_and_a_missing_directory() {
+    use crate::config::check_config;
+    let (ok, out) = check_config(Some("[dashboards]\nprovisioning_dri = \"x\"\n"), &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("provisioning_dri"), "{out}");
+    let (ok, out) = check_config(
+        Some("[dashboards]\nprovisioning_dir = \"/nonexistent/pharos-dashboards\"\n"),
+        &[],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("dashboards.provisioning_dir: /nonexistent/pharos-dashboards does not exist"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_s = dir.path().display().to_string();
+    let (ok, out) = check_config(
+        None,
+        &[
+            ("PHAROS_DASHBOARDS__PROVISIONING_DIR", dir_s.as_str()),
+            ("PHAROS_DASHBOARDS__PROVISIONING_INTERVAL_SECS", "5"),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = check_config(
+        None,
+        &[("PHAROS_DASHBOARDS__PROVISIONING_INTERVAL_SECS", "0")],
+    );
+    assert!(
+        !ok && out.contains("dashboards.provisioning_interval_secs"),
+        "{out}"
+    );
+}
