@@ -115,12 +115,16 @@ pub struct Boards {
     builtin: Vec<Dashboard>,
     provisioned: RwLock<Arc<Snapshot>>,
     config: DashboardsConfig,
+    /// The built-in dashboards' `updated_at`: they change with the binary, so its start.
+    started_ns: i64,
 }
 
 impl Boards {
     /// Opens the store and reads the provisioning directory once. Blocking (file reads).
     pub fn open(db: SharedStateDb, clock: SharedClock, config: &DashboardsConfig) -> Boards {
+        let started_ns = clock.now_ns();
         let boards = Boards {
+            started_ns,
             store: Store::new(db, clock),
             builtin: builtin::all(),
             provisioned: RwLock::new(Arc::new(Snapshot::default())),
@@ -171,7 +175,11 @@ impl Boards {
     /// Every dashboard (built-in, provisioned, user) and the provisioning files that failed.
     pub fn list(&self) -> Result<(Vec<Entry>, Vec<FileError>), BoardsError> {
         let snap = self.snapshot();
-        let mut out: Vec<Entry> = self.builtin.iter().map(builtin_entry).collect();
+        let mut out: Vec<Entry> = self
+            .builtin
+            .iter()
+            .map(|b| builtin_entry(b, self.started_ns))
+            .collect();
         out.extend(snap.boards.iter().map(provisioned_entry));
         for s in self.store.list()? {
             // A user dashboard shadowed by a later provisioned or built-in one is hidden
@@ -199,7 +207,7 @@ impl Boards {
 
     fn read_only(&self, uid: &str) -> Option<Entry> {
         if let Some(b) = self.builtin.iter().find(|b| b.uid == uid) {
-            return Some(builtin_entry(b));
+            return Some(builtin_entry(b, self.started_ns));
         }
         self.snapshot().get(uid).map(provisioned_entry)
     }
@@ -326,12 +334,12 @@ impl Boards {
     }
 }
 
-fn builtin_entry(d: &Dashboard) -> Entry {
+fn builtin_entry(d: &Dashboard, started_ns: i64) -> Entry {
     Entry {
         stored: Stored {
             dashboard: d.clone(),
             version: 1,
-            updated_at_ns: 0,
+            updated_at_ns: started_ns,
             message: String::new(),
         },
         source: Source::Builtin,

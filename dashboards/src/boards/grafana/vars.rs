@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{datasource_type, is_prometheus, rewrite_expr, text, ImportError, Importer};
+use super::fields::{datasource_type, is_prometheus};
+use super::{rewrite_expr, text, ImportError, Importer};
 use crate::boards::model::{VarDefault, Variable, VariableKind, MAX_VARIABLES};
 
 impl Importer {
