@@ -41,32 +41,40 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES))
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({"error": msg.into()}))).into_response()
+/// A refused request: its status and JSON body (small, unlike a `Response`, so the helpers
+/// below can return it in their `Err`).
+struct Refusal(StatusCode, Value);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
 }
 
-fn boards_error(e: BoardsError) -> Response {
+fn error(status: StatusCode, msg: impl Into<String>) -> Refusal {
+    Refusal(status, json!({"error": msg.into()}))
+}
+
+fn boards_error(e: BoardsError) -> Refusal {
     match e {
-        BoardsError::Invalid(m) => (
+        BoardsError::Invalid(m) => Refusal(
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": m.to_string(), "path": m.path})),
-        )
-            .into_response(),
+            json!({"error": m.to_string(), "path": m.path}),
+        ),
         BoardsError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
         BoardsError::ReadOnly(m) => error(StatusCode::CONFLICT, m),
         BoardsError::Store(e) => match e {
             StoreError::Exists(_) => error(StatusCode::CONFLICT, e.to_string()),
-            StoreError::Conflict { current, .. } => (
+            StoreError::Conflict { current, .. } => Refusal(
                 StatusCode::CONFLICT,
-                Json(json!({"error": e.to_string(), "current_version": current})),
-            )
-                .into_response(),
+                json!({"error": e.to_string(), "current_version": current}),
+            ),
             StoreError::NotFound(_) | StoreError::NoVersion { .. } => {
                 error(StatusCode::NOT_FOUND, e.to_string())
             }
             StoreError::Storage(_) | StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "dashboard store failed");
-                internal_error(e.to_string())
+                error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
         },
     }
@@ -76,20 +84,20 @@ fn boards_error(e: BoardsError) -> Response {
 async fn blocking<T: Send + 'static>(
     boards: &Arc<Boards>,
     work: impl FnOnce(&Boards) -> Result<T, BoardsError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, Refusal> {
     let boards = boards.clone();
     match tokio::task::spawn_blocking(move || work(&boards)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(boards_error(e)),
         Err(e) => {
             tracing::error!(error = %e, "dashboard task failed");
-            Err(internal_error(e.to_string()))
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
         }
     }
 }
 
 /// The body as JSON, or the response that says why not (413 over the limit).
-fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
+fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Refusal> {
     let bytes = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             error(
@@ -115,7 +123,7 @@ struct SaveBody {
     version: Option<u32>,
 }
 
-fn save_body(value: Value, want_version: bool) -> Result<SaveBody, Response> {
+fn save_body(value: Value, want_version: bool) -> Result<SaveBody, Refusal> {
     let Value::Object(mut o) = value else {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -187,7 +195,7 @@ fn saved(status: StatusCode, s: &Stored) -> Response {
 async fn list(State(state): State<AppState>) -> Response {
     let (entries, errors) = match blocking(&state.boards, |b| b.list()).await {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let dashboards: Vec<Value> = entries
         .iter()
@@ -214,7 +222,7 @@ async fn list(State(state): State<AppState>) -> Response {
 async fn create(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match json_body(body).and_then(|v| save_body(v, false)) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match blocking(&state.boards, move |b| {
         b.create(body.dashboard, body.message)
@@ -222,7 +230,7 @@ async fn create(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
     .await
     {
         Ok(s) => saved(StatusCode::CREATED, &s),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -243,7 +251,7 @@ fn entry_json(e: &Entry) -> Value {
 async fn read(State(state): State<AppState>, Path(uid): Path<String>) -> Response {
     match blocking(&state.boards, move |b| b.get(&uid)).await {
         Ok(e) => Json(entry_json(&e)).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -254,7 +262,7 @@ async fn update(
 ) -> Response {
     let body = match json_body(body).and_then(|v| save_body(v, true)) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let version = body.version.unwrap_or(0);
     match blocking(&state.boards, move |b| {
@@ -263,14 +271,14 @@ async fn update(
     .await
     {
         Ok(s) => saved(StatusCode::OK, &s),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn remove(State(state): State<AppState>, Path(uid): Path<String>) -> Response {
     match blocking(&state.boards, move |b| b.delete(&uid)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -290,11 +298,11 @@ async fn versions(State(state): State<AppState>, Path(uid): Path<String>) -> Res
                 .collect();
             Json(json!({"versions": versions})).into_response()
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
-fn version_number(n: &str) -> Result<u32, Response> {
+fn version_number(n: &str) -> Result<u32, Refusal> {
     n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
         error(
             StatusCode::BAD_REQUEST,
@@ -309,7 +317,7 @@ async fn version(
 ) -> Response {
     let n = match version_number(&n) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match blocking(&state.boards, move |b| b.version(&uid, n)).await {
         Ok(s) => Json(json!({
@@ -319,7 +327,7 @@ async fn version(
             "message": s.message,
         }))
         .into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -329,18 +337,18 @@ async fn restore(
 ) -> Response {
     let n = match version_number(&n) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match blocking(&state.boards, move |b| b.restore(&uid, n)).await {
         Ok(s) => saved(StatusCode::OK, &s),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn export(State(state): State<AppState>, Path(uid): Path<String>) -> Response {
     let entry = match blocking(&state.boards, move |b| b.get(&uid)).await {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let d = &entry.stored.dashboard;
     let body = match serde_json::to_string_pretty(d) {
@@ -367,7 +375,7 @@ struct ImportParams {
     overwrite: Option<String>,
 }
 
-fn flag(name: &str, v: &Option<String>) -> Result<bool, Response> {
+fn flag(name: &str, v: &Option<String>) -> Result<bool, Refusal> {
     match v.as_deref().map(str::trim) {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
@@ -388,15 +396,15 @@ async fn import_grafana(
         flag("overwrite", &params.overwrite),
     ) {
         (Ok(s), Ok(o)) => (s, o),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let value = match json_body(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let imported = match grafana::import(&value) {
         Ok(i) => i,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let mut out = Map::new();
     out.insert("dashboard".into(), json!(imported.dashboard));
@@ -409,7 +417,7 @@ async fn import_grafana(
                 out.insert("version".into(), json!(s.version));
                 out.insert("updated_at".into(), json!(rfc3339(s.updated_at_ns)));
             }
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         }
     }
     Json(Value::Object(out)).into_response()

@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::model::{
-    self, Dashboard, Grid, Panel, PanelType, Target, Threshold, TimeRange, Unit, VarDefault,
-    MAX_PANELS, MAX_TAGS, MAX_TARGETS,
+    self, Dashboard, Grid, Panel, PanelType, Target, Threshold, TimeRange, Unit, MAX_PANELS,
+    MAX_TAGS, MAX_TARGETS,
 };
 
 /// A converted dashboard, what was left out and why, and what changed on the way.

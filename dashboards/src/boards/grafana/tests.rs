@@ -2,6 +2,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::boards::model::VarDefault;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/grafana-node-exporter-like.json");
 
