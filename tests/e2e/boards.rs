@@ -460,3 +460,27 @@ fn check_config_names_a_bad_dashboards_key_and_a_missing_directory() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_api_needs_the_api_token() {
+    let server = start(&[("PHAROS_AUTH__API_TOKEN", "boards-token")]);
+    let (s, _) = call(&server, "GET", "/api/v1/dashboards", None).await;
+    assert_eq!(s, 401);
+    let (s, _) = call(
+        &server,
+        "POST",
+        "/api/v1/dashboards/import/grafana",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let resp = client()
+        .get(format!("{}/api/v1/dashboards/pharos/export", server.http))
+        .bearer_auth("boards-token")
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status(), 200);
+    let exported: Value = resp.json().await.expect("JSON");
+    assert_eq!(exported["uid"], "pharos");
+}
