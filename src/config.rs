@@ -137,6 +137,8 @@ pub struct PharosConfig {
     pub alerting: AlertingConfig,
     /// The status page and badges (`[status_page]`).
     pub status_page: pharos_dashboards::status::StatusPageConfig,
+    /// Provisioned dashboards (`[dashboards]`).
+    pub dashboards: pharos_dashboards::boards::DashboardsConfig,
 }
 
 /// Parsed listen addresses.
@@ -242,6 +244,7 @@ impl PharosConfig {
         self.status_page
             .validate(&|id| self.checks.iter().any(|c| c.id == id))
             .map_err(anyhow::Error::msg)?;
+        self.dashboards.validate().map_err(anyhow::Error::msg)?;
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
@@ -303,6 +306,7 @@ impl PharosConfig {
         pharos_dashboards::ApiSettings {
             query_timeout: std::time::Duration::from_secs(self.query.timeout_secs),
             status_page: self.status_page.clone(),
+            dashboards: self.dashboards.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! endpoints (`/health`, `/ready`, `/metrics`) and serves the embedded web UI.
 
 pub mod api;
+pub mod boards;
 pub mod listener;
 pub mod service;
 pub mod status;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub checker: Arc<Checker>,
     /// Rules, alerts, silences, escalation, notifications.
     pub alerting: Arc<Alerting>,
+    /// Stored, provisioned and built-in dashboards.
+    pub boards: Arc<boards::Boards>,
     pub settings: ApiSettings,
     /// Query latency by kind (`pharos_query_duration_seconds`).
     pub query_metrics: Arc<api::query_metrics::QueryMetrics>,
@@ -46,6 +49,8 @@ pub struct ApiSettings {
     pub query_timeout: std::time::Duration,
     /// `[status_page]`: who sees `/status` and the badges, and what they show.
     pub status_page: status::StatusPageConfig,
+    /// `[dashboards]`: the provisioning directory and how often it is re-read.
+    pub dashboards: boards::DashboardsConfig,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +58,7 @@ impl Default for ApiSettings {
         ApiSettings {
             query_timeout: pharos_query::budget::DEFAULT_TIMEOUT,
             status_page: status::StatusPageConfig::default(),
+            dashboards: boards::DashboardsConfig::default(),
         }
     }
 }
@@ -130,16 +136,19 @@ async fn require_api_token(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// The main port: UI, query API, ingest (and heartbeats), service endpoints.
+/// The main port: UI, query API, ingest (and heartbeats), service endpoints. `boards` is
+/// opened by the caller (it reads the provisioning directory, and its re-scan task runs
+/// beside the server: [`boards::Boards::open`], [`boards::Boards::run`]).
 pub fn app(
     collector: Arc<Collector>,
     checker: Arc<Checker>,
     alerting: Arc<Alerting>,
+    boards: Arc<boards::Boards>,
     tokens: &Tokens,
     settings: ApiSettings,
 ) -> Router {
     app_from(
-        app_state(collector, checker, alerting, tokens, settings),
+        app_state(collector, checker, alerting, boards, tokens, settings),
         tokens,
     )
 }
@@ -149,6 +158,7 @@ pub fn app_state(
     collector: Arc<Collector>,
     checker: Arc<Checker>,
     alerting: Arc<Alerting>,
+    boards: Arc<boards::Boards>,
     tokens: &Tokens,
     settings: ApiSettings,
 ) -> AppState {
@@ -161,6 +171,7 @@ pub fn app_state(
         api_token: tokens.api.clone(),
         checker,
         alerting,
+        boards,
     }
 }
 

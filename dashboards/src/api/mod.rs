@@ -4,6 +4,7 @@
 
 pub mod alerting;
 pub mod alertmanager_v2;
+mod boards;
 pub mod checks;
 pub mod prom;
 mod query;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerting::router())
         .merge(alertmanager_v2::router())
         .merge(crate::status::notices::router())
+        .merge(boards::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
