@@ -53,6 +53,8 @@ enum Command {
     Ack(cli::ack::AckArgs),
     /// Announcements and scheduled maintenance windows on the status page.
     Notice(cli::notice::NoticeArgs),
+    /// Who is on call now, and overrides of the on-call schedules.
+    Oncall(cli::oncall::OncallArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Silence(args) => cli::silence::run(args),
         Command::Ack(args) => cli::ack::run(args),
         Command::Notice(args) => cli::notice::run(args),
+        Command::Oncall(args) => cli::oncall::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

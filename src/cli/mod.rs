@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod client;
 pub mod matchers;
 pub mod notice;
+pub mod oncall;
 pub mod search;
 pub mod silence;
 pub mod table;

@@ -163,3 +163,96 @@ async fn log_rule_fires_rules_reload_and_views_answer() {
         "{before} vs {after}"
     );
 }
+
+/// `pharos ARGS… --server URL`.
+fn cli(server: &Server, args: &[&str]) -> crate::cli::Ran {
+    let mut cmd = crate::cli::pharos(args);
+    cmd.args(["--server", &server.http]);
+    crate::cli::run(&mut cmd)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_shows_who_is_on_call_and_an_override_changes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, config(dir.path())).expect("config");
+    let path_env = path.display().to_string();
+    let server = Server::start_in(
+        bin(),
+        &dir.path().join("data"),
+        &[("PHAROS_CONFIG", path_env.as_str())],
+    )
+    .expect("start pharos");
+
+    let now = cli(&server, &["oncall", "now", "-o", "json"]);
+    assert_eq!(now.code, Some(0), "{}", now.stderr);
+    let v: Value = serde_json::from_str(&now.stdout).expect("json");
+    let before = v[0]["current"]["email"]
+        .as_str()
+        .expect("someone")
+        .to_string();
+    assert!(before.ends_with("@example.com"), "{v}");
+
+    let add = cli(
+        &server,
+        &[
+            "oncall",
+            "override",
+            "add",
+            "primary",
+            "Carol <carol@example.com>",
+            "--start",
+            "now-1m",
+            "--end",
+            "now+2h",
+            "--comment",
+            "swap",
+            "--author",
+            "dana",
+        ],
+    );
+    assert_eq!(add.code, Some(0), "{} {}", add.stderr, add.stdout);
+    let id = add.stdout.trim().to_string();
+    let table = cli(&server, &["oncall", "now"]);
+    assert!(
+        table.stdout.contains("Carol (override)"),
+        "{}",
+        table.stdout
+    );
+    let list = cli(
+        &server,
+        &["oncall", "override", "list", "primary", "-o", "json"],
+    );
+    let v: Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(v[0]["id"], id.as_str(), "{v}");
+    assert_eq!(
+        (v[0]["created_by"].as_str(), v[0]["comment"].as_str()),
+        (Some("dana"), Some("swap"))
+    );
+
+    // Overlapping the first: refused (exit 2) with the server's reason.
+    let clash = cli(
+        &server,
+        &[
+            "oncall",
+            "override",
+            "add",
+            "primary",
+            "eve@example.com",
+            "--start",
+            "now",
+            "--end",
+            "now+1h",
+        ],
+    );
+    assert_eq!(clash.code, Some(2), "{}", clash.stderr);
+    assert!(clash.stderr.contains("overlap"), "{}", clash.stderr);
+    let bad = cli(&server, &["oncall", "override", "list", "../x"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+
+    let rm = cli(&server, &["oncall", "override", "rm", "primary", &id]);
+    assert_eq!(rm.code, Some(0), "{}", rm.stderr);
+    let now = cli(&server, &["oncall", "now", "-o", "json"]);
+    let v: Value = serde_json::from_str(&now.stdout).expect("json");
+    assert_eq!(v[0]["current"]["email"], before.as_str(), "{v}");
+}
