@@ -200,6 +200,66 @@ fn check_config_names_a_component_with_an_unknown_check() {
     let (ok, out) = check_config(Some("[status_page]\nobjective_percent = 120\n"), &[]);
     assert!(!ok);
     assert!(out.contains("status_page.objective_percent"), "{out}");
+    let (ok, out) = check_config(Some("[status_page]\ntime_zone = \"Mars/Olympus\"\n"), &[]);
+    assert!(!ok);
+    assert!(
+        out.contains("status_page.time_zone") && out.contains("Mars/Olympus"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_run_midnight_to_midnight_in_the_configured_time_zone() {
+    let port = serve_health(Arc::new(AtomicBool::new(true)), 503, "maintenance").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Far from UTC either way, so one of them is on another date than UTC now.
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let server = Server::start_in(
+            bin(),
+            &dir.path().join(zone.replace('/', "-")),
+            &[
+                ("PHAROS_STATUS_PAGE__PUBLIC", "true"),
+                ("PHAROS_STATUS_PAGE__TIME_ZONE", zone),
+                ("PHAROS_AUTH__API_TOKEN", TOKEN),
+                ("PHAROS_CONFIG", &write_check_config(dir.path(), port)),
+            ],
+        )
+        .expect("start pharos");
+        let tz = jiff::tz::TimeZone::get(zone).expect("zone");
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(tz)
+            .date()
+            .to_string();
+        let page = get(&server, "/status", false).await.2;
+        assert!(page.contains(&format!("days in {zone}")), "{page}");
+        assert!(
+            page.contains(&format!("title=\"{today}: ")),
+            "today's bar is {today} there: {page}"
+        );
+        let (status, _, body) = get(
+            &server,
+            &format!("/api/v1/checks/web/daily?days=3&tz={zone}"),
+            true,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["days"][2]["date"], today.as_str(), "{v}");
+        let (status, _, body) =
+            get(&server, "/api/v1/checks/web/daily?tz=Nowhere/Land", true).await;
+        assert_eq!(status, 400);
+        assert!(body.contains("parameter tz"), "{body}");
+    }
+}
+
+fn write_check_config(dir: &std::path::Path, port: u16) -> String {
+    let path = dir.join("tz.toml");
+    std::fs::write(
+        &path,
+        format!("[[checks]]\nid = \"web\"\nkind = \"http\"\ntarget = \"http://127.0.0.1:{port}/health\"\ninterval_secs = 1\n"),
+    )
+    .expect("config");
+    path.display().to_string()
 }
 
 /// `pharos notice ARGS… --server URL` with the API token.

@@ -297,16 +297,24 @@ impl Checker {
     /// The uptime of each of the last `days` UTC days, oldest first, the last one being
     /// today so far (the status page's bars); `None` for an unknown id. Blocking.
     pub fn daily_uptime(&self, id: &str, days: usize) -> Option<Result<Vec<Uptime>, LedgerError>> {
+        self.daily_uptime_in(id, days, &jiff::tz::TimeZone::UTC)
+    }
+
+    /// [`Checker::daily_uptime`] with the days of a time zone: a day runs from one local
+    /// midnight to the next (23 or 25 hours across a DST change).
+    pub fn daily_uptime_in(
+        &self,
+        id: &str,
+        days: usize,
+        tz: &jiff::tz::TimeZone,
+    ) -> Option<Result<Vec<Uptime>, LedgerError>> {
         self.get(id)?;
         let now = self.clock.now_ns();
-        let today = now.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
+        let spans = day_spans(now, days, tz);
         Some(self.ledger.events(id).map(|events| {
-            (0..days as i64)
-                .rev()
-                .map(|back| {
-                    let start = today - back * NANOS_PER_DAY;
-                    ledger::uptime(&events, start, (start + NANOS_PER_DAY).min(now))
-                })
+            spans
+                .iter()
+                .map(|(start, end)| ledger::uptime(&events, *start, (*end).min(now)))
                 .collect()
         }))
     }
@@ -336,3 +344,58 @@ impl Checker {
 
 #[cfg(test)]
 mod tests;
+
+/// The last `days` days of `tz` as `[start, end)` in nanoseconds, oldest first, the last one
+/// holding `now_ns`. Falls back to UTC days where the time zone cannot say (out of range).
+pub fn day_spans(now_ns: i64, days: usize, tz: &jiff::tz::TimeZone) -> Vec<(i64, i64)> {
+    use jiff::{Span, Timestamp};
+    let utc = |back: i64| {
+        let today = now_ns.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
+        let start = today - back * NANOS_PER_DAY;
+        (start, start + NANOS_PER_DAY)
+    };
+    let local = |back: i64| -> Option<(i64, i64)> {
+        let now = Timestamp::from_nanosecond(i128::from(now_ns)).ok()?;
+        let date = now
+            .to_zoned_datetime(tz.clone())
+            .date()
+            .checked_sub(Span::new().days(back))
+            .ok()?;
+        let start = date.to_zoned_datetime(tz.clone()).ok()?.timestamp();
+        let end = date
+            .tomorrow()
+            .ok()?
+            .to_zoned_datetime(tz.clone())
+            .ok()?
+            .timestamp();
+        Some((
+            i64::try_from(start.as_nanosecond()).ok()?,
+            i64::try_from(end.as_nanosecond()).ok()?,
+        ))
+    };
+    (0..days as i64)
+        .rev()
+        .map(|back| local(back).unwrap_or_else(|| utc(back)))
+        .collect()
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    #[test]
+    fn days_follow_the_time_zone_and_its_dst_changes() {
+        // 2026-10-26 12:00 UTC; Berlin left summer time at 03:00 local on 2026-10-25.
+        let now = 1_793_016_000 * 1_000_000_000i64;
+        let utc = day_spans(now, 2, &jiff::tz::TimeZone::UTC);
+        assert_eq!(utc[1].0 % NANOS_PER_DAY, 0);
+        assert_eq!(utc[1].1 - utc[1].0, NANOS_PER_DAY);
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let d = day_spans(now, 2, &berlin);
+        // Today (26th, CET) starts at 23:00 UTC the day before; yesterday had 25 hours.
+        assert_eq!(d[1].0, utc[1].0 - 3600 * 1_000_000_000);
+        assert_eq!(d[0].1, d[1].0);
+        assert_eq!(d[0].1 - d[0].0, 25 * 3600 * 1_000_000_000);
+        assert!(d[1].0 <= now && now < d[1].1);
+    }
+}

@@ -67,10 +67,12 @@ async fn list(State(state): State<AppState>) -> Response {
 #[derive(Deserialize)]
 struct DailyParams {
     days: Option<usize>,
+    /// An IANA time zone whose midnights bound the days (default UTC).
+    tz: Option<String>,
 }
 
-/// `GET /api/v1/checks/{id}/daily?days=90`: each UTC day's uptime, oldest first, the last
-/// being today so far (the 90 bars).
+/// `GET /api/v1/checks/{id}/daily?days=90&tz=Europe/Berlin`: each day's uptime (UTC days
+/// unless `tz` names a time zone), oldest first, the last being today so far (the 90 bars).
 async fn daily(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -80,16 +82,30 @@ async fn daily(
     if !(1..=400).contains(&days) {
         return bad_request("parameter days: between 1 and 400");
     }
+    let tz = match p.tz.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                return bad_request(format!(
+                    "parameter tz: unknown time zone {name:?} (an IANA name such as Europe/Berlin)"
+                ))
+            }
+        },
+    };
     let checker = state.checker.clone();
     let id2 = id.clone();
-    match tokio::task::spawn_blocking(move || checker.daily_uptime(&id2, days)).await {
+    let tz2 = tz.clone();
+    match tokio::task::spawn_blocking(move || checker.daily_uptime_in(&id2, days, &tz2)).await {
         Ok(None) => not_found(format!("no check {id:?}")),
         Ok(Some(Ok(list))) => Json(json!({
             "id": id,
             "days": list
                 .iter()
                 .map(|u| json!({
-                    "date": &rfc3339(u.from_ns)[..10],
+                    "date": jiff::Timestamp::from_nanosecond(i128::from(u.from_ns))
+                        .map(|t| t.to_zoned_datetime(tz.clone()).date().to_string())
+                        .unwrap_or_else(|_| rfc3339(u.from_ns)[..10].to_string()),
                     "uptime_percent": u.uptime_percent,
                     "downtime_secs": u.downtime_secs,
                     "unknown_secs": u.unknown_secs,

@@ -31,6 +31,9 @@ pub struct StatusPageConfig {
     pub objective_percent: f64,
     /// Groups of checks shown as one line each; empty: every check is its own component.
     pub components: Vec<ComponentConfig>,
+    /// The IANA time zone of the page's days (its 90 bars run midnight to midnight there)
+    /// and of the times it shows.
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,15 +51,27 @@ impl Default for StatusPageConfig {
             title: "Status".into(),
             objective_percent: 99.9,
             components: Vec::new(),
+            time_zone: "UTC".into(),
         }
     }
 }
 
 impl StatusPageConfig {
+    /// The page's time zone (validated at start; UTC if it could not be found).
+    pub fn tz(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
     /// Names the key that is wrong; `has_check` says whether a check id exists.
     pub fn validate(&self, has_check: &dyn Fn(&str) -> bool) -> Result<(), String> {
         if self.title.trim().is_empty() || self.title.len() > 200 {
             return Err("status_page.title: between 1 and 200 bytes".into());
+        }
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            return Err(format!(
+                "status_page.time_zone: unknown time zone {:?} (an IANA name such as Europe/Berlin)",
+                self.time_zone
+            ));
         }
         if !(self.objective_percent > 0.0 && self.objective_percent <= 100.0) {
             return Err("status_page.objective_percent: must be in (0, 100]".into());

@@ -46,6 +46,7 @@ fn gather(state: &AppState) -> Result<(Vec<Component>, Vec<Notice>), String> {
 
 fn components(state: &AppState) -> Result<Vec<Component>, String> {
     let cfg = &state.settings.status_page;
+    let tz = cfg.tz();
     let views = state.checker.list();
     let groups: Vec<(String, Vec<String>)> = if cfg.components.is_empty() {
         views
@@ -68,7 +69,7 @@ fn components(state: &AppState) -> Result<Vec<Component>, String> {
         let mut days: Vec<(i64, Option<f64>, usize)> = Vec::new();
         let (mut up, mut down) = (0.0, 0.0);
         for id in &ids {
-            let daily: Vec<Uptime> = match state.checker.daily_uptime(id, DAYS) {
+            let daily: Vec<Uptime> = match state.checker.daily_uptime_in(id, DAYS, &tz) {
                 Some(Ok(d)) => d,
                 Some(Err(e)) => return Err(e.to_string()),
                 None => continue,
@@ -98,10 +99,23 @@ fn components(state: &AppState) -> Result<Vec<Component>, String> {
 }
 
 /// `2026-12-07T23:32:05.36Z` → `2026-12-07 23:32 UTC`, as a reader wants it.
-fn minutes(rfc: &str) -> String {
-    match rfc.get(..16) {
-        Some(m) => format!("{} UTC", m.replacen('T', " ", 1)),
-        None => rfc.to_string(),
+/// An RFC 3339 time as a reader wants it, in the page's time zone:
+/// `2026-12-07 23:32 UTC`, `2026-12-08 00:32 CET`.
+fn minutes(rfc: &str, tz: &jiff::tz::TimeZone) -> String {
+    match rfc.parse::<jiff::Timestamp>() {
+        Ok(t) => t
+            .to_zoned_datetime(tz.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => rfc.to_string(),
+    }
+}
+
+/// The calendar date of `ns` in `tz`.
+fn local_date(ns: i64, tz: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_nanosecond(i128::from(ns)) {
+        Ok(t) => t.to_zoned_datetime(tz.clone()).date().to_string(),
+        Err(_) => rfc3339(ns)[..10].to_string(),
     }
 }
 
@@ -120,6 +134,7 @@ fn render(
     now_ns: i64,
 ) -> String {
     let title = escape(&cfg.title);
+    let tz = cfg.tz();
     let in_maintenance = |name: &str| {
         notices
             .iter()
@@ -170,7 +185,7 @@ footer{{color:#525a68;font-size:12px;margin-top:32px}}
 @media (prefers-color-scheme:dark){{:root{{--no-data:#374151}}body{{background:#14171c;color:#e4e7ec}}.card{{background:#1b1f26;border-color:#363d49}}.card.incident{{border-left-color:#ff8a80}}.legend,footer{{color:#a3abb8}}.st.up{{color:#81c784}}.st.down{{color:#ff8a80}}.st.unknown{{color:#a3abb8}}.st.maint{{color:#90caf9}}.card.notice{{border-left-color:#90caf9}}.meta{{color:#a3abb8}}}}
 </style></head><body><main><h1>{title}</h1><p class="banner {overall_class}" role="status">{overall}</p>"#
     );
-    render_notices(&mut h, notices, now_ns);
+    render_notices(&mut h, notices, now_ns, &tz);
     if !down.is_empty() {
         h.push_str(r#"<h2>Current incidents</h2>"#);
         for c in &down {
@@ -184,7 +199,7 @@ footer{{color:#525a68;font-size:12px;margin-top:32px}}
                 h,
                 r#"<div class="card incident"><div class="row"><span class="name">{}</span><span>down since <time datetime="{since}">{}</time></span></div><div>{}</div></div>"#,
                 escape(&c.id),
-                escape(&minutes(since)),
+                escape(&minutes(since, &tz)),
                 escape(reason)
             );
         }
@@ -203,7 +218,7 @@ footer{{color:#525a68;font-size:12px;margin-top:32px}}
             name = escape(&c.name)
         );
         for (start, p, incidents) in &c.days {
-            let date = &rfc3339(*start)[..10];
+            let date = &local_date(*start, &tz);
             let tip = match p {
                 Some(p) => format!(
                     "{date}: {} up, {incidents} incident{}",
@@ -230,15 +245,16 @@ footer{{color:#525a68;font-size:12px;margin-top:32px}}
     }
     let _ = write!(
         h,
-        r#"<footer>Updated <time datetime="{t}">{m}</time> (<a href="/status">refresh</a>; UTC days). Uptime counts the time a check was up or down; time without data is left out.</footer></main></body></html>"#,
+        r#"<footer>Updated <time datetime="{t}">{m}</time> (<a href="/status">refresh</a>; days in {zone}). Uptime counts the time a check was up or down; time without data is left out.</footer></main></body></html>"#,
         t = rfc3339(now_ns),
-        m = minutes(&rfc3339(now_ns)),
+        m = minutes(&rfc3339(now_ns), &tz),
+        zone = escape(&cfg.time_zone),
     );
     h
 }
 
 /// Announcements in effect, maintenance in progress, then maintenance ahead.
-fn render_notices(h: &mut String, notices: &[Notice], now_ns: i64) {
+fn render_notices(h: &mut String, notices: &[Notice], now_ns: i64, tz: &jiff::tz::TimeZone) {
     let section = |h: &mut String, heading: &str, list: Vec<&Notice>| {
         if list.is_empty() {
             return;
@@ -248,14 +264,14 @@ fn render_notices(h: &mut String, notices: &[Notice], now_ns: i64) {
             let when = match (n.kind, n.ends_ns) {
                 (NoticeKind::Maintenance, Some(end)) => format!(
                     "<time datetime=\"{s}\">{}</time> to <time datetime=\"{e}\">{}</time>",
-                    escape(&minutes(&rfc3339(n.starts_ns))),
-                    escape(&minutes(&rfc3339(end))),
+                    escape(&minutes(&rfc3339(n.starts_ns), tz)),
+                    escape(&minutes(&rfc3339(end), tz)),
                     s = rfc3339(n.starts_ns),
                     e = rfc3339(end),
                 ),
                 _ => format!(
                     "posted <time datetime=\"{s}\">{}</time>",
-                    escape(&minutes(&rfc3339(n.starts_ns))),
+                    escape(&minutes(&rfc3339(n.starts_ns), tz)),
                     s = rfc3339(n.starts_ns),
                 ),
             };

@@ -56,8 +56,9 @@ export const checks = {
   list(signal?: AbortSignal): Promise<{ checks: CheckView[] }> {
     return request("/api/v1/checks", { signal });
   },
-  daily(id: string, days: number, signal?: AbortSignal): Promise<{ days: DayUptime[] }> {
-    return request(apiUrl(`/api/v1/checks/${encodeURIComponent(id)}/daily`, { days }), { signal });
+  /** The days run midnight to midnight in `tz` (an IANA name; the server's default is UTC). */
+  daily(id: string, days: number, signal?: AbortSignal, tz?: string): Promise<{ days: DayUptime[] }> {
+    return request(apiUrl(`/api/v1/checks/${encodeURIComponent(id)}/daily`, { days, tz }), { signal });
   },
   uptime(id: string, from: string, signal?: AbortSignal): Promise<UptimeResult> {
     return request(apiUrl(`/api/v1/checks/${encodeURIComponent(id)}/uptime`, { from }), { signal });

@@ -16,7 +16,8 @@ const DAY_S = 86_400;
 
 export function CheckPage({ id }: { id: string }) {
   const list = usePoll((signal) => checks.list(signal), [], 10_000);
-  const daily = usePoll((signal) => checks.daily(id, 90, signal), [id], 60_000);
+  // Days of the browser's time zone, as every other time on the page is shown.
+  const daily = usePoll((signal) => checks.daily(id, 90, signal, browserTimeZone()), [id], 60_000);
   const uptime = usePoll((signal) => checks.uptime(id, "now-90d", signal), [id], 30_000);
   const latency = usePoll((signal) => checks.latency(id, DAY_S, 300, signal), [id], 60_000);
   const check = list.data?.checks.find((c) => c.id === id);
@@ -133,4 +134,12 @@ function DayBars({ days }: { days: DayUptime[] }) {
       <div class={css.barLegend}><span>90 days ago</span><span>today</span></div>
     </>
   );
+}
+
+function browserTimeZone(): string | undefined {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+  } catch {
+    return undefined;
+  }
 }
