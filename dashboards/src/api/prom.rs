@@ -203,18 +203,8 @@ pub fn parse_duration(name: &str, s: &str) -> Result<i64, PromError> {
     Ok(total)
 }
 
-/// A sample value as Prometheus writes it.
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+/// A sample value as Prometheus writes it (the query crate's, re-exported for the API).
+pub use pharos_query::promql::format_value;
 
 /// A timestamp as Prometheus writes it: Unix seconds with up to 3 decimals.
 pub fn format_ts(ms: i64) -> String {

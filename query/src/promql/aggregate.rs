@@ -252,7 +252,7 @@ fn count_values(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
     for s in &input {
         for (step, v) in s.values.iter().enumerate() {
             let Some(v) = v else { continue };
-            let with = super::functions::set_label(&s.labels, &label, &go_format_float(*v));
+            let with = super::functions::set_label(&s.labels, &label, &super::format_value(*v));
             let key = group_labels(&with, &modifier);
             let k = match index.get(&key) {
                 Some(&k) => k,
@@ -271,21 +271,6 @@ fn count_values(ev: &Evaluator, a: &AggregateExpr) -> Result<Value, PromError> {
         }
     }
     Ok(Value::Vector(out))
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest decimal that reads back as
-/// `v`, never with an exponent (Rust's `{}` for `f64` is the same), and `NaN`, `+Inf`,
-/// `-Inf`.
-fn go_format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 /// `sum` of a group, step by step: [`prom_sum`] of the members present at each step, in

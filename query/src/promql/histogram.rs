@@ -50,8 +50,32 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < epsilon
 }
 
+/// The buckets by upper bound with equal bounds added up, or `None` without a `+Inf`
+/// bucket (both `BucketQuantile` and `BucketFraction` give NaN then).
+fn normalized(mut buckets: Vec<Bucket>) -> Option<Vec<Bucket>> {
+    buckets.sort_by(|a, b| {
+        a.upper_bound
+            .partial_cmp(&b.upper_bound)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    if buckets
+        .last()
+        .is_none_or(|b| b.upper_bound != f64::INFINITY)
+    {
+        return None;
+    }
+    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match merged.last_mut() {
+            Some(last) if last.upper_bound == b.upper_bound => last.count += b.count,
+            _ => merged.push(b),
+        }
+    }
+    Some(merged)
+}
+
 /// Prometheus's `BucketQuantile` over classic buckets (cumulative counts by upper bound).
-pub fn bucket_quantile(q: f64, mut buckets: Vec<Bucket>) -> f64 {
+pub fn bucket_quantile(q: f64, buckets: Vec<Bucket>) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -61,24 +85,9 @@ pub fn bucket_quantile(q: f64, mut buckets: Vec<Bucket>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    buckets.sort_by(|a, b| {
-        a.upper_bound
-            .partial_cmp(&b.upper_bound)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    match buckets.last() {
-        Some(b) if b.upper_bound == f64::INFINITY => {}
-        _ => return f64::NAN,
-    }
-    // Buckets with the same upper bound are added up.
-    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
-    for b in buckets {
-        match merged.last_mut() {
-            Some(last) if last.upper_bound == b.upper_bound => last.count += b.count,
-            _ => merged.push(b),
-        }
-    }
-    let mut buckets = merged;
+    let Some(mut buckets) = normalized(buckets) else {
+        return f64::NAN;
+    };
     // Counts must not decrease with the upper bound: tiny differences are floating-point
     // noise, real decreases are flattened.
     let mut prev = buckets[0].count;
@@ -154,23 +163,10 @@ pub(crate) fn eval_fraction(
 /// Prometheus's `BucketFraction`: linear interpolation inside the buckets holding `lower`
 /// and `upper` (the first bucket's lower bound 0 when its upper bound is positive, else
 /// -Inf; nothing is interpolated inside an infinite bucket).
-pub fn bucket_fraction(lower: f64, upper: f64, mut buckets: Vec<Bucket>) -> f64 {
-    buckets.sort_by(|a, b| {
-        a.upper_bound
-            .partial_cmp(&b.upper_bound)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    match buckets.last() {
-        Some(b) if b.upper_bound == f64::INFINITY => {}
-        _ => return f64::NAN,
-    }
-    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
-    for b in buckets {
-        match merged.last_mut() {
-            Some(last) if last.upper_bound == b.upper_bound => last.count += b.count,
-            _ => merged.push(b),
-        }
-    }
+pub fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<Bucket>) -> f64 {
+    let Some(merged) = normalized(buckets) else {
+        return f64::NAN;
+    };
     let count = merged.last().map_or(0.0, |b| b.count);
     if count == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;

@@ -42,6 +42,21 @@ use crate::budget::{Budget, Stopped};
 /// Prometheus's default lookback delta for instant selectors.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
+/// A sample value as Prometheus writes it (in API answers and `count_values` labels): Go's
+/// `strconv.FormatFloat(v, 'f', -1, 64)`, the shortest decimal that reads back as `v`, never
+/// with an exponent (Rust's `{}` for `f64` is the same), and `NaN`, `+Inf`, `-Inf`.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Prometheus's limit on the points of one series in a range query.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
