@@ -32,7 +32,13 @@ export function Explore() {
   }, []);
 
   const [draft, setDraft] = useState(state.query);
-  useEffect(() => setDraft(state.query), [state.query]);
+  // The query bar follows the address (back, forward, a facet, a link) unless the person has
+  // typed since: an update that lands late must not overwrite what they are typing.
+  const synced = useRef(state.query);
+  useEffect(() => {
+    setDraft((d) => (d === synced.current ? state.query : d));
+    synced.current = state.query;
+  }, [state.query]);
   const [nonce, setNonce] = useState(0);
   const live = state.mode === "live";
   const { result, loadMore } = useSearch(state, nonce, !live);
@@ -65,6 +71,7 @@ export function Explore() {
   const onFilter = (field: string, value: string, negate: boolean) => {
     const next = addFilter(state.query, field, value, negate);
     rememberQuery(next);
+    setDraft(next);
     update({ query: next }, true);
   };
   const onToggleColumn = (field: string) =>
