@@ -276,14 +276,14 @@ async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     }
 }
 
-fn parse_input(body: &[u8]) -> Result<NoticeInput, Response> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+fn parse_input(body: &[u8]) -> Result<NoticeInput, String> {
+    serde_json::from_slice(body).map_err(|e| format!("body: {e}"))
 }
 
 async fn create(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let input = match parse_input(&body) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let now = now(&state);
     // Checked now for the answer; the id is settled below against what is stored.
@@ -320,7 +320,7 @@ async fn update(
 ) -> Response {
     let input = match parse_input(&body) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let db = state.alerting.db.clone();
     let now = now(&state);
