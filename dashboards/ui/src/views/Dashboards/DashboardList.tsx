@@ -10,7 +10,7 @@ import { usePoll } from "../Alerts/usePoll";
 import { ImportDialog } from "./ImportDialog";
 import css from "./Dashboards.module.css";
 
-const SOURCE_TEXT: Record<Source, string> = { builtin: "built in", provisioned: "provisioned", user: "" };
+const SOURCE_TEXT: Record<Source, string> = { builtin: "built in", provisioned: "provisioned", user: "saved here" };
 
 export function matches(d: DashboardSummary, q: string): boolean {
   const words = q.toLowerCase().split(/\s+/).filter(Boolean);

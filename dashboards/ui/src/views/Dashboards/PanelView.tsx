@@ -52,7 +52,7 @@ export function PanelView({ panel, vars, range, tz, widthPx, heightPx, tick, act
   else {
     const data = state.kind === "ready" ? state.data : state.previous;
     if (!data || !range) body = <p class={css.empty} role="status">Loading…</p>;
-    else if (panel.type === "timeseries") body = data.kind === "series" ? <TimeseriesPanel panel={panel} data={data} height={bodyH} tz={tz} /> : <TablePanel panel={panel} data={data} tz={tz} />;
+    else if (panel.type === "timeseries") body = data.kind === "series" ? <TimeseriesPanel panel={panel} data={data} width={widthPx - 16} height={bodyH} tz={tz} /> : <TablePanel panel={panel} data={data} tz={tz} />;
     else if (panel.type === "stat") body = <StatPanel panel={panel} data={data} />;
     else if (panel.type === "gauge") body = <GaugePanel panel={panel} data={data} />;
     else if (panel.type === "bargauge") body = <BarGaugePanel panel={panel} data={data} />;

@@ -14,10 +14,11 @@ import css from "../Dashboards.module.css";
 export const PALETTE = ["#1f77b4", "#d9730d", "#2ca02c", "#c0261d", "#8c5bd0", "#8c564b", "#d6459f", "#6b6b6b", "#9aa30f", "#11a1b8"];
 const MAX_SERIES = 50;
 
-export function TimeseriesPanel({ panel, data, height, tz }: { panel: Panel; data: Extract<PanelData, { kind: "series" }>; height: number; tz: TimeZoneMode }) {
+export function TimeseriesPanel({ panel, data, width, height, tz }: { panel: Panel; data: Extract<PanelData, { kind: "series" }>; width: number; height: number; tz: TimeZoneMode }) {
   const series = data.series.slice(0, MAX_SERIES);
-  const legendRows = Math.min(3, series.length);
-  const chartH = Math.max(60, height - (legendRows ? 6 + legendRows * 18 : 0));
+  // About 170 px a legend entry; at most three rows (the rest scrolls).
+  const legendRows = Math.min(3, Math.ceil(series.length / Math.max(1, Math.floor(width / 170))));
+  const chartH = Math.max(60, height - (legendRows ? 4 + legendRows * 18 : 0));
   const stacked = !!panel.stacked;
   const options = useMemo<Omit<uPlot.Options, "width" | "height">>(() => {
     const cs = getComputedStyle(document.documentElement);
