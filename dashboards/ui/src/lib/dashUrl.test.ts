@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dashboardHref, decodeDash, decodeRoute, encodeDash, slug } from "./dashUrl";
+import { dashboardHref, decodeDash, decodeRoute, encodeDash, matchesSearch, slug } from "./dashUrl";
 
 describe("dashboard addresses", () => {
   it("names the page", () => {
@@ -22,5 +22,11 @@ describe("dashboard addresses", () => {
   it("slugs titles into uids", () => {
     expect(slug("Checkout — RED!")).toBe("checkout-red");
     expect(slug("")).toBe("dashboard");
+  });
+  it("searches titles and tags, every word", () => {
+    expect(matchesSearch("Checkout RED", ["team-a"], "red team")).toBe(true);
+    expect(matchesSearch("Checkout RED", ["team-a"], "tag:team-a")).toBe(true);
+    expect(matchesSearch("Checkout RED", ["team-a"], "payments")).toBe(false);
+    expect(matchesSearch("Anything", [], "")).toBe(true);
   });
 });

@@ -78,3 +78,10 @@ export function slug(title: string): string {
   const s = title.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
   return s || "dashboard";
 }
+
+/** The list's search: every word is in the title or a tag (`tag:` may prefix a word). */
+export function matchesSearch(title: string, tags: string[], q: string): boolean {
+  const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+  const hay = [title, ...tags].join(" ").toLowerCase();
+  return words.every((w) => hay.includes(w.replace(/^tag:/, "")));
+}

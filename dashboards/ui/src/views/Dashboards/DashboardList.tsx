@@ -3,8 +3,8 @@
 // provisioning files that did not load.
 
 import { useState } from "preact/hooks";
-import { dashboards, type DashboardSummary, type Source } from "../../api/dashboards";
-import { dashboardHref } from "../../lib/dashUrl";
+import { dashboards, type Source } from "../../api/dashboards";
+import { dashboardHref, matchesSearch } from "../../lib/dashUrl";
 import { formatTime } from "../../lib/time";
 import { usePoll } from "../Alerts/usePoll";
 import { ImportDialog } from "./ImportDialog";
@@ -12,17 +12,12 @@ import css from "./Dashboards.module.css";
 
 const SOURCE_TEXT: Record<Source, string> = { builtin: "built in", provisioned: "provisioned", user: "saved here" };
 
-export function matches(d: DashboardSummary, q: string): boolean {
-  const words = q.toLowerCase().split(/\s+/).filter(Boolean);
-  const hay = [d.title, ...(d.tags ?? [])].join(" ").toLowerCase();
-  return words.every((w) => hay.includes(w.replace(/^tag:/, "")));
-}
 
 export function DashboardList() {
   const list = usePoll((signal) => dashboards.list(signal), [], 60_000);
   const [q, setQ] = useState("");
   const [importing, setImporting] = useState(false);
-  const rows = (list.data?.dashboards ?? []).filter((d) => matches(d, q));
+  const rows = (list.data?.dashboards ?? []).filter((d) => matchesSearch(d.title, d.tags ?? [], q));
   const order: Source[] = ["builtin", "provisioned", "user"];
   rows.sort((a, b) => order.indexOf(a.source) - order.indexOf(b.source) || a.title.localeCompare(b.title));
 
@@ -57,7 +52,7 @@ export function DashboardList() {
           </tr>
         </thead>
         <tbody>
-          {(!q || "service overview".includes(q.toLowerCase())) && (
+          {matchesSearch("Service overview", ["builtin"], q) && (
             <tr>
               <th scope="row"><a href="/dashboards/services">Service overview</a></th>
               <td />

@@ -2,7 +2,7 @@
 // Prometheus API, a field's top values from the log query API, custom and interval lists),
 // the chosen values kept in the URL (`var-name`). Constants are not shown.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, isAbort } from "../../api/client";
 import type { Variable } from "../../api/dashboards";
 import { prom } from "../../api/prom";
@@ -99,13 +99,32 @@ function MultiSelect({ id, name, options, includeAll, values, onChange }: { id: 
     else set.add(o);
     onChange(set.size ? [...set] : includeAll ? [ALL] : []);
   };
+  const ref = useRef<HTMLDetailsElement>(null);
+  useEffect(() => {
+    // Closes on a click elsewhere, as a select's list does.
+    const close = (e: MouseEvent) => {
+      if (ref.current?.open && !ref.current.contains(e.target as Node)) ref.current.open = false;
+    };
+    document.addEventListener("mousedown", close);
+    return () => document.removeEventListener("mousedown", close);
+  }, []);
   return (
-    <details class={css.multi} id={id}>
+    <details
+      class={css.multi}
+      id={id}
+      ref={ref}
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && ref.current?.open) {
+          ref.current.open = false;
+          ref.current.querySelector("summary")?.focus();
+        }
+      }}
+    >
       <summary class="btn" aria-label={`${name}: ${text}`}><span class={css.varName}>{name}</span> {text}</summary>
       <fieldset class={css.multiList}>
         <legend class="visually-hidden">{name}</legend>
         {includeAll && <label><input type="checkbox" checked={all} onChange={() => onChange(all ? [] : [ALL])} /> All</label>}
-        {[...new Set([...values.filter((v) => v !== ALL), ...options])].map((o) => (
+        {[...new Set([...options, ...values.filter((v) => v !== ALL)])].map((o) => (
           <label key={o}><input type="checkbox" checked={!all && values.includes(o)} onChange={() => toggle(o)} /> {o}</label>
         ))}
       </fieldset>
