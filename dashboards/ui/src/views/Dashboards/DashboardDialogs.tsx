@@ -55,13 +55,15 @@ export function SettingsDialog({ doc, onSave, onClose }: { doc: Dashboard; onSav
   );
 }
 
-export function SaveDialog({ isNew, onSave, onClose, error, stale, onReload }: {
+export function SaveDialog({ isNew, onSave, onClose, error, stale, onReload, onCopy }: {
   isNew: boolean;
-  onSave: (message: string) => void;
+  onSave: (message: string) => Promise<void>;
   onClose: () => void;
   error: string | null;
   stale: boolean;
   onReload: () => void;
+  /** Keeps these changes as a new dashboard instead. */
+  onCopy: () => void;
 }) {
   const [message, setMessage] = useState("");
   const [saving, setSaving] = useState(false);
@@ -72,7 +74,7 @@ export function SaveDialog({ isNew, onSave, onClose, error, stale, onReload }: {
         onSubmit={(e) => {
           e.preventDefault();
           setSaving(true);
-          onSave(message);
+          onSave(message).finally(() => setSaving(false));
         }}
       >
         <label class={css.field}>
@@ -84,15 +86,16 @@ export function SaveDialog({ isNew, onSave, onClose, error, stale, onReload }: {
             <p class="error-text">{error}</p>
             {stale && (
               <p>
-                Someone saved this dashboard since you opened it. Reload to see their version (your changes here are lost), or keep editing and save as a copy.{" "}
-                <button type="button" class="btn small" onClick={onReload}>Reload</button>
+                Someone saved this dashboard since you started editing. Reload to see their version (your changes here are lost), or keep your changes as a new dashboard.{" "}
+                <button type="button" class="btn small" onClick={onReload}>Reload</button>{" "}
+                <button type="button" class="btn small" onClick={onCopy}>Save as a copy</button>
               </p>
             )}
           </div>
         )}
         <div class={css.formActions}>
           <button type="button" class="btn" onClick={onClose}>Cancel</button>
-          <button type="submit" class="btn primary" disabled={saving && !error}>Save</button>
+          <button type="submit" class="btn primary" disabled={saving}>Save</button>
         </div>
       </form>
     </Modal>

@@ -248,6 +248,15 @@ export function DashboardPage({ uid }: { uid: string | null }) {
             setDialog(null);
             setLoads((n) => n + 1);
           }}
+          onCopy={() => {
+            setIsNew(true);
+            setSaveError(null);
+            setDraft((d) => {
+              if (!d) return d;
+              const { uid: _uid, ...rest } = d;
+              return { ...rest, title: `${d.title} (copy)` };
+            });
+          }}
         />
       )}
       {dialog?.kind === "delete" && (
