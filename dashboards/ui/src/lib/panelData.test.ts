@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asTable, mergeSeries, values } from "./panelData";
+import { asTable, mergeSeries, panelQueries, values } from "./panelData";
 
 describe("panel data", () => {
   it("aligns series of several queries on the union of their times", () => {
@@ -20,5 +20,24 @@ describe("panel data", () => {
   });
   it("shows series as a table of last values", () => {
     expect(asTable({ kind: "series", xs: [0], series: [{ label: "a", values: [2] }] })).toEqual({ columns: ["series", "last"], rows: [["a", 2]] });
+  });
+});
+
+describe("panel queries", () => {
+  const range = { startMs: 0, endMs: 3_600_000 };
+  const vars = { service: { values: ["web", "api"], all: [] } };
+  it("fills in variables and counts a plain search per step in a time series", () => {
+    const p = { id: 1, title: "", type: "timeseries" as const, grid: { x: 0, y: 0, w: 12, h: 8 }, targets: [
+      { kind: "logs" as const, query: "service:$service level:error" },
+      { kind: "promql" as const, expr: 'rate(x{job="$service"}[$__interval])', legend: "{{job}}" },
+    ] };
+    expect(panelQueries(p, vars, range, 600)).toEqual([
+      { kind: "logs", text: "(service:web OR service:api) level:error | timechart span=30s count()", legend: undefined },
+      { kind: "promql", text: 'rate(x{job=~"web|api"}[30s])', legend: "{{job}}" },
+    ]);
+    expect(panelQueries({ ...p, type: "stat" }, vars, range, 600)[0].text).toBe("(service:web OR service:api) level:error");
+    const tc = (query: string) => panelQueries({ ...p, targets: [{ kind: "logs", query }] }, vars, range, 600)[0].text;
+    expect(tc("* | timechart count() by level")).toBe("* | timechart span=30s count() by level");
+    expect(tc("* | timechart span=5m count()")).toBe("* | timechart span=5m count()");
   });
 });

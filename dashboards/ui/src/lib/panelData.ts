@@ -2,7 +2,11 @@
 // log `timechart`s aligned on the union of their times), a table, or log records — and the
 // single value a stat, gauge or bar gauge shows of it.
 
+import type { Panel } from "../api/dashboards";
 import type { Hit, TableResult } from "../api/types";
+import { interpolateLogs, interpolatePromql, panelInterval, type VarValues } from "./dashVars";
+import { splitPipes } from "./query";
+import type { ResolvedRange } from "./time";
 
 export interface Series {
   label: string;
@@ -63,4 +67,21 @@ export function asTable(data: PanelData): { columns: string[]; rows: unknown[][]
 
 export function table(result: TableResult): PanelData {
   return { kind: "table", columns: result.columns, rows: result.rows };
+}
+
+/**
+ * The queries a panel runs, with the variables filled in; a plain search in a time series
+ * counts per step, and a `timechart` without a span takes the step.
+ */
+export function panelQueries(panel: Panel, vars: VarValues, range: ResolvedRange, widthPx: number): { kind: "promql" | "logs"; text: string; legend?: string }[] {
+  const intervalS = panelInterval(range.endMs - range.startMs, widthPx);
+  const b = { intervalS, rangeMs: range.endMs - range.startMs };
+  return panel.targets.map((t) => {
+    if (t.kind === "promql") return { kind: "promql" as const, text: interpolatePromql(t.expr, vars, b), legend: t.legend };
+    let q = interpolateLogs(t.query, vars, b);
+    if (panel.type === "timeseries" && splitPipes(q).pipes === "") q = `${q.trim() || "*"} | timechart span=${b.intervalS}s count()`;
+    // A timechart without a span gets the panel's step, as PromQL panels do.
+    else q = q.replace(/\|\s*timechart\s+(?!span\s*=)/, `| timechart span=${b.intervalS}s `);
+    return { kind: "logs" as const, text: q, legend: t.legend };
+  });
 }

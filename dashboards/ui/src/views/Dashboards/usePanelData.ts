@@ -7,31 +7,19 @@ import { useEffect, useState } from "preact/hooks";
 import { api, isAbort } from "../../api/client";
 import type { Panel } from "../../api/dashboards";
 import { prom } from "../../api/prom";
-import { interpolateLogs, interpolatePromql, panelInterval, type VarValues, formatLegend } from "../../lib/dashVars";
+import { panelInterval, type VarValues, formatLegend } from "../../lib/dashVars";
 import { alignMatrix } from "../../lib/promqlData";
 import { seriesName } from "../../lib/promql";
-import { mergeSeries, table, type PanelData, type Series } from "../../lib/panelData";
-import { splitPipes } from "../../lib/query";
+import { mergeSeries, panelQueries, table, type PanelData, type Series } from "../../lib/panelData";
 import { timechartSeries } from "../../lib/table";
 import type { ResolvedRange } from "../../lib/time";
+
+export { panelQueries };
 
 export type PanelState =
   | { kind: "loading"; previous: PanelData | null }
   | { kind: "error"; message: string }
   | { kind: "ready"; data: PanelData; queries: string[] };
-
-/** The queries a panel runs, with the variables filled in (also shown in its menu). */
-export function panelQueries(panel: Panel, vars: VarValues, range: ResolvedRange, widthPx: number): { kind: "promql" | "logs"; text: string; legend?: string }[] {
-  const intervalS = panelInterval(range.endMs - range.startMs, widthPx);
-  const b = { intervalS, rangeMs: range.endMs - range.startMs };
-  return panel.targets.map((t) => {
-    if (t.kind === "promql") return { kind: "promql" as const, text: interpolatePromql(t.expr, vars, b), legend: t.legend };
-    let q = interpolateLogs(t.query, vars, b);
-    // A time series of a plain search: its count per interval.
-    if (panel.type === "timeseries" && splitPipes(q).pipes.length === 0) q = `${q.trim() || "*"} | timechart span=${b.intervalS}s count()`;
-    return { kind: "logs" as const, text: q, legend: t.legend };
-  });
-}
 
 async function run(panel: Panel, vars: VarValues, range: ResolvedRange, widthPx: number, signal: AbortSignal): Promise<{ data: PanelData; queries: string[] }> {
   const qs = panelQueries(panel, vars, range, widthPx);
