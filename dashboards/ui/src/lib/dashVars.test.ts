@@ -14,6 +14,7 @@ describe("interpolation", () => {
     expect(interpolatePromql('x{job="$service"}', all, b)).toBe('x{job=~".*"}');
     expect(interpolatePromql('x{job=~"$service"}', two, b)).toBe('x{job=~"(checkout|web\\.v2)"}');
     expect(interpolatePromql("x[$__range] $unknown", one, b)).toBe("x[6h] $unknown");
+    expect(interpolatePromql('up{job="$none"}', { none: { values: [], all: [] } }, b)).toBe('up{job=""}');
   });
   it("logs: field:$v becomes an OR group; All matches any value", () => {
     expect(interpolateLogs("service:$service | timechart span=$__interval count()", one, b)).toBe("service:checkout | timechart span=1m count()");
@@ -35,7 +36,8 @@ describe("$__interval", () => {
   it("is about one point per 3 px, rounded to a nice step", () => {
     expect(panelInterval(3_600_000, 600)).toBe(30);
     expect(panelInterval(6 * 3_600_000, 1200)).toBe(60);
-    expect(panelInterval(5 * 60_000, 1200)).toBe(1);
+    expect(panelInterval(5 * 60_000, 1200)).toBe(15);
+    expect(panelInterval(5 * 60_000, 1200, 1)).toBe(1);
     expect(panelInterval(30 * 86_400_000, 300)).toBe(43200);
   });
   it("formats seconds with the largest unit", () => {

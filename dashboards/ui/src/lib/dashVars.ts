@@ -26,8 +26,12 @@ export function formatInterval(seconds: number): string {
 
 const NICE_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 
-/** The step for a panel: about one point per 3 px of its width, rounded up to a nice step. */
-export function panelInterval(rangeMs: number, widthPx: number, minS = 1): number {
+/**
+ * The step for a panel: about one point per 3 px of its width, rounded up to a nice step, and
+ * never under 15 s (Grafana's default minimum: the usual scrape interval, so `rate(x[$__interval])`
+ * has samples).
+ */
+export function panelInterval(rangeMs: number, widthPx: number, minS = 15): number {
   const points = Math.max(10, Math.floor(Math.max(widthPx, 60) / 3));
   const raw = Math.max(minS, rangeMs / 1000 / points);
   return NICE_S.find((s) => s >= raw) ?? Math.ceil(raw / 86400) * 86400;
@@ -84,6 +88,7 @@ export function interpolatePromql(expr: string, vars: VarValues, b: Builtins): s
     const v = vars[name];
     if (!v) return m;
     const vals = chosen(v);
+    if (vals.length === 0) return "";
     if (vals.length === 1) return vals[0];
     return `(${vals.map(escapeRegex).join("|")})`;
   });
@@ -108,6 +113,7 @@ export function interpolateLogs(query: string, vars: VarValues, b: Builtins): st
     const v = vars[name];
     if (!v) return m;
     const vals = chosen(v);
+    if (vals.length === 0) return "*";
     if (vals.length === 1) return quoteValue(vals[0]);
     return `(${vals.map(quoteValue).join(" OR ")})`;
   });

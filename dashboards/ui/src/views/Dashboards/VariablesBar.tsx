@@ -6,11 +6,13 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, isAbort } from "../../api/client";
 import type { Variable } from "../../api/dashboards";
 import { prom } from "../../api/prom";
-import { ALL, resolveVars, type VarValues } from "../../lib/dashVars";
+import { ALL, interpolateLogs, interpolatePromql, resolveVars, type VarValues } from "../../lib/dashVars";
 import type { ResolvedRange } from "../../lib/time";
 import css from "./Dashboards.module.css";
 
-async function loadOptions(v: Variable, range: ResolvedRange, signal: AbortSignal): Promise<string[]> {
+async function loadOptions(v: Variable, range: ResolvedRange, others: VarValues, signal: AbortSignal): Promise<string[]> {
+  // A metric selector or a filter may use the other variables (`up{job="$job"}`).
+  const b = { intervalS: 60, rangeMs: range.endMs - range.startMs };
   switch (v.kind) {
     case "custom":
     case "interval":
@@ -18,10 +20,11 @@ async function loadOptions(v: Variable, range: ResolvedRange, signal: AbortSigna
     case "constant":
       return [v.value ?? ""];
     case "label_values":
-      return v.label ? prom.labelValues(v.label, v.metric || null, signal) : [];
+      return v.label ? prom.labelValues(v.label, v.metric ? interpolatePromql(v.metric, others, b) : null, signal) : [];
     case "field_values": {
       if (!v.field) return [];
-      const r = await api.query(`${v.query?.trim() || "*"} | top 200 ${v.field}`, { start: range.startMs, end: range.endMs }, 200, signal);
+      const filter = interpolateLogs(v.query?.trim() || "*", others, b);
+      const r = await api.query(`${filter} | top 200 ${v.field}`, { start: range.startMs, end: range.endMs }, 200, signal);
       if (r.kind !== "table") return [];
       return r.rows.map((row) => row[0]).filter((x) => x !== null && x !== undefined).map((x) => (typeof x === "string" ? x : JSON.stringify(x))).sort();
     }
@@ -32,12 +35,16 @@ async function loadOptions(v: Variable, range: ResolvedRange, signal: AbortSigna
 export function useVariables(variables: Variable[], range: ResolvedRange | null, fromUrl: Record<string, string[]>): { values: VarValues; options: Record<string, string[]>; errors: Record<string, string> } {
   const [options, setOptions] = useState<Record<string, string[]>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const key = JSON.stringify(variables);
+  // What the other variables are set to (from the URL and defaults) for chained ones.
+  const chained = variables.some((v) => /\$/.test(`${v.metric ?? ""}${v.query ?? ""}`));
+  const others = chained ? resolveVars(variables, {}, fromUrl) : {};
+  const key = JSON.stringify([variables, others]);
   useEffect(() => {
     if (!range) return;
     const ctl = new AbortController();
     for (const v of variables) {
-      loadOptions(v, range, ctl.signal).then(
+      const { [v.name]: _self, ...rest } = others;
+      loadOptions(v, range, rest, ctl.signal).then(
         (list) => {
           setOptions((o) => ({ ...o, [v.name]: list }));
           setErrors(({ [v.name]: _, ...rest }) => rest);
