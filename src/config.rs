@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// A connection that reads and writes nothing for this many seconds is closed.
     pub idle_timeout_secs: u64,
+    /// Every this many seconds Pharos writes its own `/metrics` to its metrics store
+    /// (`job="pharos"`); 0 turns it off.
+    pub self_metrics_interval_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             max_connections: 512,
             header_read_timeout_secs: 15,
             idle_timeout_secs: 120,
+            self_metrics_interval_secs: 15,
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct PharosConfig {
     pub alerting: AlertingConfig,
     /// The status page and badges (`[status_page]`).
     pub status_page: pharos_dashboards::status::StatusPageConfig,
+    /// Provisioned dashboards (`[dashboards]`).
+    pub dashboards: pharos_dashboards::boards::DashboardsConfig,
 }
 
 /// Parsed listen addresses.
@@ -238,6 +244,7 @@ impl PharosConfig {
         self.status_page
             .validate(&|id| self.checks.iter().any(|c| c.id == id))
             .map_err(anyhow::Error::msg)?;
+        self.dashboards.validate().map_err(anyhow::Error::msg)?;
         if !(1..=600).contains(&self.server.shutdown_timeout_secs) {
             bail!("server.shutdown_timeout_secs: must be between 1 and 600");
         }
@@ -299,6 +306,7 @@ impl PharosConfig {
         pharos_dashboards::ApiSettings {
             query_timeout: std::time::Duration::from_secs(self.query.timeout_secs),
             status_page: self.status_page.clone(),
+            dashboards: self.dashboards.clone(),
         }
     }
 

@@ -51,6 +51,8 @@ enum Command {
     /// Acknowledges an escalation incident, by its id or an alert's fingerprint, so it stops
     /// paging the next step.
     Ack(cli::ack::AckArgs),
+    /// Announcements and scheduled maintenance windows on the status page.
+    Notice(cli::notice::NoticeArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Alerts(args) => cli::alerts::run(args),
         Command::Silence(args) => cli::silence::run(args),
         Command::Ack(args) => cli::ack::run(args),
+        Command::Notice(args) => cli::notice::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -227,14 +227,40 @@ async fn serve(config: PharosConfig) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
+    // Dashboards live in the alerting state database; the provisioning directory is read
+    // once here (so the first request sees it) and then re-read until shutdown.
+    let settings = config.api_settings();
+    let (db, clock, dashboards) = (
+        alerting.db.clone(),
+        collector.clock.clone(),
+        settings.dashboards.clone(),
+    );
+    let boards = tokio::task::spawn_blocking(move || {
+        pharos_dashboards::boards::Boards::open(db, clock, &dashboards)
+    })
+    .await
+    .context("opening the dashboards")?;
+    let boards = Arc::new(boards);
+    tokio::spawn(boards.clone().run(stop_rx.clone()));
     let mut tasks = tokio::task::JoinSet::new();
-    let app = pharos_dashboards::app(
+    let app_state = pharos_dashboards::app_state(
         collector.clone(),
         checker.clone(),
         alerting.clone(),
+        boards,
         &tokens,
-        config.api_settings(),
+        settings,
     );
+    let app = pharos_dashboards::app_from(app_state.clone(), &tokens);
+    // Pharos observing itself: its own /metrics into its own store, `job="pharos"`.
+    if config.server.self_metrics_interval_secs > 0 {
+        tokio::spawn(pharos_dashboards::service::scrape_self(
+            app_state,
+            listeners.http.to_string(),
+            Duration::from_secs(config.server.self_metrics_interval_secs),
+            stop_rx.clone(),
+        ));
+    }
     let limits = config.conn_limits();
     tracing::info!(addr = %listeners.http, "HTTP API and UI listening");
     tasks.spawn({

@@ -84,6 +84,51 @@ async fn steps_fire_exactly_on_time_then_the_policy_repeats_once_and_stops() {
 }
 
 #[tokio::test]
+async fn a_manual_resolve_closes_the_incident_and_a_still_firing_group_opens_a_new_one() {
+    let h = harness();
+    let t0 = t0();
+    h.escalator
+        .notify(notification(vec![alert("Down", t0)], t0))
+        .await
+        .unwrap();
+    let id = h.escalator.incidents(true)[0].id.clone();
+    h.recorder.take();
+
+    let view = h
+        .escalator
+        .resolve(&id, "carol", Some(" fixed the disk "), t0 + 2 * MIN)
+        .unwrap();
+    assert_eq!(view.state, IncidentState::Resolved);
+    assert_eq!(view.resolved_at, Some(t0 + 2 * MIN));
+    assert_eq!(view.resolved_by.as_deref(), Some("carol"));
+    assert_eq!(view.resolve_comment.as_deref(), Some("fixed the disk"));
+    assert_eq!(view.next_escalation_at, None);
+    // No step fires after it, and it is no longer open.
+    assert_eq!(h.escalator.tick(t0 + 100 * MIN).await, 0);
+    assert!(h.recorder.take().is_empty());
+    assert!(h.escalator.incidents(true).is_empty());
+    // Again: a success that keeps the first resolution; an ack now is refused.
+    let again = h
+        .escalator
+        .resolve(&id, "dave", None, t0 + 3 * MIN)
+        .unwrap();
+    assert_eq!(again.resolved_by.as_deref(), Some("carol"));
+    assert!(h.escalator.ack(&id, "dave", t0 + 3 * MIN).is_err());
+    assert!(h.escalator.resolve("nope", "dave", None, t0).is_err());
+
+    // The alert still fires: the group's next notification opens a new incident and pages.
+    h.clock.set(t0 + 10 * MIN);
+    h.escalator
+        .notify(notification(vec![alert("Down", t0)], t0 + 10 * MIN))
+        .await
+        .unwrap();
+    let open = h.escalator.incidents(true);
+    assert_eq!(open.len(), 1);
+    assert_ne!(open[0].id, id);
+    assert!(!h.recorder.take().is_empty());
+}
+
+#[tokio::test]
 async fn an_ack_stops_the_escalation_and_later_updates_only_record() {
     let h = harness();
     let t0 = t0();

@@ -2,6 +2,7 @@
 //! endpoints (`/health`, `/ready`, `/metrics`) and serves the embedded web UI.
 
 pub mod api;
+pub mod boards;
 pub mod listener;
 pub mod service;
 pub mod status;
@@ -34,7 +35,11 @@ pub struct AppState {
     pub checker: Arc<Checker>,
     /// Rules, alerts, silences, escalation, notifications.
     pub alerting: Arc<Alerting>,
+    /// Stored, provisioned and built-in dashboards.
+    pub boards: Arc<boards::Boards>,
     pub settings: ApiSettings,
+    /// Query latency by kind (`pharos_query_duration_seconds`).
+    pub query_metrics: Arc<api::query_metrics::QueryMetrics>,
 }
 
 /// Limits of the query API (`[query]` in the config file).
@@ -44,6 +49,8 @@ pub struct ApiSettings {
     pub query_timeout: std::time::Duration,
     /// `[status_page]`: who sees `/status` and the badges, and what they show.
     pub status_page: status::StatusPageConfig,
+    /// `[dashboards]`: the provisioning directory and how often it is re-read.
+    pub dashboards: boards::DashboardsConfig,
 }
 
 impl Default for ApiSettings {
@@ -51,6 +58,7 @@ impl Default for ApiSettings {
         ApiSettings {
             query_timeout: pharos_query::budget::DEFAULT_TIMEOUT,
             status_page: status::StatusPageConfig::default(),
+            dashboards: boards::DashboardsConfig::default(),
         }
     }
 }
@@ -71,10 +79,15 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-fn registry_for(collector: &Collector, checker: &Checker) -> Arc<Registry> {
+fn registry_for(
+    collector: &Collector,
+    checker: &Checker,
+    queries: &api::query_metrics::QueryMetrics,
+) -> Arc<Registry> {
     let mut registry = Registry::default();
     collector.metrics.register(&mut registry);
     checker.register_metrics(&mut registry);
+    queries.register(&mut registry);
     Arc::new(registry)
 }
 
@@ -123,22 +136,52 @@ async fn require_api_token(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// The main port: UI, query API, ingest (and heartbeats), service endpoints.
+/// The main port: UI, query API, ingest (and heartbeats), service endpoints. `boards` is
+/// opened by the caller (it reads the provisioning directory, and its re-scan task runs
+/// beside the server: [`boards::Boards::open`], [`boards::Boards::run`]).
 pub fn app(
     collector: Arc<Collector>,
     checker: Arc<Checker>,
     alerting: Arc<Alerting>,
+    boards: Arc<boards::Boards>,
     tokens: &Tokens,
     settings: ApiSettings,
 ) -> Router {
-    let state = AppState {
+    app_from(
+        app_state(collector, checker, alerting, boards, tokens, settings),
+        tokens,
+    )
+}
+
+/// The handlers' shared state; the binary keeps a clone for [`service::scrape_self`].
+pub fn app_state(
+    collector: Arc<Collector>,
+    checker: Arc<Checker>,
+    alerting: Arc<Alerting>,
+    boards: Arc<boards::Boards>,
+    tokens: &Tokens,
+    settings: ApiSettings,
+) -> AppState {
+    let query_metrics = Arc::new(api::query_metrics::QueryMetrics::default());
+    AppState {
         settings,
-        registry: registry_for(&collector, &checker),
-        collector: collector.clone(),
+        registry: registry_for(&collector, &checker, &query_metrics),
+        query_metrics,
+        collector,
         api_token: tokens.api.clone(),
-        checker: checker.clone(),
-        alerting: alerting.clone(),
-    };
+        checker,
+        alerting,
+        boards,
+    }
+}
+
+/// [`app`] on a state built by [`app_state`].
+pub fn app_from(state: AppState, tokens: &Tokens) -> Router {
+    let (collector, checker, alerting) = (
+        state.collector.clone(),
+        state.checker.clone(),
+        state.alerting.clone(),
+    );
     let ingest = pharos_collector::ingest::http::router(IngestState {
         ingestor: collector.ingestor.clone(),
         ingest_token: tokens.ingest.clone(),

@@ -72,7 +72,8 @@ async fn ready(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// The registry as OpenMetrics text, with the gauges read at this moment set first.
+fn render_metrics(state: &AppState) -> Result<String, std::fmt::Error> {
     let c = &state.collector;
     c.metrics
         .index_backlog_records
@@ -84,13 +85,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .set((c.store.disk_bytes() + c.wal.disk_bytes()) as i64);
     c.metrics.partitions.set(c.store.all().len() as i64);
     let mut out = String::new();
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &state.registry) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding metrics: {e}"),
-        )
-            .into_response();
-    }
+    prometheus_client::encoding::text::encode(&mut out, &state.registry)?;
+    Ok(out)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let out = match render_metrics(&state) {
+        Ok(out) => out,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding metrics: {e}"),
+            )
+                .into_response()
+        }
+    };
     (
         [(
             header::CONTENT_TYPE,
@@ -99,6 +108,43 @@ async fn metrics(State(state): State<AppState>) -> Response {
         prometheus_text(&out),
     )
         .into_response()
+}
+
+/// Pharos observing itself: every `interval`, what `/metrics` shows is written to its own
+/// metrics store as `{job="pharos", instance}` (durable, with rollups and retention, like any
+/// scraped target), so the built-in "Pharos" dashboard and rules can use PromQL over its own
+/// history. Ends when `stop` turns true.
+pub async fn scrape_self(
+    state: AppState,
+    instance: String,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|v| *v) => return,
+        }
+        let text = match render_metrics(&state) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "self-scrape: encoding metrics failed");
+                continue;
+            }
+        };
+        let now_ms = state.collector.clock.now_ns() / 1_000_000;
+        let target = [("job", "pharos"), ("instance", instance.as_str())];
+        match pharos_collector::ingest::metrics::exposition::to_batch(&text, now_ms, &target) {
+            Ok(batch) => {
+                if let Err(e) = state.collector.metrics_ingest.append_internal(batch).await {
+                    tracing::warn!(error = %e, "self-scrape: samples not written to the metrics store");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "self-scrape: own metrics did not parse"),
+        }
+    }
 }
 
 /// prometheus-client writes OpenMetrics (a counter family `x` with samples `x_total`, `# EOF`),

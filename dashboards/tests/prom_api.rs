@@ -44,6 +44,7 @@ fn app(opts: PromOptions) -> Router {
         store: Arc::new(s),
         clock: Arc::new(ManualClock::new((T0_S + 130) * 1_000_000_000)),
         opts,
+        metrics: None,
     };
     router::<PromState>().with_state(state)
 }

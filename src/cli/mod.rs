@@ -7,6 +7,7 @@ pub mod ack;
 pub mod alerts;
 pub mod client;
 pub mod matchers;
+pub mod notice;
 pub mod search;
 pub mod silence;
 pub mod table;

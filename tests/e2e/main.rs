@@ -6,6 +6,7 @@ mod alert_rules;
 mod alertmanager_api;
 mod backpressure;
 mod bad_input;
+mod boards;
 mod checks;
 mod cli;
 mod cli_alerting;

@@ -354,3 +354,67 @@ async fn bearer_tokens_guard_ingest_and_search() {
     assert!(!log.contains("s3cret"), "ingest token in the log:\n{log}");
     assert!(!log.contains("r34d"), "API token in the log:\n{log}");
 }
+
+/// The value of an instant PromQL query's first series, once it has one.
+async fn prom_value(server: &Server, q: &str) -> Option<f64> {
+    let body: Value = client()
+        .get(format!("{}/prometheus/api/v1/query", server.http))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    body["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pharos_writes_its_own_metrics_to_its_store_with_query_latency() {
+    let server = start(&[("PHAROS_SERVER__SELF_METRICS_INTERVAL_SECS", "1")]);
+    let (status, _) = post_ndjson(&server, "{\"message\":\"one\"}\n{\"message\":\"two\"}\n").await;
+    assert_eq!(status, 200);
+    wait_total(&server, "*", 2, WAIT).await;
+    // The records ingested, as Pharos's own counter read back through PromQL.
+    let q = r#"max(pharos_ingest_records_total{job="pharos",endpoint="ndjson"})"#;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if prom_value(&server, q).await == Some(2.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{q} never reached 2: {:?}",
+            prom_value(&server, q).await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // wait_total ran log queries; their latency is recorded by kind, and the PromQL queries
+    // above are recorded too.
+    for kind in ["logs", "promql"] {
+        let q =
+            format!(r#"max(pharos_query_duration_seconds_count{{job="pharos",kind="{kind}"}})"#);
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if prom_value(&server, &q).await.is_some_and(|v| v >= 1.0) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{q}: none");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let text = client()
+        .get(format!("{}/metrics", server.http))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("# TYPE pharos_query_duration_seconds histogram"),
+        "{text}"
+    );
+}

@@ -201,3 +201,123 @@ fn check_config_names_a_component_with_an_unknown_check() {
     assert!(!ok);
     assert!(out.contains("status_page.objective_percent"), "{out}");
 }
+
+/// `pharos notice ARGS… --server URL` with the API token.
+fn notice_cli(server: &Server, args: &[&str]) -> crate::cli::Ran {
+    let mut cmd = crate::cli::pharos(&[&["notice"], args].concat());
+    cmd.args(["--server", &server.http]);
+    cmd.env("PHAROS_API_TOKEN", TOKEN);
+    crate::cli::run(&mut cmd)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_and_maintenance_windows_show_on_the_status_page() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let port = serve_health(healthy.clone(), 503, "maintenance").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), port, true);
+    until(&server, "the outage shows", async || {
+        get(&server, "/status", false)
+            .await
+            .2
+            .contains("Major outage")
+    })
+    .await;
+
+    // A maintenance window over the down component: not an outage while it lasts.
+    let r = notice_cli(
+        &server,
+        &[
+            "add",
+            "Database upgrade",
+            "--maintenance",
+            "--start",
+            "now-1m",
+            "--end",
+            "now+1h",
+            "--component",
+            "Website",
+            "--body",
+            "Writes pause for a few minutes.",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{} {}", r.stderr, r.stdout);
+    let maintenance_id = r.stdout.trim().to_string();
+    let r = notice_cli(
+        &server,
+        &["add", "Slow <searches>", "--body", "We are on it."],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = notice_cli(
+        &server,
+        &[
+            "add",
+            "Network work",
+            "--maintenance",
+            "--start",
+            "now+2d",
+            "--end",
+            "now+50h",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+
+    let page = get(&server, "/status", false).await.2;
+    assert!(page.contains("Under maintenance"), "{page}");
+    assert!(
+        !page.contains("Major outage") && !page.contains("Current incidents"),
+        "{page}"
+    );
+    for want in [
+        "<h2>Announcements</h2>",
+        "Slow &lt;searches&gt;",
+        "We are on it.",
+        "<h2>Maintenance in progress</h2>",
+        "Database upgrade",
+        "Writes pause for a few minutes.",
+        "<h2>Scheduled maintenance</h2>",
+        "Network work",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+
+    let r = notice_cli(&server, &["list", "-o", "json"]);
+    let listed: Value = serde_json::from_str(&r.stdout).expect("json list");
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| {
+            (
+                n["title"].as_str().unwrap_or(""),
+                n["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("Database upgrade", "active")),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("Network work", "scheduled")),
+        "{states:?}"
+    );
+
+    // Bad input is refused, naming the field; the API needs the token.
+    let r = notice_cli(&server, &["add", "x", "--maintenance", "--start", "now"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("starts_at and ends_at"), "{}", r.stderr);
+    let r = notice_cli(&server, &["add", "x", "--component", "Nope"]);
+    assert!(r.stderr.contains("no component \"Nope\""), "{}", r.stderr);
+    assert_eq!(get(&server, "/api/v1/status/notices", false).await.0, 401);
+
+    // Removed: the outage shows again.
+    let r = notice_cli(&server, &["rm", &maintenance_id]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let page = get(&server, "/status", false).await.2;
+    assert!(
+        page.contains("Major outage") && !page.contains("Database upgrade"),
+        "{page}"
+    );
+    assert!(page.contains("Slow &lt;searches&gt;"), "{page}");
+}

@@ -234,6 +234,8 @@ impl Escalator {
             acked_at_ns: None,
             ack_comment: None,
             resolved_at_ns: None,
+            resolved_by: None,
+            resolve_comment: None,
         };
         let outbox = self.notify_step(&mut inc, 0, 0, now);
         (inc, outbox)
@@ -466,6 +468,42 @@ impl Escalator {
             .put(INCIDENTS_SPACE, acked.id.as_bytes(), acked.encode())?;
         let view = acked.view();
         incidents.insert(acked.id.clone(), acked);
+        drop(incidents);
+        self.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Resolves an incident by hand ("fixed; the alert is slow to clear"): no further steps,
+    /// and the incident is closed. If its alerts still fire, the group's next notification
+    /// opens a new incident, as PagerDuty does. Resolving again keeps the first resolution.
+    pub fn resolve(
+        &self,
+        incident_id: &str,
+        by: &str,
+        comment: Option<&str>,
+        now_ns: i64,
+    ) -> Result<IncidentView, AckError> {
+        let comment = comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| c.chars().take(MAX_ACK_COMMENT).collect::<String>());
+        let mut incidents = self.incidents.lock();
+        let inc = incidents
+            .get(incident_id)
+            .ok_or_else(|| AckError::UnknownIncident(incident_id.to_string()))?;
+        if inc.resolved_at_ns.is_some() {
+            return Ok(inc.view());
+        }
+        let mut done = inc.clone();
+        done.resolved_at_ns = Some(now_ns);
+        done.resolved_by = Some(by.to_string());
+        done.resolve_comment = comment;
+        done.next_escalation_at_ns = None;
+        self.deps
+            .db
+            .put(INCIDENTS_SPACE, done.id.as_bytes(), done.encode())?;
+        let view = done.view();
+        incidents.insert(done.id.clone(), done);
         drop(incidents);
         self.wake.notify_one();
         Ok(view)

@@ -30,6 +30,11 @@ pub(crate) struct Incident {
     #[serde(default)]
     pub ack_comment: Option<String>,
     pub resolved_at_ns: Option<i64>,
+    /// Who resolved it by hand (`None` when its alerts resolved it), and why.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default)]
+    pub resolve_comment: Option<String>,
 }
 
 /// One target paged by one step.
@@ -103,6 +108,8 @@ impl Incident {
             acked_at: self.acked_at_ns,
             ack_comment: self.ack_comment.clone(),
             resolved_at: self.resolved_at_ns,
+            resolved_by: self.resolved_by.clone(),
+            resolve_comment: self.resolve_comment.clone(),
         }
     }
 }
@@ -172,6 +179,9 @@ pub struct IncidentView {
     pub ack_comment: Option<String>,
     #[serde(serialize_with = "ser_opt_ns")]
     pub resolved_at: Option<i64>,
+    /// Set when a person resolved it (`POST /api/v1/incidents/{id}/resolve`).
+    pub resolved_by: Option<String>,
+    pub resolve_comment: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/ack", post(ack))
+        .route("/api/v1/incidents/{id}/resolve", post(resolve))
         .route("/api/v1/notifications", get(notifications))
         .route("/-/reload", post(reload))
 }
@@ -291,6 +292,32 @@ async fn ack(
         Ok(Ok(views)) => Json(json!({ "acknowledged": views })).into_response(),
         Ok(Err(e)) => ack_error(e),
         Err(e) => internal_error(format!("acknowledgement: {e}")),
+    }
+}
+
+/// Resolves an incident by hand (by its id): escalation stops and the incident closes.
+async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<AckBody>>,
+) -> Response {
+    let (by, comment) = body.map_or((None, None), |Json(b)| (b.by, b.comment));
+    let by = by
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "api".to_string());
+    let alerting: Arc<Alerting> = state.alerting.clone();
+    let now = alerting.clock.now_ns();
+    let result = tokio::task::spawn_blocking(move || {
+        alerting
+            .escalator
+            .resolve(&id, &by, comment.as_deref(), now)
+    })
+    .await;
+    match result {
+        Ok(Ok(view)) => Json(json!({ "resolved": view })).into_response(),
+        Ok(Err(e)) => ack_error(e),
+        Err(e) => internal_error(format!("resolve: {e}")),
     }
 }
 

@@ -4,9 +4,11 @@
 
 pub mod alerting;
 pub mod alertmanager_v2;
+mod boards;
 pub mod checks;
 pub mod prom;
 mod query;
+pub mod query_metrics;
 mod records;
 
 use axum::http::StatusCode;
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .merge(checks::router())
         .merge(alerting::router())
         .merge(alertmanager_v2::router())
+        .merge(crate::status::notices::router())
+        .merge(boards::router())
 }
 
 pub(crate) fn bad_request(msg: impl Into<String>) -> Response {

@@ -31,6 +31,8 @@ pub struct PromState {
     pub store: Arc<dyn MetricStore>,
     pub clock: SharedClock,
     pub opts: PromOptions,
+    /// Where query latency is recorded (`None` in tests that build the state by hand).
+    pub metrics: Option<Arc<crate::api::query_metrics::QueryMetrics>>,
 }
 
 impl FromRef<AppState> for PromState {
@@ -42,6 +44,7 @@ impl FromRef<AppState> for PromState {
                 timeout: Some(s.settings.query_timeout),
                 ..PromOptions::default()
             },
+            metrics: Some(s.query_metrics.clone()),
         }
     }
 }
@@ -347,12 +350,18 @@ async fn run(work: impl FnOnce() -> Result<String, PromError> + Send + 'static) 
 /// Runs a query's blocking work; if the client goes away first (hyper drops this future),
 /// the query's budget is cancelled and its evaluation stops at the next check.
 async fn run_query(
+    state: &PromState,
     opts: &PromOptions,
     work: impl FnOnce() -> Result<String, PromError> + Send + 'static,
 ) -> Response {
     let guard = opts.budget.cancel_on_drop();
+    let metrics = state.metrics.clone();
     let response = run(move || {
+        let started = std::time::Instant::now();
         let r = work();
+        if let Some(m) = &metrics {
+            m.observe("promql", started);
+        }
         if let Err(PromError::Cancelled(what)) = &r {
             tracing::info!(stopped_in = %what, "PromQL query cancelled: the client went away");
         }
@@ -400,7 +409,7 @@ async fn query(
     };
     let store = state.store.clone();
     let budget = opts.clone();
-    run_query(&budget, move || {
+    run_query(&state, &budget, move || {
         instant_query(store.as_ref(), &expr, time, &opts).map(|v| query_data_json(&v))
     })
     .await
@@ -430,7 +439,7 @@ async fn query_range(
     };
     let store = state.store.clone();
     let budget = opts.clone();
-    run_query(&budget, move || {
+    run_query(&state, &budget, move || {
         range_query(store.as_ref(), &expr, start, end, step, &opts).map(|m| matrix_data_json(&m))
     })
     .await

@@ -105,12 +105,23 @@ fn prepared(text: &str, req: &QueryRequest) -> Result<Prepared, QueryError> {
     prepare(&ast, req)
 }
 
+/// Records a query's time when it ends, whichever way it ends.
+struct QueryTimer<'a>(&'a super::query_metrics::QueryMetrics, std::time::Instant);
+
+impl Drop for QueryTimer<'_> {
+    fn drop(&mut self) {
+        self.0.observe("logs", self.1);
+    }
+}
+
 async fn run_query(state: AppState, text: String, req: QueryRequest) -> Response {
     let store = state.collector.store.clone();
     // Dropped with this future when the client goes away: the query stops at its next check.
     let guard = req.budget.cancel_on_drop();
+    let metrics = state.query_metrics.clone();
     let result = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
+        let _timer = QueryTimer(&metrics, started);
         let p = prepared(&text, &req)?;
         let result = execute(&store, &p).inspect_err(|e| {
             if matches!(
@@ -201,8 +212,10 @@ async fn histogram(State(state): State<AppState>, Query(p): Query<HistogramParam
     let text = format!("{} | timechart {span}count() by level", p.q);
     let store = state.collector.store.clone();
     let guard = req.budget.cancel_on_drop();
+    let metrics = state.query_metrics.clone();
     let result = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
+        let _timer = QueryTimer(&metrics, started);
         let prepared = prepared(&text, &req)?;
         Ok::<_, QueryError>((
             execute(&store, &prepared)?,

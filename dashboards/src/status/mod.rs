@@ -4,6 +4,7 @@
 //! Both read the same uptime ledger as the checks API and the reports.
 
 pub mod badge;
+pub mod notices;
 mod page;
 
 use axum::extract::{Path, Request, State};

@@ -87,7 +87,7 @@ test("alerts: a firing rule appears; silencing it from the page mutes it and exp
   await page.close();
 });
 
-test("incidents: acknowledged from the page with a comment, the escalation stops", { skip }, async () => {
+test("incidents: acknowledged from the page with a comment, the escalation stops; then resolved by hand", { skip }, async () => {
   const open = await until("an incident opens", async () => (await api("/api/v1/incidents", {}, ALERTS)).incidents[0]);
   assert.ok(open.next_escalation_at, "the next step is due");
   const page = await newPage("/alerts?tab=incidents", ALERTS);
@@ -113,6 +113,20 @@ test("incidents: acknowledged from the page with a comment, the escalation stops
   assert.equal(acked.next_escalation_at, null);
   // tests/e2e/ui.rs then checks that the SMTP server got nothing after the first page.
   console.log(`INCIDENT ${open.id} ${open.next_escalation_at}`);
+
+  // Resolved by hand from the page: it leaves the open list; with resolved ones shown, its
+  // timeline ends with who resolved it and why.
+  const resolveForm = card.getByRole("form", { name: `Resolve incident ${open.id}` });
+  await resolveForm.getByRole("textbox", { name: "Comment" }).fill("rolled back; error rate normal");
+  await resolveForm.getByRole("button", { name: "Resolve" }).click();
+  await card.waitFor({ state: "detached" });
+  const done = (await api("/api/v1/incidents?open=false", {}, ALERTS)).incidents.find((i) => i.id === open.id);
+  assert.equal(done.state, "resolved");
+  assert.equal(done.resolved_by, "Bob");
+  assert.equal(done.resolve_comment, "rolled back; error rate normal");
+  await page.getByRole("checkbox", { name: "Show resolved" }).check();
+  await card.getByRole("list", { name: "Timeline" }).getByText("Resolved by Bob").waitFor();
+  assert.equal(await card.getByRole("form").count(), 0, "nothing to do on a resolved incident");
   await page.close();
 });
 

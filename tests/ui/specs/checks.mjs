@@ -67,3 +67,42 @@ test("checks: a check that goes down shows in the list, its bars, the status pag
   assert.match(await badge.text(), /aria-label="web: down"/);
   await page.close();
 });
+
+test("checks: a maintenance window written on the page shows on the status page, and removing it ends it", { skip }, async () => {
+  const page = await newPage("/checks", ALERTS);
+  const form = page.getByRole("form", { name: "New status page notice" });
+  await form.getByRole("radio", { name: "Maintenance window" }).check();
+  await form.getByRole("textbox", { name: "Title" }).fill("Network upgrade");
+  await form.getByRole("textbox", { name: "Text" }).fill("Connections may drop.");
+  // From the current hour (the default) to two hours later: in effect now.
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const local = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  await form.getByLabel("From").fill(local(hourAgo));
+  await form.getByLabel("Until").fill(local(new Date(Date.now() + 2 * 3_600_000)));
+  await form.getByRole("checkbox", { name: "web" }).check();
+  await form.getByRole("textbox", { name: "Your name" }).fill("Dana");
+  await form.getByRole("button", { name: "Schedule maintenance" }).click();
+  const row = page.getByRole("table", { name: "Status page notices" }).getByRole("row", { name: /Network upgrade/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /Maintenance\s+In effect[\s\S]*web\s+Dana/);
+  const stored = (await api("/api/v1/status/notices", {}, ALERTS)).notices.find((n) => n.title === "Network upgrade");
+  assert.equal(stored.state, "active");
+  assert.deepEqual(stored.components, ["web"]);
+  assert.deepEqual(await axeViolations(page), [], "checks list with notices");
+
+  const status = await ctx.context.newPage();
+  await status.goto(`${ALERTS}/status`);
+  assert.match(await status.getByRole("region", { name: "web" }).innerText(), /Under maintenance/);
+  const notice = status.getByRole("article", { name: "Network upgrade" });
+  assert.match(await notice.innerText(), /Connections may drop\./);
+  assert.doesNotMatch(await status.getByRole("status").innerText(), /outage/);
+  assert.deepEqual(await axeViolations(status), [], "status page with a maintenance window");
+
+  await row.getByRole("button", { name: "Remove the notice Network upgrade" }).click();
+  await row.waitFor({ state: "detached" });
+  await status.reload();
+  assert.equal(await status.getByRole("article", { name: "Network upgrade" }).count(), 0);
+  await status.close();
+  await page.close();
+});

@@ -8,6 +8,7 @@
 //! [`RejectKind`]'s labels or `backpressure` / `unavailable` (the request was refused whole).
 //! For OTLP, a data point that conversion rejects counts as one sample.
 
+pub mod exposition;
 pub mod grpc;
 pub mod http;
 pub mod naming;

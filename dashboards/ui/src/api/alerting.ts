@@ -110,6 +110,9 @@ export interface Incident {
   acked_at: string | null;
   ack_comment: string | null;
   resolved_at: string | null;
+  /** Set when a person resolved it from the page, the API or the CLI. */
+  resolved_by?: string | null;
+  resolve_comment?: string | null;
 }
 
 export interface Person {
@@ -193,6 +196,9 @@ export const alerting = {
   },
   incidents(open: boolean, signal?: AbortSignal): Promise<{ incidents: Incident[] }> {
     return request(apiUrl("/api/v1/incidents", { open: String(open) }), { signal });
+  },
+  resolve(id: string, by: string, comment: string): Promise<{ resolved: Incident }> {
+    return request(`/api/v1/incidents/${encodeURIComponent(id)}/resolve`, json({ by, comment }));
   },
   ack(id: string, by: string, comment: string): Promise<{ acknowledged: Incident[] }> {
     return request(`/api/v1/incidents/${encodeURIComponent(id)}/ack`, json({ by, comment }));

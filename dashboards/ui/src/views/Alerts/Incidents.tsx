@@ -37,7 +37,12 @@ function timeline(inc: Incident, deliveries: NotificationEntry[]): TimelineEntry
     });
   }
   if (inc.acked_at) out.push({ at: inc.acked_at, text: `Acknowledged by ${inc.acked_by ?? "?"}`, detail: inc.ack_comment ?? undefined });
-  if (inc.resolved_at) out.push({ at: inc.resolved_at, text: "Resolved: every alert of the group resolved" });
+  if (inc.resolved_at)
+    out.push(
+      inc.resolved_by
+        ? { at: inc.resolved_at, text: `Resolved by ${inc.resolved_by}`, detail: inc.resolve_comment ?? undefined }
+        : { at: inc.resolved_at, text: "Resolved: every alert of the group resolved" },
+    );
   if (inc.next_escalation_at) out.push({ at: inc.next_escalation_at, text: `Next step (${inc.step + 2}) escalates`, future: true });
   return out.sort((a, b) => a.at.localeCompare(b.at));
 }
@@ -71,14 +76,15 @@ function IncidentCard({ inc, deliveries, onChange }: { inc: Incident; deliveries
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const title = Object.entries(inc.group_labels).map(([k, v]) => `${k}=${v}`).join(", ") || inc.group_key;
-  const ack = async (e: Event) => {
-    e.preventDefault();
+  const act = async (what: "ack" | "resolve") => {
     if (!author.trim()) return;
     setBusy(true);
     setError(null);
     saveAuthor(author.trim());
     try {
-      await alerting.ack(inc.id, author.trim(), comment);
+      if (what === "ack") await alerting.ack(inc.id, author.trim(), comment);
+      else await alerting.resolve(inc.id, author.trim(), comment);
+      setComment("");
       onChange();
     } catch (err) {
       setError((err as Error).message);
@@ -107,8 +113,15 @@ function IncidentCard({ inc, deliveries, onChange }: { inc: Incident; deliveries
           </li>
         ))}
       </ol>
-      {inc.state === "open" && (
-        <form class={css.ackForm} onSubmit={ack} aria-label={`Acknowledge incident ${inc.id}`}>
+      {inc.state !== "resolved" && (
+        <form
+          class={css.ackForm}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(inc.state === "open" ? "ack" : "resolve");
+          }}
+          aria-label={`${inc.state === "open" ? "Acknowledge" : "Resolve"} incident ${inc.id}`}
+        >
           <label class={css.field}>
             <span>Your name</span>
             <input class="input" value={author} required autocomplete="name" onInput={(e) => setAuthor((e.target as HTMLInputElement).value)} />
@@ -117,7 +130,16 @@ function IncidentCard({ inc, deliveries, onChange }: { inc: Incident; deliveries
             <span>Comment</span>
             <input class={`input ${css.grow}`} value={comment} placeholder="What you are doing about it" onInput={(e) => setComment((e.target as HTMLInputElement).value)} />
           </label>
-          <button type="submit" class="btn primary" disabled={busy || !author.trim()}>Acknowledge</button>
+          {inc.state === "open" && <button type="submit" class="btn primary" disabled={busy || !author.trim()}>Acknowledge</button>}
+          <button
+            type={inc.state === "open" ? "button" : "submit"}
+            class={inc.state === "open" ? "btn" : "btn primary"}
+            disabled={busy || !author.trim()}
+            title="Close the incident now; if its alerts still fire, their next notification opens a new one"
+            onClick={inc.state === "open" ? () => void act("resolve") : undefined}
+          >
+            Resolve
+          </button>
         </form>
       )}
       {error && <p class="error-text" role="alert">{error}</p>}

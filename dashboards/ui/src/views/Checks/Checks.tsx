@@ -6,6 +6,7 @@ import { useLocation } from "../../lib/router";
 import { relative, when } from "../Alerts/state";
 import { usePoll } from "../Alerts/usePoll";
 import { CheckPage } from "./CheckPage";
+import { Notices } from "./Notices";
 import { pct } from "./format";
 import css from "./Checks.module.css";
 
@@ -65,6 +66,7 @@ function CheckList() {
           </tbody>
         </table>
       )}
+      <Notices />
     </div>
   );
 }
