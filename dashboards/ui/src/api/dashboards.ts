@@ -15,9 +15,10 @@ export interface GridPos {
   h: number;
 }
 
+/** A log target has no legend: its series are named by its `by` values and aggregations. */
 export type Target =
   | { kind: "promql"; expr: string; legend?: string }
-  | { kind: "logs"; query: string; legend?: string };
+  | { kind: "logs"; query: string };
 
 export interface Threshold {
   value: number | null;

@@ -82,6 +82,6 @@ export function panelQueries(panel: Panel, vars: VarValues, range: ResolvedRange
     if (panel.type === "timeseries" && splitPipes(q).pipes === "") q = `${q.trim() || "*"} | timechart span=${b.intervalS}s count()`;
     // A timechart without a span gets the panel's step, as PromQL panels do.
     else q = q.replace(/\|\s*timechart\s+(?!span\s*=)/, `| timechart span=${b.intervalS}s `);
-    return { kind: "logs" as const, text: q, legend: t.legend };
+    return { kind: "logs" as const, text: q, legend: undefined };
   });
 }

@@ -89,16 +89,18 @@ export function PanelEditor({ panel, vars, range, tz, onSave, onClose }: Props) 
                     <select
                       class="input"
                       value={t.kind}
-                      onChange={(e) => setTarget(i, e.currentTarget.value === "promql" ? { kind: "promql", expr: t.kind === "logs" ? "" : t.expr, legend: t.legend } : { kind: "logs", query: t.kind === "promql" ? "" : t.query, legend: t.legend })}
+                      onChange={(e) => setTarget(i, e.currentTarget.value === "promql" ? { kind: "promql", expr: t.kind === "promql" ? t.expr : "" } : { kind: "logs", query: t.kind === "logs" ? t.query : "" })}
                     >
                       <option value="promql">PromQL</option>
                       <option value="logs">Logs</option>
                     </select>
                   </label>
-                  <label class={css.field}>
-                    <span>Legend</span>
-                    <input class="input" placeholder="{{job}}" value={t.legend ?? ""} onInput={(e) => setTarget(i, { ...t, legend: e.currentTarget.value || undefined })} />
-                  </label>
+                  {t.kind === "promql" && (
+                    <label class={css.field}>
+                      <span>Legend</span>
+                      <input class="input" placeholder="{{job}}" value={t.legend ?? ""} onInput={(e) => setTarget(i, { ...t, legend: e.currentTarget.value || undefined })} />
+                    </label>
+                  )}
                   <button type="button" class="btn small" onClick={() => set({ targets: p.targets.filter((_, j) => j !== i) })}>Remove query {i + 1}</button>
                 </div>
                 <div class={css.editorBox}>

@@ -68,14 +68,26 @@ export function VariablesEditor({ variables, onSave, onClose }: { variables: Var
                 <label class={css.field}><span>Value</span><input class="input" value={v.value ?? ""} onInput={(e) => set(i, { value: e.currentTarget.value })} /></label>
               ) : (
                 <label class={css.field}>
-                  <span>Default</span>
-                  <input class="input" value={Array.isArray(v.default) ? v.default.join(", ") : (v.default ?? "")} onInput={(e) => set(i, { default: e.currentTarget.value || undefined })} />
+                  <span>Default{v.multi ? " (comma-separated)" : ""}</span>
+                  <input class="input" value={Array.isArray(v.default) ? v.default.join(", ") : (v.default ?? "")} onInput={(e) => {
+                      // Several values (a list) only for a multi-value variable.
+                      const text = e.currentTarget.value;
+                      set(i, { default: !text.trim() ? undefined : v.multi ? list(text) : text });
+                    }} />
                 </label>
               )}
             </div>
             {v.kind !== "constant" && (
               <div class={css.row}>
-                <label class={css.check}><input type="checkbox" checked={!!v.multi} onChange={(e) => set(i, { multi: e.currentTarget.checked })} /> Several values</label>
+                <label class={css.check}><input
+                    type="checkbox"
+                    checked={!!v.multi}
+                    onChange={(e) => {
+                      const multi = e.currentTarget.checked;
+                      const d = v.default;
+                      set(i, { multi, default: d === undefined ? d : multi ? (Array.isArray(d) ? d : list(d)) : Array.isArray(d) ? d[0] : d });
+                    }}
+                  /> Several values</label>
                 <label class={css.check}><input type="checkbox" checked={!!v.include_all} onChange={(e) => set(i, { include_all: e.currentTarget.checked })} /> Offer All</label>
                 <button type="button" class="btn small" onClick={() => setVars(vars.filter((_, j) => j !== i))}>Remove variable {i + 1}</button>
               </div>
