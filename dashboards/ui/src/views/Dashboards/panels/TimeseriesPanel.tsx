@@ -39,7 +39,13 @@ export function TimeseriesPanel({ panel, data, width, height, tz }: { panel: Pan
       scales: { x: { time: true }, y: panel.min != null || panel.max != null ? { range: (_u, lo, hi) => [panel.min ?? lo, panel.max ?? hi] } : {} },
       axes: [
         { stroke: muted, grid: { stroke: grid, width: 1 }, values: (_u, ticks) => ticks.map((t) => formatTime(t * 1000, tz, false).slice(11, 16)) },
-        { stroke: muted, grid: { stroke: grid, width: 1 }, size: 70, values: (_u, ticks) => ticks.map((t) => formatUnit(t, panel.unit, panel.decimals)) },
+        {
+          stroke: muted,
+          grid: { stroke: grid, width: 1 },
+          values: (_u, ticks) => ticks.map((t) => formatUnit(t, panel.unit, panel.decimals)),
+          // As wide as the longest label (units make them long: "0.02 req/s").
+          size: (_u, values) => 14 + 7 * Math.max(3, ...(values ?? []).map((v) => String(v).length)),
+        },
       ],
     };
   }, [series.map((x) => x.label).join("\n"), stacked, tz, panel.unit, panel.decimals, panel.min, panel.max]);
