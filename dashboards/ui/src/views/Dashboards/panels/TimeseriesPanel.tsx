@@ -43,8 +43,8 @@ export function TimeseriesPanel({ panel, data, width, height, tz }: { panel: Pan
           stroke: muted,
           grid: { stroke: grid, width: 1 },
           values: (_u, ticks) => ticks.map((t) => formatUnit(t, panel.unit, panel.decimals)),
-          // As wide as the longest label (units make them long: "0.02 req/s").
-          size: (_u, values) => 14 + 7 * Math.max(3, ...(values ?? []).map((v) => String(v).length)),
+          // As wide as the longest label (units make them long: "0.02 req/s"), with the ticks and gap.
+          size: (_u, values) => 20 + 7.5 * Math.max(3, ...(values ?? []).map((v) => String(v).length)),
         },
       ],
     };
