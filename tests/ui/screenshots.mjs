@@ -33,6 +33,10 @@ for (const scheme of ["light", "dark"]) {
     await page.getByRole("complementary", { name: "Fields" }).getByRole("button", { name: /^service/ }).click();
     await page.getByText(/Top values over all/).waitFor();
   });
+  // Dashboards after the browser tests (specs/dashboards.mjs): its test board, the
+  // service overview of checkout, and the list; in both themes.
+  await shoot(context, `dashboard${suffix}`, "/dashboards/d/ui-test-board?from=now-1h", (page) => page.getByRole("region", { name: "Requests", exact: true }).getByRole("img").waitFor());
+  await shoot(context, `dashboard-service${suffix}`, "/dashboards/services/checkout", (page) => page.getByRole("list", { name: "Records of Newest errors" }).waitFor());
   if (scheme === "dark") {
     await close();
     continue;
@@ -78,6 +82,24 @@ for (const scheme of ["light", "dark"]) {
   });
   // The metrics explorer over the series tests/ui/seed-metrics.mjs wrote (the metrics spec).
   await shoot(context, "metrics", "/graph?q=" + encodeURIComponent("sum by (code) (rate(http_requests_total[5m]))") + "&start=now-1h", (page) => page.getByRole("img", { name: /Graph of 2 series/ }).waitFor());
+  await shoot(context, "dashboards", "/dashboards", (page) => page.getByRole("link", { name: "UI test board" }).waitFor());
+  await shoot(context, "dashboard-edit", "/dashboards/d/ui-test-board?from=now-1h", async (page) => {
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    await page.getByRole("button", { name: "Edit Requests" }).click();
+    await page.getByRole("dialog", { name: /^Edit panel/ }).getByRole("img").waitFor();
+  });
+  await shoot(context, "dashboard-versions", "/dashboards/d/ui-test-board?from=now-1h", async (page) => {
+    await page.getByRole("button", { name: "Versions" }).click();
+    await page.getByRole("complementary", { name: "Versions" }).getByText("restored version 1").waitFor();
+  });
+  await shoot(context, "dashboard-import", "/dashboards", async (page) => {
+    await page.getByRole("button", { name: "Import" }).click();
+    const dialog = page.getByRole("dialog", { name: "Import a Grafana dashboard" });
+    await dialog.getByLabel("Or choose a file").setInputFiles(new URL("./fixtures/grafana.json", import.meta.url).pathname);
+    await dialog.getByRole("button", { name: "Convert" }).click();
+    await dialog.getByRole("list", { name: "Skipped panels" }).waitFor();
+  });
+  await shoot(context, "dashboard-pharos", "/dashboards/d/pharos", (page) => page.getByText(/Built into Pharos/).waitFor());
   if (ALERTS) {
     // The alerting server after the browser tests: CheckoutErrors firing, its incident
     // acknowledged, the silence expired.

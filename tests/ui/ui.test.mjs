@@ -25,3 +25,4 @@ await import("./specs/alerts.mjs");
 await import("./specs/checks.mjs");
 await import("./specs/slos.mjs");
 await import("./specs/metrics.mjs");
+await import("./specs/dashboards.mjs");

@@ -17,6 +17,7 @@ const RequestView = lazy(() => import("../views/Request/RequestView").then((m) =
 const Checks = lazy(() => import("../views/Checks/Checks").then((m) => ({ default: m.Checks })));
 const Slos = lazy(() => import("../views/Slos/Slos").then((m) => ({ default: m.Slos })));
 const Alerts = lazy(() => import("../views/Alerts/Alerts").then((m) => ({ default: m.Alerts })));
+const Dashboards = lazy(() => import("../views/Dashboards/Dashboards").then((m) => ({ default: m.Dashboards })));
 const Metrics = lazy(() => import("../views/Metrics/Metrics").then((m) => ({ default: m.Metrics })));
 
 export function App() {
@@ -86,6 +87,10 @@ export function App() {
         ) : area?.path === "/checks" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>
             <Checks />
+          </Suspense>
+        ) : area?.path === "/dashboards" ? (
+          <Suspense fallback={<p class={css.loading}>Loading…</p>}>
+            <Dashboards />
           </Suspense>
         ) : area?.path === "/graph" ? (
           <Suspense fallback={<p class={css.loading}>Loading…</p>}>

@@ -17,7 +17,10 @@ export const AREAS: Area[] = [
     path: "/graph", label: "Metrics", built: true,
     blurb: "PromQL queries with graphs and tables.",
   },
-  { path: "/dashboards", label: "Dashboards", built: false, blurb: "Panels of log and metric queries, saved and shared." },
+  {
+    path: "/dashboards", label: "Dashboards", built: true,
+    blurb: "Panels of log and metric queries, saved and versioned; a service overview for every service.",
+  },
   { path: "/alerts", label: "Alerts", built: true, blurb: "Firing alerts, silences, incidents, on call, rules and the notification log." },
   { path: "/checks", label: "Checks", built: true, blurb: "HTTP, TCP, TLS and heartbeat checks with their uptime." },
   { path: "/slos", label: "SLOs", built: true, blurb: "Service level objectives, error budgets and burn rates." },

@@ -15,10 +15,12 @@ interface Props {
   /** Asks for field data when the editor is first used. */
   onWantFields?: () => void;
   error: { message: string; index: number | null } | null;
+  /** The accessible name (several editors on one page need their own). */
+  label?: string;
   placeholder?: string;
 }
 
-export function QueryEditor({ value, onChange, onRun, fields, onWantFields, error, placeholder }: Props) {
+export function QueryEditor({ value, onChange, onRun, fields, onWantFields, error, placeholder, label = "Query" }: Props) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [cursor, setCursor] = useState(0);
   const [open, setOpen] = useState(false);
@@ -120,7 +122,7 @@ export function QueryEditor({ value, onChange, onRun, fields, onWantFields, erro
           spellcheck={false}
           autocomplete="off"
           placeholder={placeholder}
-          aria-label="Query"
+          aria-label={label}
           role="combobox"
           aria-autocomplete="list"
           aria-expanded={showList}

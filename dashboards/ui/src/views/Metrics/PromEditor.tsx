@@ -13,6 +13,8 @@ interface Props {
   onChange: (v: string) => void;
   onRun: (v: string) => void;
   error: { message: string; index: number | null } | null;
+  /** The accessible name (several editors on one page need their own). */
+  label?: string;
 }
 
 /** Names fetched per key (the metric or label they are for), kept a minute: new series show up. */
@@ -46,7 +48,7 @@ function load(ctx: PromContext): Promise<string[]> {
   return Promise.resolve([]);
 }
 
-export function PromEditor({ value, onChange, onRun, error }: Props) {
+export function PromEditor({ value, onChange, onRun, error, label = "PromQL query" }: Props) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [cursor, setCursor] = useState(value.length);
   const [open, setOpen] = useState(false);
@@ -176,7 +178,7 @@ export function PromEditor({ value, onChange, onRun, error }: Props) {
           spellcheck={false}
           autocomplete="off"
           placeholder="PromQL, e.g. sum by (code) (rate(http_requests_total[5m]))"
-          aria-label="PromQL query"
+          aria-label={label}
           role="combobox"
           aria-autocomplete="list"
           aria-expanded={showList}
