@@ -441,10 +441,7 @@ impl Escalator {
         comment: Option<&str>,
         now_ns: i64,
     ) -> Result<IncidentView, AckError> {
-        let comment = comment
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| c.chars().take(MAX_ACK_COMMENT).collect::<String>());
+        let comment = clean_comment(comment);
         let mut incidents = self.incidents.lock();
         let inc = incidents
             .get(incident_id)
@@ -483,10 +480,7 @@ impl Escalator {
         comment: Option<&str>,
         now_ns: i64,
     ) -> Result<IncidentView, AckError> {
-        let comment = comment
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| c.chars().take(MAX_ACK_COMMENT).collect::<String>());
+        let comment = clean_comment(comment);
         let mut incidents = self.incidents.lock();
         let inc = incidents
             .get(incident_id)
@@ -606,4 +600,13 @@ impl NotifySink for Escalator {
     fn deliver(&self, n: Notification) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { self.notify(n).await.map_err(|e| e.to_string()) })
     }
+}
+
+/// A person's comment on an incident, trimmed and cut to [`MAX_ACK_COMMENT`] characters;
+/// `None` when there is nothing left.
+fn clean_comment(comment: Option<&str>) -> Option<String> {
+    comment
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.chars().take(MAX_ACK_COMMENT).collect())
 }

@@ -262,6 +262,16 @@ struct AckBody {
     comment: Option<String>,
 }
 
+/// Who acts (default `api`) and their comment, from an ack or resolve body.
+fn who_and_why(body: Option<Json<AckBody>>) -> (String, Option<String>) {
+    let (by, comment) = body.map_or((None, None), |Json(b)| (b.by, b.comment));
+    let by = by
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "api".to_string());
+    (by, comment)
+}
+
 /// Acknowledges an incident by its id, or every open incident holding the alert with that
 /// fingerprint (16 hex digits), which is what `pharos ack` sends.
 async fn ack(
@@ -269,11 +279,7 @@ async fn ack(
     Path(id): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let (by, comment) = body.map_or((None, None), |Json(b)| (b.by, b.comment));
-    let by = by
-        .map(|b| b.trim().to_string())
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "api".to_string());
+    let (by, comment) = who_and_why(body);
     let alerting: Arc<Alerting> = state.alerting.clone();
     let now = alerting.clock.now_ns();
     let result = tokio::task::spawn_blocking(move || {
@@ -301,11 +307,7 @@ async fn resolve(
     Path(id): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let (by, comment) = body.map_or((None, None), |Json(b)| (b.by, b.comment));
-    let by = by
-        .map(|b| b.trim().to_string())
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "api".to_string());
+    let (by, comment) = who_and_why(body);
     let alerting: Arc<Alerting> = state.alerting.clone();
     let now = alerting.clock.now_ns();
     let result = tokio::task::spawn_blocking(move || {
